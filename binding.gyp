@@ -1,0 +1,15 @@
+{
+  "targets": [
+    {
+      "target_name": "era_cpu",
+      "sources": [
+        "<!@(node scripts/list-sources.cjs cpu)"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "defines": ["NAPI_VERSION=8", "ERA_COMPILER=\"gcc-node-gyp\""],
+      "cflags_cc": ["-std=c++17", "-O3"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"]
+    }
+  ]
+}

@@ -1,0 +1,27 @@
+// Module entry: one AddonData per environment, the NativeTensor class, and every binding file.
+#include <napi.h>
+
+#include "bindings.h"
+#include "errors.h"
+#include "tensor_handle.h"
+
+namespace era::addon {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  Napi::Function tensor = NativeTensor::Define(env);
+  data->tensor_ctor = Napi::Persistent(tensor);
+  exports.Set("NativeTensor", tensor);
+  register_runtime(env, exports);
+  register_basic(env, exports);
+  return exports;
+}
+
+}  // namespace era::addon
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return era::addon::Init(env, exports);
+}
+
+NODE_API_MODULE(era, InitModule)

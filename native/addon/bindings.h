@@ -1,0 +1,10 @@
+// Each binding file registers its functions on the module's exports.
+#pragma once
+#include <napi.h>
+
+namespace era::addon {
+
+void register_runtime(Napi::Env env, Napi::Object exports);
+void register_basic(Napi::Env env, Napi::Object exports);
+
+}  // namespace era::addon

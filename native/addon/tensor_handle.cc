@@ -1,0 +1,295 @@
+#include "tensor_handle.h"
+
+#include <cstring>
+
+#include "../core/cuda_runtime.h"
+#include "args.h"
+#include "errors.h"
+
+namespace era::addon {
+
+LiveCounters& live_counters() {
+  static LiveCounters c{};
+  return c;
+}
+
+namespace {
+
+napi_typedarray_type typed_array_type(DType t) {
+  switch (t) {
+    case DType::F32: return napi_float32_array;
+    case DType::I32: return napi_int32_array;
+    case DType::BF16: return napi_uint16_array;
+  }
+  return napi_float32_array;
+}
+
+const char* typed_array_name(DType t) {
+  switch (t) {
+    case DType::F32: return "Float32Array";
+    case DType::I32: return "Int32Array";
+    case DType::BF16: return "Uint16Array";
+  }
+  return "TypedArray";
+}
+
+const char* typed_array_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "TypedArray";
+  }
+  return "TypedArray";
+}
+
+// Checks that `value` is a TypedArray of the tensor's dtype with exactly `numel` elements.
+Napi::TypedArray require_host_array(const Napi::Value& value, DType dtype, int64_t numel,
+                                    const char* name) {
+  if (!value.IsTypedArray())
+    throw_type(std::string("a ") + typed_array_name(dtype), name, describe_js(value));
+  Napi::TypedArray arr = value.As<Napi::TypedArray>();
+  if (arr.TypedArrayType() != typed_array_type(dtype))
+    throw_type(std::string("a ") + typed_array_name(dtype) + " (dtype " + dtype_name(dtype) + ")",
+               name, std::string("a ") + typed_array_name(arr.TypedArrayType()));
+  if (static_cast<int64_t>(arr.ElementLength()) != numel)
+    throw_range(std::to_string(numel) + " elements", name,
+                std::to_string(arr.ElementLength()) + " elements");
+  return arr;
+}
+
+}  // namespace
+
+Napi::Function NativeTensor::Define(Napi::Env env) {
+  return DefineClass(env, "NativeTensor",
+                     {
+                         InstanceMethod("dispose", &NativeTensor::Dispose),
+                         InstanceMethod("isDisposed", &NativeTensor::IsDisposed),
+                         InstanceMethod("readSync", &NativeTensor::ReadSync),
+                         InstanceMethod("readAsync", &NativeTensor::ReadAsync),
+                         InstanceMethod("write", &NativeTensor::Write),
+                         InstanceMethod("hostArray", &NativeTensor::HostArray),
+                     });
+}
+
+NativeTensor* NativeTensor::FromValue(Napi::Env env, const Napi::Value& value, const char* name) {
+  AddonData& data = addon_data(env);
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(data.tensor_ctor.Value()))
+    throw_type("a Tensor", name, describe_js(value));
+  return Napi::ObjectWrap<NativeTensor>::Unwrap(value.As<Napi::Object>());
+}
+
+// new NativeTensor(dtype, device, shape, data?)
+NativeTensor::NativeTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTensor>(info) {
+  guarded(info.Env(), [&] { Construct(info); });
+}
+
+void NativeTensor::Construct(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double dtype = number_arg(info, 0, "dtype");
+  if (dtype != 0 && dtype != 1 && dtype != 2) throw_range("0 (f32), 1 (i32) or 2 (bf16)", "dtype", describe_js(info[0]));
+  double device = number_arg(info, 1, "device");
+  if (device != 0 && device != 1) throw_range("0 (cpu) or 1 (cuda)", "device", describe_js(info[1]));
+  desc_.dtype = static_cast<DType>(static_cast<int>(dtype));
+  desc_.device = static_cast<Device>(static_cast<int>(device));
+
+  if (info.Length() < 3 || !info[2].IsArray())
+    throw_type("an array of dimensions", "shape", info.Length() < 3 ? "undefined" : describe_js(info[2]));
+  Napi::Array shape = info[2].As<Napi::Array>();
+  if (shape.Length() > static_cast<uint32_t>(kMaxDims))
+    throw_range("at most " + std::to_string(kMaxDims) + " dimensions", "shape",
+                std::to_string(shape.Length()) + " dimensions");
+  desc_.ndim = static_cast<int>(shape.Length());
+  double numel = 1;
+  for (int i = 0; i < desc_.ndim; ++i) {
+    Napi::Value d = shape.Get(static_cast<uint32_t>(i));
+    double v = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+    if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)))
+      throw_range("non-negative integer dimensions", "shape", "dimension " + describe_js(d));
+    desc_.shape[i] = static_cast<int64_t>(v);
+    numel *= v;
+  }
+  if (numel > 9007199254740991.0 / 4) throw_range("fewer than 2^51 elements", "shape", std::to_string(numel) + " elements");
+  desc_.numel = static_cast<int64_t>(numel);
+
+  bool has_data = info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsNull();
+  Napi::TypedArray data;
+  if (has_data) data = require_host_array(info[3], desc_.dtype, desc_.numel, "data");
+
+  LiveCounters& live = live_counters();
+  int dev = static_cast<int>(desc_.device);
+  if (desc_.device == Device::CPU) {
+    if (!has_data) data = NewHostArray(env);
+    host_ = Napi::Persistent(data);
+  } else {
+    device_ptr_ = cuda_rt::device_alloc(desc_.bytes(), "tensor");
+    desc_.data = device_ptr_;
+    if (has_data && desc_.bytes()) {
+      try {
+        cuda_rt::upload(device_ptr_, static_cast<char*>(data.ArrayBuffer().Data()) + data.ByteOffset(),
+                        desc_.bytes(), "tensor");
+      } catch (...) {
+        cuda_rt::device_free(device_ptr_);
+        device_ptr_ = nullptr;
+        throw;
+      }
+    }
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(desc_.bytes()));
+  }
+  live.tensors[dev]++;
+  live.bytes[dev] += static_cast<int64_t>(desc_.bytes());
+  disposed_ = false;
+}
+
+Napi::TypedArray NativeTensor::NewHostArray(Napi::Env env) const {
+  size_t n = static_cast<size_t>(desc_.numel);
+  switch (desc_.dtype) {
+    case DType::F32: return Napi::Float32Array::New(env, n);
+    case DType::I32: return Napi::Int32Array::New(env, n);
+    case DType::BF16: return Napi::Uint16Array::New(env, n);
+  }
+  return Napi::Float32Array::New(env, n);
+}
+
+NativeTensor::~NativeTensor() { Release(); }
+
+void NativeTensor::Release() {
+  if (disposed_) return;
+  disposed_ = true;
+  LiveCounters& live = live_counters();
+  int dev = static_cast<int>(desc_.device);
+  live.tensors[dev]--;
+  live.bytes[dev] -= static_cast<int64_t>(desc_.bytes());
+  if (device_ptr_) {
+    cuda_rt::device_free(device_ptr_);
+    device_ptr_ = nullptr;
+    // From a GC finalizer Env() may be going away; only adjust V8's count from a live call.
+  }
+  if (!host_.IsEmpty()) host_.Reset();
+}
+
+TensorView NativeTensor::View(const char* name) const {
+  if (disposed_)
+    throw Error(ErrorKind::Disposed,
+                expected_message("a live tensor", name, "a disposed tensor (it was disposed)"));
+  TensorView v = desc_;
+  if (desc_.device == Device::CPU) {
+    Napi::TypedArray arr = host_.Value();
+    // A transferred or detached ArrayBuffer has no memory behind it any more.
+    if (arr.ByteLength() < desc_.bytes())
+      throw Error(ErrorKind::Disposed,
+                  expected_message("a tensor whose ArrayBuffer is still attached", name,
+                                   "a tensor whose ArrayBuffer was detached or transferred"));
+    v.data = static_cast<char*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+  }
+  return v;
+}
+
+Napi::Value NativeTensor::Dispose(const Napi::CallbackInfo& info) {
+  if (!disposed_ && device_ptr_)
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -static_cast<int64_t>(desc_.bytes()));
+  Release();
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeTensor::IsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), disposed_);
+}
+
+// A fresh host copy of the contents (synchronises with the device for CUDA tensors).
+Napi::Value NativeTensor::ReadSync(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    TensorView v = View("tensor");
+    Napi::TypedArray out = NewHostArray(info.Env());
+    void* dst = static_cast<char*>(out.ArrayBuffer().Data()) + out.ByteOffset();
+    if (v.bytes() == 0) return out;
+    if (v.device == Device::CPU)
+      std::memcpy(dst, v.data, v.bytes());
+    else
+      cuda_rt::download(dst, v.data, v.bytes(), "read");
+    return out;
+  });
+}
+
+namespace {
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, cuda_rt::PendingRead* read, Napi::TypedArray out)
+      : Napi::AsyncWorker(env, "era.read"), read_(read), deferred_(Napi::Promise::Deferred::New(env)) {
+    out_ = Napi::Persistent(out);
+    dst_ = static_cast<char*>(out.ArrayBuffer().Data()) + out.ByteOffset();
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    std::string err = cuda_rt::finish_read(read_, dst_);
+    read_ = nullptr;
+    if (!err.empty()) SetError(err);
+  }
+  void OnOK() override { deferred_.Resolve(out_.Value()); }
+  void OnError(const Napi::Error& e) override {
+    deferred_.Reject(to_js_error(Env(), ErrorKind::Cuda, e.Message()).Value());
+  }
+
+ private:
+  cuda_rt::PendingRead* read_;
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::TypedArray> out_;
+  void* dst_ = nullptr;
+};
+}  // namespace
+
+// Promise of a fresh host copy; the device copy is ordered after all work queued so far.
+Napi::Value NativeTensor::ReadAsync(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    TensorView v = View("tensor");
+    if (v.device == Device::CPU || v.bytes() == 0) {
+      Napi::Value copy = ReadSync(info);
+      auto d = Napi::Promise::Deferred::New(env);
+      d.Resolve(copy);
+      return d.Promise();
+    }
+    Napi::TypedArray out = NewHostArray(env);
+    cuda_rt::PendingRead* read = cuda_rt::begin_read(v.data, v.bytes(), "read");
+    auto* worker = new ReadWorker(env, read, out);
+    Napi::Promise p = worker->Promise();
+    worker->Queue();
+    return p;
+  });
+}
+
+// write(data): copies a host TypedArray of the same dtype and size into the tensor.
+Napi::Value NativeTensor::Write(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    TensorView v = View("tensor");
+    Napi::TypedArray src = require_host_array(info.Length() ? info[0] : info.Env().Undefined(),
+                                              v.dtype, v.numel, "data");
+    const void* p = static_cast<char*>(src.ArrayBuffer().Data()) + src.ByteOffset();
+    if (v.bytes() == 0) return info.Env().Undefined();
+    if (v.device == Device::CPU)
+      std::memmove(v.data, p, v.bytes());
+    else
+      cuda_rt::upload(v.data, p, v.bytes(), "write");
+    return info.Env().Undefined();
+  });
+}
+
+// The wrapped TypedArray of a CPU tensor (zero copy out).
+Napi::Value NativeTensor::HostArray(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    TensorView v = View("tensor");
+    if (v.device != Device::CPU)
+      throw_type("a cpu tensor (use toArray() or read() for cuda tensors)", "tensor", v.describe());
+    return host_.Value();
+  });
+}
+
+}  // namespace era::addon

@@ -1,0 +1,48 @@
+// NativeTensor: the native half of lib/tensor.ts. A CPU tensor references the caller's TypedArray
+// (zero copy); a CUDA tensor owns a caching-allocator block. dispose() frees at once; the GC
+// finalizer is only a safety net for tensors nobody disposed.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+
+#include "../core/tensor.h"
+
+namespace era::addon {
+
+struct LiveCounters {
+  std::atomic<int64_t> tensors[2];
+  std::atomic<int64_t> bytes[2];
+};
+LiveCounters& live_counters();
+
+class NativeTensor : public Napi::ObjectWrap<NativeTensor> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // The tensor behind `value`, or a TypeError naming `name`.
+  static NativeTensor* FromValue(Napi::Env env, const Napi::Value& value, const char* name);
+
+  explicit NativeTensor(const Napi::CallbackInfo& info);
+  ~NativeTensor() override;
+
+  // A view for an op; throws era::Error (Disposed) naming `name` when the tensor is gone.
+  TensorView View(const char* name) const;
+
+ private:
+  void Construct(const Napi::CallbackInfo& info);
+  void Release();
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
+  Napi::Value ReadSync(const Napi::CallbackInfo& info);
+  Napi::Value ReadAsync(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value HostArray(const Napi::CallbackInfo& info);
+  Napi::TypedArray NewHostArray(Napi::Env env) const;
+
+  TensorView desc_;      // data is the device pointer (CUDA) or refreshed per use (CPU)
+  void* device_ptr_ = nullptr;
+  Napi::Reference<Napi::TypedArray> host_;
+  bool disposed_ = true;  // until construction succeeds
+};
+
+}  // namespace era::addon

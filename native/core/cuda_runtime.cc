@@ -1,0 +1,413 @@
+// The CUDA build's runtime layer: lazy device initialisation, the library stream, a caching device
+// allocator (no cudaMalloc/cudaFree on the hot path), pinned staging buffers and event timers.
+// Every CUDA status is checked and becomes an era::Error; nothing here exits or aborts.
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "cuda_runtime.h"
+#include "error.h"
+
+#ifndef ERA_CUDA_ARCHITECTURES
+#define ERA_CUDA_ARCHITECTURES ""
+#endif
+
+namespace era::cuda_rt {
+
+namespace {
+
+struct Context {
+  std::once_flag once;
+  bool ok = false;
+  std::string reason;
+  int device = 0;
+  cudaStream_t stream = nullptr;
+};
+
+Context& ctx() {
+  static Context c;
+  return c;
+}
+
+std::string describe(cudaError_t e) {
+  return std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+}
+
+void init_once() {
+  Context& c = ctx();
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    c.reason = "no usable CUDA device (" + describe(e) + ")";
+    return;
+  }
+  if (count == 0) {
+    c.reason = "no CUDA device found";
+    return;
+  }
+  const char* env = std::getenv("ERA_CUDA_DEVICE");
+  c.device = env ? std::atoi(env) : 0;
+  if (c.device < 0 || c.device >= count) {
+    c.reason = "ERA_CUDA_DEVICE=" + std::string(env) + " is out of range (" +
+               std::to_string(count) + " device(s))";
+    return;
+  }
+  e = cudaSetDevice(c.device);
+  if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c.stream, cudaStreamNonBlocking);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    c.reason = "CUDA initialisation failed (" + describe(e) + ")";
+    return;
+  }
+  c.ok = true;
+}
+
+Context& ready(const char* op) {
+  Context& c = ctx();
+  std::call_once(c.once, init_once);
+  if (!c.ok) throw Error(ErrorKind::NoDevice, std::string(op) + ": " + c.reason);
+  // Worker threads (async reads) need the device selected on their own thread.
+  int current = -1;
+  if (cudaGetDevice(&current) != cudaSuccess || current != c.device) cudaSetDevice(c.device);
+  return c;
+}
+
+// ---- caching allocator ---------------------------------------------------------------------
+// Sizes round up to 512 B below 1 MiB and to 1/8 of their power of two above it (<= 12.5% waste),
+// and freed blocks wait in per-size free lists. Reuse is safe because all work runs on one stream.
+size_t bucket_size(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  if (bytes < (1u << 20)) return (bytes + 511) & ~size_t(511);
+  size_t pow2 = size_t(1) << (63 - __builtin_clzll(bytes));
+  size_t step = pow2 / 8;
+  return (bytes + step - 1) / step * step;
+}
+
+struct Allocator {
+  std::mutex mu;
+  std::map<size_t, std::vector<void*>> free_lists;
+  std::unordered_map<void*, size_t> live;
+  AllocatorStats stats;
+
+  void release_cache_locked() {
+    for (auto& [size, blocks] : free_lists)
+      for (void* p : blocks) cudaFree(p);
+    free_lists.clear();
+    stats.cached = 0;
+  }
+};
+
+Allocator& allocator() {
+  static Allocator* a = new Allocator();  // never destroyed: GC finalizers may run at exit
+  return *a;
+}
+
+// ---- pinned staging ------------------------------------------------------------------------
+constexpr size_t kStagingBytes = size_t(8) << 20;
+
+struct StagingSlot {
+  void* host = nullptr;
+  cudaEvent_t done = nullptr;
+  bool in_flight = false;
+};
+
+struct Staging {
+  std::mutex mu;
+  StagingSlot slots[2];
+  int next = 0;
+  bool ready = false;
+  // Pinned blocks for asynchronous reads, cached by size.
+  std::multimap<size_t, void*> read_blocks;
+};
+
+Staging& staging() {
+  static Staging* s = new Staging();
+  return *s;
+}
+
+void ensure_staging(Staging& s, const char* op) {
+  if (s.ready) return;
+  for (auto& slot : s.slots) {
+    check(cudaHostAlloc(&slot.host, kStagingBytes, cudaHostAllocPortable), op);
+    check(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming), op);
+  }
+  s.ready = true;
+}
+
+struct Timer {
+  cudaEvent_t start = nullptr, stop = nullptr;
+};
+
+Timer& timer() {
+  static Timer t;
+  return t;
+}
+
+}  // namespace
+
+struct PendingRead {
+  void* pinned = nullptr;
+  size_t capacity = 0;
+  size_t bytes = 0;
+  cudaEvent_t done = nullptr;
+};
+
+bool built_with_cuda() { return true; }
+const char* build_architectures() { return ERA_CUDA_ARCHITECTURES; }
+
+bool available() {
+  Context& c = ctx();
+  std::call_once(c.once, init_once);
+  return c.ok;
+}
+
+DeviceInfo device_info() {
+  DeviceInfo info;
+  Context& c = ctx();
+  std::call_once(c.once, init_once);
+  cudaDriverGetVersion(&info.driver_version);
+  cudaRuntimeGetVersion(&info.runtime_version);
+  if (!c.ok) {
+    info.reason = c.reason;
+    return info;
+  }
+  cudaDeviceProp prop;
+  check(cudaGetDeviceProperties(&prop, c.device), "info");
+  info.available = true;
+  info.index = c.device;
+  info.name = prop.name;
+  info.major = prop.major;
+  info.minor = prop.minor;
+  info.sm_count = prop.multiProcessorCount;
+  info.l2_bytes = prop.l2CacheSize;
+  check(cudaMemGetInfo(&info.free_memory, &info.total_memory), "info");
+  return info;
+}
+
+void* stream() { return ctx().stream; }
+
+void require(const char* op) { ready(op); }
+
+void check(int status, const char* op) {
+  cudaError_t e = static_cast<cudaError_t>(status);
+  if (e == cudaSuccess) return;
+  cudaGetLastError();  // clear non-sticky errors so the process stays usable
+  ErrorKind kind = e == cudaErrorMemoryAllocation ? ErrorKind::OutOfMemory : ErrorKind::Cuda;
+  throw Error(kind, std::string(op) + ": CUDA error " + describe(e));
+}
+
+void check_launch(const char* op) { check(cudaGetLastError(), op); }
+
+void* device_alloc(size_t bytes, const char* op) {
+  ready(op);
+  Allocator& a = allocator();
+  size_t size = bucket_size(bytes);
+  std::lock_guard<std::mutex> lock(a.mu);
+  void* p = nullptr;
+  auto it = a.free_lists.find(size);
+  if (it != a.free_lists.end() && !it->second.empty()) {
+    p = it->second.back();
+    it->second.pop_back();
+    a.stats.cached -= size;
+    a.stats.cache_hits++;
+  } else {
+    cudaError_t e = cudaMalloc(&p, size);
+    if (e == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      a.release_cache_locked();  // give the cache back and try once more
+      e = cudaMalloc(&p, size);
+    }
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      size_t free_b = 0, total_b = 0;
+      cudaMemGetInfo(&free_b, &total_b);
+      ErrorKind kind = e == cudaErrorMemoryAllocation ? ErrorKind::OutOfMemory : ErrorKind::Cuda;
+      throw Error(kind, std::string(op) + ": CUDA out of memory allocating " +
+                            std::to_string(bytes) + " bytes (" + std::to_string(free_b) +
+                            " of " + std::to_string(total_b) + " bytes free; " + describe(e) + ")");
+    }
+    a.stats.device_allocations++;
+  }
+  a.live[p] = size;
+  a.stats.in_use += size;
+  if (a.stats.in_use > a.stats.peak) a.stats.peak = a.stats.in_use;
+  return p;
+}
+
+void device_free(void* ptr) {
+  if (!ptr) return;
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  auto it = a.live.find(ptr);
+  if (it == a.live.end()) return;  // not ours: ignore rather than corrupt the cache
+  size_t size = it->second;
+  a.live.erase(it);
+  a.stats.in_use -= size;
+  a.stats.cached += size;
+  a.free_lists[size].push_back(ptr);
+}
+
+AllocatorStats allocator_stats() {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  return a.stats;
+}
+
+void empty_cache() {
+  if (!available()) return;
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  cudaStreamSynchronize(ctx().stream);
+  a.release_cache_locked();
+}
+
+void upload(void* device_dst, const void* host_src, size_t bytes, const char* op) {
+  Context& c = ready(op);
+  Staging& s = staging();
+  std::lock_guard<std::mutex> lock(s.mu);
+  ensure_staging(s, op);
+  const char* src = static_cast<const char*>(host_src);
+  char* dst = static_cast<char*>(device_dst);
+  // Two slots alternate: the host fills one while the other's DMA runs.
+  for (size_t done = 0; done < bytes;) {
+    size_t n = bytes - done < kStagingBytes ? bytes - done : kStagingBytes;
+    StagingSlot& slot = s.slots[s.next];
+    s.next ^= 1;
+    if (slot.in_flight) check(cudaEventSynchronize(slot.done), op);
+    std::memcpy(slot.host, src + done, n);
+    check(cudaMemcpyAsync(dst + done, slot.host, n, cudaMemcpyHostToDevice, c.stream), op);
+    check(cudaEventRecord(slot.done, c.stream), op);
+    slot.in_flight = true;
+    done += n;
+  }
+}
+
+void download(void* host_dst, const void* device_src, size_t bytes, const char* op) {
+  Context& c = ready(op);
+  Staging& s = staging();
+  std::lock_guard<std::mutex> lock(s.mu);
+  ensure_staging(s, op);
+  char* dst = static_cast<char*>(host_dst);
+  const char* src = static_cast<const char*>(device_src);
+  // Queue the copy into one slot, then drain the previous slot while it runs.
+  size_t pending_bytes = 0, pending_at = 0;
+  int pending_slot = -1;
+  for (size_t done = 0; done < bytes || pending_slot >= 0;) {
+    int slot_index = -1;
+    size_t n = 0;
+    if (done < bytes) {
+      n = bytes - done < kStagingBytes ? bytes - done : kStagingBytes;
+      slot_index = s.next;
+      s.next ^= 1;
+      StagingSlot& slot = s.slots[slot_index];
+      if (slot.in_flight) check(cudaEventSynchronize(slot.done), op);
+      check(cudaMemcpyAsync(slot.host, src + done, n, cudaMemcpyDeviceToHost, c.stream), op);
+      check(cudaEventRecord(slot.done, c.stream), op);
+      slot.in_flight = true;
+    }
+    if (pending_slot >= 0) {
+      StagingSlot& prev = s.slots[pending_slot];
+      check(cudaEventSynchronize(prev.done), op);
+      prev.in_flight = false;
+      std::memcpy(dst + pending_at, prev.host, pending_bytes);
+    }
+    pending_slot = slot_index;
+    pending_at = done;
+    pending_bytes = n;
+    done += n;
+  }
+}
+
+void device_copy(void* dst, const void* src, size_t bytes, const char* op) {
+  Context& c = ready(op);
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, c.stream), op);
+}
+
+void synchronize(const char* op) {
+  if (!available()) return;
+  check(cudaStreamSynchronize(ctx().stream), op);
+}
+
+PendingRead* begin_read(const void* device_src, size_t bytes, const char* op) {
+  Context& c = ready(op);
+  Staging& s = staging();
+  auto* read = new PendingRead();
+  read->bytes = bytes;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.read_blocks.lower_bound(bytes);
+    if (it != s.read_blocks.end() && it->first <= bytes * 2 + (1u << 20)) {
+      read->capacity = it->first;
+      read->pinned = it->second;
+      s.read_blocks.erase(it);
+    }
+  }
+  try {
+    if (!read->pinned) {
+      read->capacity = bytes < (1u << 20) ? (1u << 20) : bytes;
+      check(cudaHostAlloc(&read->pinned, read->capacity, cudaHostAllocPortable), op);
+    }
+    check(cudaEventCreateWithFlags(&read->done, cudaEventDisableTiming), op);
+    check(cudaMemcpyAsync(read->pinned, device_src, bytes, cudaMemcpyDeviceToHost, c.stream), op);
+    check(cudaEventRecord(read->done, c.stream), op);
+  } catch (...) {
+    if (read->pinned) cudaFreeHost(read->pinned);
+    if (read->done) cudaEventDestroy(read->done);
+    delete read;
+    throw;
+  }
+  return read;
+}
+
+std::string finish_read(PendingRead* read, void* host_dst) {
+  std::string error;
+  cudaSetDevice(ctx().device);
+  cudaError_t e = cudaEventSynchronize(read->done);
+  if (e != cudaSuccess) {
+    error = "read: CUDA error " + describe(e);
+  } else if (host_dst) {
+    std::memcpy(host_dst, read->pinned, read->bytes);
+  }
+  cudaEventDestroy(read->done);
+  Staging& s = staging();
+  {
+    // Keep blocks up to 256 MiB for the next read; give larger ones back at once.
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (read->capacity <= (size_t(256) << 20) && s.read_blocks.size() < 8) {
+      s.read_blocks.emplace(read->capacity, read->pinned);
+      read->pinned = nullptr;
+    }
+  }
+  if (read->pinned) cudaFreeHost(read->pinned);
+  delete read;
+  return error;
+}
+
+void timer_start() {
+  Context& c = ready("timer");
+  Timer& t = timer();
+  if (!t.start) {
+    check(cudaEventCreate(&t.start), "timer");
+    check(cudaEventCreate(&t.stop), "timer");
+  }
+  check(cudaEventRecord(t.start, c.stream), "timer");
+}
+
+double timer_stop_ms() {
+  Context& c = ready("timer");
+  Timer& t = timer();
+  if (!t.start) throw Error(ErrorKind::Range, "timer: timerStop() called before timerStart()");
+  check(cudaEventRecord(t.stop, c.stream), "timer");
+  check(cudaEventSynchronize(t.stop), "timer");
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, t.start, t.stop), "timer");
+  return ms;
+}
+
+}  // namespace era::cuda_rt

@@ -1,0 +1,9 @@
+// Lists the native sources of the CPU-only addon for binding.gyp (gyp has no glob).
+const fs = require('node:fs');
+const path = require('node:path');
+const root = path.join(__dirname, '..');
+const dirs = ['native/cpu', 'native/addon', 'native/ops'];
+const files = dirs.flatMap((d) =>
+  fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith('.cc')).map((f) => `${d}/${f}`));
+files.push('native/core/cuda_stub.cc');
+console.log(files.join(' '));
