@@ -1,0 +1,28 @@
+/**
+ * era-cuda: ERA (Entropy Regularizing Activation) for Node.js, with fused CUDA kernels and CPU
+ * reference twins. `import era from 'era-cuda'` or import the names you need.
+ */
+import { cudaAvailable, defaultDevice } from './device.js';
+import { EraError } from './errors.js';
+import { add, copy, scale } from './ops.js';
+import { Generator, manualSeed, normal, uniform } from './random.js';
+import { emptyCache, info, memory, synchronize, version } from './runtime.js';
+import { keep, scope } from './scope.js';
+import { Tensor, empty, full, ones, tensor, zeros } from './tensor.js';
+
+export type { Device } from './device.js';
+export type { DType, TensorData, TensorOptions } from './tensor.js';
+export type { EraInfo, MemoryReport } from './runtime.js';
+export type { EraErrorCode } from './errors.js';
+export type { RandomOptions } from './random.js';
+
+export {
+  EraError, Generator, Tensor, add, copy, cudaAvailable, defaultDevice, empty, emptyCache, full, info, keep,
+  manualSeed, memory, normal, ones, scale, scope, synchronize, tensor, uniform, version, zeros,
+};
+
+const era = {
+  EraError, Generator, Tensor, add, copy, cudaAvailable, defaultDevice, empty, emptyCache, full, info, keep,
+  manualSeed, memory, normal, ones, scale, scope, synchronize, tensor, uniform, version, zeros,
+};
+export default era;

@@ -1,0 +1,87 @@
+/**
+ * Seeded random numbers from a counter-based generator (Philox4x32-10). Element i of a draw depends
+ * only on (seed, counter offset, i), so the CPU and CUDA backends give the same numbers: uniform
+ * draws bit for bit, normal draws to within one float ulp (their Box-Muller uses each side's
+ * double-precision log/cos).
+ */
+import { randomInt } from 'node:crypto';
+
+import type { Device } from './device.js';
+import { native } from './native.js';
+import { empty, type Tensor } from './tensor.js';
+import { finiteNumber, integer, plainObject, rangeError, typeError } from './validate.js';
+
+/** A Philox stream: a seed plus a counter offset that advances with every draw. */
+export class Generator {
+  readonly seed: number;
+  offset = 0;
+
+  constructor(seed: number) {
+    this.seed = integer(seed, 'seed', 0);
+  }
+
+  /** Reserves counters for `n` values drawn `perValue` words at a time; returns the start offset. */
+  reserve(n: number, wordsPerValue: 1 | 2): number {
+    const start = this.offset;
+    this.offset += wordsPerValue === 1 ? Math.ceil(n / 4) * 4 : Math.ceil(n / 2) * 4;
+    return start;
+  }
+}
+
+let defaultGenerator = new Generator(randomInt(0, 2 ** 47));
+
+/** Reseeds the default generator (like torch.manual_seed). */
+export function manualSeed(seed: number): void {
+  defaultGenerator = new Generator(seed);
+}
+
+export interface RandomOptions {
+  device?: Device;
+  /** Draw from a fresh generator with this seed (counter 0) instead of the default one. */
+  seed?: number;
+  generator?: Generator;
+}
+
+function generatorFor(o: Record<string, unknown>): Generator {
+  if (o.seed !== undefined && o.generator !== undefined) throw rangeError('either seed or generator, not both', 'options', o);
+  if (o.seed !== undefined) return new Generator(integer(o.seed, 'options.seed', 0));
+  if (o.generator !== undefined) {
+    if (!(o.generator instanceof Generator)) throw typeError('a Generator', 'options.generator', o.generator);
+    return o.generator;
+  }
+  return defaultGenerator;
+}
+
+/** Uniform numbers in (low, high), f32. */
+export function uniform(shape: readonly number[], options?: RandomOptions & { low?: number; high?: number }): Tensor {
+  const o = plainObject(options, 'options');
+  const low = o.low === undefined ? 0 : finiteNumber(o.low, 'options.low');
+  const high = o.high === undefined ? 1 : finiteNumber(o.high, 'options.high');
+  if (!(high > low)) throw rangeError(`a number greater than options.low (${low})`, 'options.high', high);
+  const g = generatorFor(o);
+  const out = empty(shape, { device: o.device as Device | undefined });
+  try {
+    native().randomUniform(out.handle, g.seed, g.reserve(out.size, 1), low, high);
+  } catch (err) {
+    out.dispose();
+    throw err;
+  }
+  return out;
+}
+
+/** Normal numbers with the given mean and standard deviation, f32. */
+export function normal(shape: readonly number[], options?: RandomOptions & { mean?: number; std?: number }): Tensor {
+  const o = plainObject(options, 'options');
+  const mean = o.mean === undefined ? 0 : finiteNumber(o.mean, 'options.mean');
+  const std = o.std === undefined ? 1 : finiteNumber(o.std, 'options.std');
+  if (std < 0) throw rangeError('a non-negative number', 'options.std', std);
+  const g = generatorFor(o);
+  const out = empty(shape, { device: o.device as Device | undefined });
+  try {
+    native().randomNormal(out.handle, g.seed, g.reserve(out.size, 2), mean, std);
+  } catch (err) {
+    out.dispose();
+    throw err;
+  }
+  return out;
+}

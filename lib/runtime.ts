@@ -1,0 +1,78 @@
+/** What is running: era.info(), era.memory(), and control of the CUDA backend. */
+import { createRequire } from 'node:module';
+
+import { cudaAvailable, defaultDevice } from './device.js';
+import { loadReport, native, type NativeMemory } from './native.js';
+
+export interface EraInfo {
+  version: string;
+  /** The device new tensors go to by default. */
+  backend: 'cpu' | 'cuda';
+  addon: { path: string; build: 'cuda' | 'cpu'; skipped: { path: string; reason: string }[] };
+  build: { cuda: boolean; cudaArchitectures: string; napiVersion: number; compiler: string; buildType: string };
+  cuda: {
+    available: boolean;
+    reason?: string;
+    deviceIndex?: number;
+    name?: string;
+    computeCapability?: string;
+    smCount?: number;
+    totalMemory?: number;
+    freeMemory?: number;
+    l2CacheBytes?: number;
+    driverVersion: string;
+    runtimeVersion: string;
+  };
+  node: string;
+}
+
+function cudaVersion(v: number): string {
+  return v > 0 ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : 'none';
+}
+
+export function version(): string {
+  const require = createRequire(import.meta.url);
+  try {
+    return (require('../../package.json') as { version: string }).version;
+  } catch {
+    return (require('../package.json') as { version: string }).version;
+  }
+}
+
+/** Backend, device name, compute capability, SM count, memory, driver/runtime versions, build flags. */
+export function info(): EraInfo {
+  const n = native().info();
+  const c = n.cuda;
+  const cuda: EraInfo['cuda'] = c.available
+    ? {
+        available: true,
+        deviceIndex: c.deviceIndex,
+        name: c.name,
+        computeCapability: c.computeCapability,
+        smCount: c.smCount,
+        totalMemory: c.totalMemory,
+        freeMemory: c.freeMemory,
+        l2CacheBytes: c.l2CacheBytes,
+        driverVersion: cudaVersion(c.driverVersion),
+        runtimeVersion: cudaVersion(c.runtimeVersion),
+      }
+    : { available: false, reason: c.reason, driverVersion: cudaVersion(c.driverVersion), runtimeVersion: cudaVersion(c.runtimeVersion) };
+  return { version: version(), backend: defaultDevice(), addon: loadReport(), build: n.build, cuda, node: process.version };
+}
+
+export type MemoryReport = NativeMemory;
+
+/** Live tensors and bytes per device, plus the CUDA caching allocator's counters. */
+export function memory(): MemoryReport {
+  return native().memory();
+}
+
+/** Returns cached, unused CUDA blocks to the driver. */
+export function emptyCache(): void {
+  native().emptyCache();
+}
+
+/** Waits for all queued CUDA work (a no-op without CUDA). */
+export function synchronize(): void {
+  if (cudaAvailable()) native().synchronize();
+}
