@@ -1,0 +1,120 @@
+/**
+ * Shared test utilities: the CUDA gate (GPU suites skip themselves, counted, where there is no
+ * device; ERA_REQUIRE_CUDA=1 turns the skip into a failure), seeded inputs, float64 comparisons
+ * that report the worst element, and central finite differences.
+ */
+import { expect } from 'chai';
+
+import { cudaAvailable } from '../lib/device.js';
+import { native } from '../lib/native.js';
+
+export const hasCuda = cudaAvailable();
+
+/** A describe() whose tests need a CUDA device. */
+export function describeCuda(title: string, body: (this: Mocha.Suite) => void): Mocha.Suite {
+  return describe(`${title} [cuda]`, function () {
+    before(function () {
+      if (hasCuda) return;
+      if (process.env.ERA_REQUIRE_CUDA === '1') {
+        throw new Error(`ERA_REQUIRE_CUDA=1 but CUDA is unavailable: ${native().info().cuda.reason}`);
+      }
+      this.skip();
+    });
+    body.call(this);
+  });
+}
+
+/** A fresh seed per run (printed on failure through the test title), or ERA_TEST_SEED to replay. */
+export function testSeed(): number {
+  const env = process.env.ERA_TEST_SEED;
+  return env ? Number(env) : Math.floor(Math.random() * 2 ** 31);
+}
+
+/** mulberry32: a small seeded PRNG for host-side test inputs. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n uniform numbers in [lo, hi) as a Float32Array. */
+export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}
+
+/** n standard normals (Box-Muller) as a Float64Array. */
+export function randomNormal64(n: number, seed: number, scale = 1): Float64Array {
+  const r = rng(seed);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const u1 = Math.max(r(), 1e-12);
+    out[i] = scale * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * r());
+  }
+  return out;
+}
+
+type Numeric = ArrayLike<number>;
+
+/**
+ * Asserts |a - e| <= atol + rtol * |e| element-wise; NaN never passes unless both are NaN and
+ * allowNaN is set. The failure names the worst element.
+ */
+export function expectClose(actual: Numeric, expected: Numeric, opts: { atol?: number; rtol?: number; what?: string } = {}): void {
+  const { atol = 1e-6, rtol = 1e-5, what = 'values' } = opts;
+  expect(actual.length, `${what}: length`).to.equal(expected.length);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    const tol = atol + rtol * Math.abs(e);
+    const err = Math.abs(a - e);
+    if (!(err <= tol)) {
+      const excess = Number.isNaN(err) ? Infinity : err / tol;
+      if (worst < 0 || excess > worstExcess) {
+        worst = i;
+        worstExcess = excess;
+      }
+    }
+  }
+  if (worst >= 0) {
+    expect.fail(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol}; ${worstExcess.toFixed(1)}x the tolerance)`);
+  }
+}
+
+/** Relative error ||a - e|| / ||e|| in float64. */
+export function relativeError(actual: Numeric, expected: Numeric): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < actual.length; i++) {
+    num += (actual[i] - expected[i]) ** 2;
+    den += expected[i] ** 2;
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-300);
+}
+
+/**
+ * Central finite differences of a scalar function of x (float64): g[i] = (f(x+h e_i) - f(x-h e_i)) / 2h.
+ */
+export function finiteDifferences(f: (x: Float64Array) => number, x: Float64Array, h = 1e-6): Float64Array {
+  const g = new Float64Array(x.length);
+  const xp = Float64Array.from(x);
+  for (let i = 0; i < x.length; i++) {
+    const v = xp[i];
+    xp[i] = v + h;
+    const fp = f(xp);
+    xp[i] = v - h;
+    const fm = f(xp);
+    xp[i] = v;
+    g[i] = (fp - fm) / (2 * h);
+  }
+  return g;
+}
