@@ -1,0 +1,29 @@
+/** Human-readable `era info`. */
+import type { EraInfo } from '../runtime.js';
+
+function gib(bytes: number | undefined): string {
+  return bytes === undefined ? '?' : `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+export function formatInfo(i: EraInfo): string {
+  const lines = [
+    `era-cuda ${i.version} (Node ${i.node})`,
+    `backend:        ${i.backend}`,
+    `addon:          ${i.addon.path} (${i.addon.build} build)`,
+  ];
+  for (const s of i.addon.skipped) lines.push(`  fell back from ${s.path}: ${s.reason}`);
+  if (i.cuda.available) {
+    lines.push(
+      `device:         ${i.cuda.name} (#${i.cuda.deviceIndex})`,
+      `compute cap.:   ${i.cuda.computeCapability}, ${i.cuda.smCount} SMs, L2 ${((i.cuda.l2CacheBytes ?? 0) / 2 ** 20).toFixed(0)} MiB`,
+      `memory:         ${gib(i.cuda.freeMemory)} free of ${gib(i.cuda.totalMemory)}`,
+    );
+  } else {
+    lines.push(`cuda:           unavailable (${i.cuda.reason})`);
+  }
+  lines.push(
+    `driver/runtime: CUDA ${i.cuda.driverVersion} / ${i.cuda.runtimeVersion}`,
+    `build:          ${i.build.cuda ? `CUDA (${i.build.cudaArchitectures})` : 'CPU only'}, N-API ${i.build.napiVersion}, ${i.build.compiler}, ${i.build.buildType}`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,191 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import era, { EraError, type Tensor } from '../lib/index.js';
+import { native } from '../lib/native.js';
+import { describeCuda, hasCuda } from './helpers.js';
+
+type ErrorClass = typeof TypeError | typeof RangeError | typeof EraError;
+
+interface BadCase {
+  title: string;
+  call: (ctx: { a: Tensor; b: Tensor; i: Tensor }) => unknown;
+  error: ErrorClass;
+  /** The argument the message must name. */
+  names: string;
+  code?: string;
+}
+
+const cases: BadCase[] = [
+  { title: 'data is a string', call: () => era.tensor('abc' as never), error: TypeError, names: 'data' },
+  { title: 'data is a Float64Array', call: () => era.tensor(new Float64Array(3) as never), error: TypeError, names: 'data' },
+  { title: 'data has a non-number element', call: () => era.tensor([1, 'x'] as never), error: TypeError, names: 'data' },
+  { title: 'data length does not match the shape', call: () => era.tensor([1, 2, 3], [2, 2]), error: RangeError, names: 'data' },
+  { title: 'a negative dimension', call: () => era.tensor([1, 2], [2, -1]), error: RangeError, names: 'shape' },
+  { title: 'a fractional dimension', call: () => era.empty([1.5]), error: RangeError, names: 'shape' },
+  { title: 'shape is not an array', call: () => era.empty(3 as never), error: TypeError, names: 'shape' },
+  { title: 'more than 8 dimensions', call: () => era.empty([1, 1, 1, 1, 1, 1, 1, 1, 1]), error: RangeError, names: 'shape' },
+  { title: 'i32 data that is not an integer', call: () => era.tensor([1.5], [1], { dtype: 'i32' }), error: RangeError, names: 'data' },
+  { title: 'an unknown dtype', call: () => era.tensor([1], [1], { dtype: 'f64' as never }), error: RangeError, names: 'options.dtype' },
+  { title: 'an unknown device', call: () => era.tensor([1], [1], { device: 'gpu' as never }), error: RangeError, names: 'options.device' },
+  { title: 'TypedArray of the wrong dtype', call: () => era.tensor(new Int32Array(2), [2], { dtype: 'f32' }), error: TypeError, names: 'data' },
+  { title: 'options is not an object', call: () => era.zeros([2], 'cpu' as never), error: TypeError, names: 'options' },
+  { title: 'add with mismatched shapes', call: ({ a }) => era.add(a, era.zeros([4], { device: 'cpu' })), error: RangeError, names: 'b' },
+  { title: 'add with mismatched dtypes', call: ({ a, i }) => era.add(a, i), error: TypeError, names: 'b' },
+  { title: 'add with a number for b', call: ({ a }) => era.add(a, 5 as never), error: TypeError, names: 'b' },
+  { title: 'scale by NaN', call: ({ a }) => era.scale(a, NaN), error: RangeError, names: 'alpha' },
+  { title: 'scale by a string', call: ({ a }) => era.scale(a, '2' as never), error: TypeError, names: 'alpha' },
+  { title: 'scale of an i32 tensor', call: ({ i }) => era.scale(i, 2), error: TypeError, names: 'x' },
+  { title: 'add with an infinite alpha', call: ({ a, b }) => era.add(a, b, { alpha: Infinity }), error: RangeError, names: 'options.alpha' },
+  { title: 'uniform with high <= low', call: () => era.uniform([2], { low: 1, high: 0, device: 'cpu' }), error: RangeError, names: 'options.high' },
+  { title: 'normal with a negative std', call: () => era.normal([2], { std: -1, device: 'cpu' }), error: RangeError, names: 'options.std' },
+  { title: 'a negative seed', call: () => era.uniform([2], { seed: -1, device: 'cpu' }), error: RangeError, names: 'options.seed' },
+  { title: 'fill with a string', call: ({ a }) => a.fill('x' as never), error: TypeError, names: 'value' },
+  { title: 'copy between different sizes', call: ({ a }) => era.copy(a, era.zeros([5], { device: 'cpu' })), error: RangeError, names: 'src' },
+  { title: 'write() with the wrong length', call: ({ a }) => a.write(new Float32Array(2)), error: RangeError, names: 'data' },
+  { title: 'scope() with an async function', call: () => era.scope((async () => 1) as never), error: TypeError, names: 'fn' },
+  {
+    title: 'a disposed tensor passed to an op',
+    call: () => {
+      const t = era.zeros([3], { device: 'cpu' });
+      t.dispose();
+      return era.scale(t, 2);
+    },
+    error: EraError, names: 'x', code: 'ERA_DISPOSED',
+  },
+  {
+    title: 'reading a disposed tensor',
+    call: () => {
+      const t = era.zeros([3], { device: 'cpu' });
+      t.dispose();
+      return t.toArray();
+    },
+    error: EraError, names: 'tensor', code: 'ERA_DISPOSED',
+  },
+  {
+    title: 'a cpu tensor whose ArrayBuffer was transferred away',
+    call: () => {
+      const arr = new Float32Array(3);
+      const t = era.tensor(arr, [3], { device: 'cpu' });
+      structuredClone(arr.buffer, { transfer: [arr.buffer] });
+      try {
+        return era.scale(t, 2);
+      } finally {
+        t.dispose();
+      }
+    },
+    error: EraError, names: 'input', code: 'ERA_DISPOSED',
+  },
+  // The native op layer checks again when the TS layer is bypassed.
+  { title: 'native: a plain object instead of a tensor', call: () => native().fill({} as never, 1), error: TypeError, names: 'out' },
+  { title: 'native: a string value', call: ({ a }) => native().fill(a.handle, 'x' as never), error: TypeError, names: 'value' },
+  { title: 'native: an unknown dtype code', call: () => new (native().NativeTensor)(7, 0, [1]), error: RangeError, names: 'dtype' },
+  { title: 'native: data length mismatch', call: () => new (native().NativeTensor)(0, 0, [2], new Float32Array(3)), error: RangeError, names: 'data' },
+  { title: 'native: shape mismatch in add', call: ({ a }) => native().add(a.handle, a.handle, era.zeros([4], { device: 'cpu' }).handle, 1), error: RangeError, names: 'b' },
+  { title: 'native: NaN alpha in scale', call: ({ a }) => native().scale(a.handle, a.handle, NaN), error: RangeError, names: 'alpha' },
+  { title: 'native: fractional seed', call: ({ a }) => native().randomUniform(a.handle, 1.5, 0, 0, 1), error: RangeError, names: 'seed' },
+];
+
+if (!hasCuda) {
+  cases.push({
+    title: 'a cuda tensor where there is no CUDA device',
+    call: () => era.zeros([2], { device: 'cuda' }),
+    error: EraError, names: 'options.device', code: 'ERA_NO_DEVICE',
+  });
+}
+
+describe('bad input gets a clear error naming the argument', () => {
+  for (const c of cases) {
+    it(c.title, () => {
+      era.scope(() => {
+        const ctx = {
+          a: era.tensor([1, 2, 3], [3], { device: 'cpu' }),
+          b: era.tensor([4, 5, 6], [3], { device: 'cpu' }),
+          i: era.tensor(new Int32Array([1, 2, 3]), [3], { device: 'cpu' }),
+        };
+        let thrown: unknown;
+        try {
+          c.call(ctx);
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown, 'it must throw').to.be.instanceOf(c.error);
+        const msg = (thrown as Error).message;
+        expect(msg).to.match(/^Expected .+ for .+ but received .+/s);
+        expect(msg).to.include(` for ${c.names} `);
+        if (c.code) expect((thrown as EraError).code).to.equal(c.code);
+        // and the process is still usable: a valid call works afterwards
+        expect(Array.from(era.add(ctx.a, ctx.b).toArray())).to.deep.equal([5, 7, 9]);
+      });
+    });
+  }
+
+  it(`covers at least 20 distinct bad inputs (${cases.length})`, () => {
+    expect(cases.length).to.be.at.least(20);
+  });
+
+  it('disposing twice is harmless', () => {
+    const before = era.memory().cpu.tensors;
+    const t = era.zeros([3], { device: 'cpu' });
+    t.dispose();
+    t.dispose();
+    expect(t.disposed).to.equal(true);
+    expect(era.memory().cpu.tensors).to.equal(before);
+  });
+});
+
+describe('ERA_DEVICE', () => {
+  const tsx = fileURLToPath(import.meta.url).endsWith('.ts');
+  const index = fileURLToPath(new URL(`../lib/index.${tsx ? 'ts' : 'js'}`, import.meta.url));
+  function runWith(device: string): { status: number | null; stderr: string; stdout: string } {
+    const script = `import(${JSON.stringify(index)}).then((m) => console.log(m.defaultDevice())).catch((e) => { console.error(e.constructor.name + ': ' + e.message); process.exitCode = 3; })`;
+    const args = tsx ? ['--import', 'tsx', '-e', script] : ['-e', script];
+    const r = spawnSync(process.execPath, args, { env: { ...process.env, ERA_DEVICE: device }, encoding: 'utf8' });
+    return { status: r.status, stderr: r.stderr, stdout: r.stdout.trim() };
+  }
+
+  it('cpu selects the cpu backend', () => {
+    const r = runWith('cpu');
+    expect(r.stdout, r.stderr).to.equal('cpu');
+  });
+
+  it('an unknown value is an error naming ERA_DEVICE', () => {
+    const r = runWith('gpu');
+    expect(r.status).to.equal(3);
+    expect(r.stderr).to.match(/RangeError: Expected one of 'cpu' or 'cuda' for the environment variable ERA_DEVICE but received 'gpu'/);
+  });
+
+  it(hasCuda ? 'cuda selects the cuda backend' : 'cuda without a device is an error, not a silent fallback', () => {
+    const r = runWith('cuda');
+    if (hasCuda) {
+      expect(r.stdout, r.stderr).to.equal('cuda');
+    } else {
+      expect(r.status).to.equal(3);
+      expect(r.stderr).to.match(/EraError: ERA_DEVICE=cuda but CUDA is not usable/);
+    }
+  });
+});
+
+describeCuda('cuda errors', () => {
+  it('out of memory becomes an EraError naming the op, and the process stays usable', () => {
+    let thrown: unknown;
+    try {
+      era.empty([2 ** 40], { device: 'cuda' }); // 4 TiB
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).to.be.instanceOf(EraError);
+    expect((thrown as EraError).code).to.equal('ERA_OUT_OF_MEMORY');
+    expect((thrown as Error).message).to.match(/^tensor: CUDA out of memory allocating 4398046511104 bytes/);
+    using t = era.full([1000], 2, { device: 'cuda' });
+    expect(t.toArray()[999]).to.equal(2);
+  });
+
+  it('mixing devices is a TypeError naming the argument', () => {
+    using g = era.zeros([3], { device: 'cuda' });
+    using c = era.zeros([3], { device: 'cpu' });
+    expect(() => era.add(g, c)).to.throw(TypeError, /for b but received a cpu tensor/);
+    expect(() => native().add(g.handle, g.handle, c.handle, 1)).to.throw(TypeError, /for b /);
+  });
+});

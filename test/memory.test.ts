@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+
+import era from '../lib/index.js';
+import { describeCuda } from './helpers.js';
+
+function cycles(device: 'cpu' | 'cuda', n: number): void {
+  const before = era.memory();
+  for (let i = 0; i < n; i++) {
+    const t = era.empty([1 + (i % 97)], { device });
+    if (i % 3 === 0) t.fill(i);
+    t.dispose();
+  }
+  const after = era.memory();
+  expect(after[device].tensors).to.equal(before[device].tensors);
+  expect(after[device].bytes).to.equal(before[device].bytes);
+}
+
+describe('memory accounting', () => {
+  it('10,000 create/dispose cycles of cpu tensors return era.memory() to where it started', () => {
+    cycles('cpu', 10_000);
+  });
+
+  it('era.memory() counts live tensors and bytes', () => {
+    const before = era.memory().cpu;
+    const a = era.zeros([10, 10], { device: 'cpu' });
+    const b = era.zeros([3], { device: 'cpu', dtype: 'i32' });
+    const mid = era.memory().cpu;
+    expect(mid.tensors - before.tensors).to.equal(2);
+    expect(mid.bytes - before.bytes).to.equal(400 + 12);
+    a.dispose();
+    b.dispose();
+    expect(era.memory().cpu).to.deep.equal(before);
+  });
+
+  it('a scope disposes all it created, except what it returns', () => {
+    const before = era.memory().cpu.tensors;
+    const outside = era.zeros([2], { device: 'cpu' });
+    const kept = era.scope(() => {
+      const x = era.ones([4], { device: 'cpu' });
+      const y = era.scale(x, 2);
+      era.add(y, y);
+      const z = era.scale(y, 3);
+      return { z, list: [era.zeros([1], { device: 'cpu' })] };
+    });
+    expect(era.memory().cpu.tensors).to.equal(before + 3); // outside, z, list[0]
+    expect(Array.from(kept.z.toArray())).to.deep.equal([6, 6, 6, 6]);
+    expect(outside.disposed).to.equal(false);
+    kept.z.dispose();
+    kept.list[0].dispose();
+    outside.dispose();
+    expect(era.memory().cpu.tensors).to.equal(before);
+  });
+
+  it('nested scopes hand returned tensors to the parent; keep() exempts; a throw still cleans up', () => {
+    const before = era.memory().cpu.tensors;
+    let inner: ReturnType<typeof era.zeros> | undefined;
+    let pinned: ReturnType<typeof era.zeros> | undefined;
+    era.scope(() => {
+      inner = era.scope(() => era.ones([2], { device: 'cpu' }));
+      pinned = era.keep(era.ones([2], { device: 'cpu' }));
+      expect(inner.disposed).to.equal(false);
+    });
+    expect(inner!.disposed).to.equal(true); // the outer scope owned it
+    expect(pinned!.disposed).to.equal(false);
+    pinned!.dispose();
+    expect(() =>
+      era.scope(() => {
+        era.ones([8], { device: 'cpu' });
+        throw new Error('boom');
+      }),
+    ).to.throw('boom');
+    expect(era.memory().cpu.tensors).to.equal(before);
+  });
+
+  it('`using` disposes at the end of the block', () => {
+    const before = era.memory().cpu.tensors;
+    {
+      using t = era.zeros([5], { device: 'cpu' });
+      expect(t.disposed).to.equal(false);
+      expect(era.memory().cpu.tensors).to.equal(before + 1);
+    }
+    expect(era.memory().cpu.tensors).to.equal(before);
+  });
+});
+
+describeCuda('cuda memory accounting', () => {
+  it('10,000 create/dispose cycles of cuda tensors return era.memory() to where it started', () => {
+    cycles('cuda', 10_000);
+    const m = era.memory().cuda;
+    expect(m.cacheHits).to.be.greaterThan(9_000); // the caching allocator served the repeats
+  });
+
+  it('emptyCache() returns cached blocks', () => {
+    era.zeros([1 << 20], { device: 'cuda' }).dispose();
+    expect(era.memory().cuda.cachedBytes).to.be.greaterThan(0);
+    era.emptyCache();
+    expect(era.memory().cuda.cachedBytes).to.equal(0);
+  });
+
+  it('a scope disposes cuda temporaries', () => {
+    const before = era.memory().cuda;
+    era.scope(() => {
+      const x = era.normal([1000], { seed: 1, device: 'cuda' });
+      era.scale(x, 2);
+    });
+    const after = era.memory().cuda;
+    expect(after.tensors).to.equal(before.tensors);
+    expect(after.bytes).to.equal(before.bytes);
+  });
+});
