@@ -75,8 +75,9 @@ function buildWithGyp() {
   }
   const args = [gyp, 'rebuild'];
   // Use the headers of the running Node when they are installed, so nothing is downloaded.
-  const prefix = process.config?.variables?.node_prefix;
-  if (prefix && existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+  const prefixes = [process.config?.variables?.node_prefix, path.dirname(path.dirname(process.execPath))];
+  const prefix = prefixes.find((p) => p && existsSync(path.join(p, 'include', 'node', 'node_api.h')));
+  if (prefix) args.push(`--nodedir=${prefix}`);
   run(process.execPath, args);
 }
 
