@@ -1,0 +1,55 @@
+"""Timing helpers shared by the baseline scripts; they mirror bench/harness.ts.
+
+A figure is the median of timed repeats after warm-up. Each repeat is timed with CUDA events on
+the current stream and spans `inner` back-to-back calls, `inner` chosen so a sample lasts at least
+about 1 ms (as the node harness does), then divided by `inner`.
+"""
+import math
+import statistics
+import sys
+
+import torch
+
+QUICK = False  # set by run_all.py --quick: fewer warm-ups and repeats
+
+
+def time_cuda(fn, warmup=3, repeats=25):
+    """Median ms of one fn() call, timed with torch.cuda.Event."""
+    if QUICK:
+        warmup, repeats = 1, 5
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+
+    def sample(inner):
+        start.record()
+        for _ in range(inner):
+            fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / inner
+
+    torch.cuda.synchronize()
+    warm = [sample(1) for _ in range(max(1, warmup))]
+    inner = min(1000, max(1, math.ceil(1.0 / max(1e-6, min(warm)))))  # a sample spans >= ~1 ms
+    return statistics.median(sample(inner) for _ in range(repeats))
+
+
+def time_compiled(fn, *args):
+    """Median ms of torch.compile(fn)(*args), or None where compilation fails (no Triton, say).
+
+    The first calls compile; time_cuda's warm-up absorbs them.
+    """
+    try:
+        compiled = torch.compile(fn)
+        compiled(*args)
+        torch.cuda.synchronize()
+    except Exception as err:  # noqa: BLE001 - any compile failure just means "no figure"
+        print(f"[baselines] torch.compile failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", file=sys.stderr)
+        return None
+    return time_cuda(lambda: compiled(*args))
+
+
+def random_tensor(n, device="cuda", seed=0):
+    """Uniform values in [-1, 1): random, never zeros (like the node benches)."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    return torch.rand(n, device=device, generator=g) * 2 - 1

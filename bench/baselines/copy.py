@@ -1,0 +1,69 @@
+"""PyTorch baselines for bench/copy.bench.ts and bench/transfer.bench.ts.
+
+- "copy 1GiB": device-to-device copy of a 1 GiB float32 tensor (dst.copy_(src); eager and compiled).
+- "h2d 256MiB" / "d2h 256MiB": from / to pageable host memory, the counterpart of era-cuda's path
+  (JS arrays are pageable; era stages them through its own pinned buffers). d2h uses .cpu(), which
+  allocates a fresh host tensor each time, as Tensor.toArray() allocates a fresh array.
+- "... pinned": the same from / to page-locked memory (non_blocking copies): the PCIe ceiling.
+
+Run alone: python3 copy.py (prints the figures), or through run_all.py.
+"""
+import torch
+
+from _common import random_tensor, time_compiled, time_cuda
+
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+def _copy():
+    n = GiB // 4
+    src = random_tensor(n, seed=1)
+    dst = torch.empty_like(src)
+    eager = time_cuda(lambda: dst.copy_(src))
+    assert torch.equal(dst, src), "copy: dst differs from src"
+
+    def copy_into(d, s):
+        d.copy_(s)
+
+    compiled = time_compiled(copy_into, dst, src)
+    del src, dst
+    return {"eager_ms": eager, "compile_ms": compiled, "bytes": 2 * GiB}
+
+
+def _transfer(direction, pinned):
+    n = 256 * MiB // 4
+    host = random_tensor(n, device="cpu", seed=2)
+    if pinned:
+        host = host.pin_memory()
+    dev = torch.empty(n, device="cuda")
+    if direction == "h2d":
+        ms = time_cuda(lambda: dev.copy_(host, non_blocking=pinned))
+        torch.cuda.synchronize()
+        assert torch.equal(dev.cpu(), host), "h2d: device tensor differs from host"
+    else:
+        dev.copy_(host)
+        if pinned:
+            ms = time_cuda(lambda: host.copy_(dev, non_blocking=True))
+        else:
+            ms = time_cuda(lambda: dev.cpu())
+        torch.cuda.synchronize()
+        assert torch.equal(dev.cpu(), host), "d2h: host copy differs from device"
+    note = "pinned host memory" if pinned else "pageable host memory"
+    return {"eager_ms": ms, "compile_ms": None, "bytes": 256 * MiB, "note": note}
+
+
+def cases():
+    """Case name (identical to the node bench case name) -> a function returning its figures."""
+    return {
+        "copy 1GiB": _copy,
+        "h2d 256MiB": lambda: _transfer("h2d", pinned=False),
+        "d2h 256MiB": lambda: _transfer("d2h", pinned=False),
+        "h2d 256MiB pinned": lambda: _transfer("h2d", pinned=True),
+        "d2h 256MiB pinned": lambda: _transfer("d2h", pinned=True),
+    }
+
+
+if __name__ == "__main__":
+    for name, fn in cases().items():
+        print(name, fn())

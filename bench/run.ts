@@ -1,0 +1,188 @@
+/**
+ * `npm run bench`: runs every bench/*.bench.js beside this file on the active backend
+ * (era.defaultDevice(), so ERA_DEVICE applies) and writes <out>/<device-slug>.json and .md.
+ *
+ *   node dist/bench/run.js [--filter <substr>] [--out <dir>] [--baselines <json>] [--quick]
+ *
+ * The copy case runs first, always (even when --filter leaves it out of the table): its GB/s is
+ * the ceiling the other cases are measured against. --baselines merges PyTorch figures written by
+ * bench/baselines/run_all.py; case names match one to one.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import era from '../lib/index.js';
+import { packageRoot } from '../lib/native.js';
+import { createContext, runCase, type BenchCase, type CaseResult } from './harness.js';
+
+interface BaselineFile {
+  device?: string;
+  torch?: string;
+  cases?: Record<string, { eager_ms?: number | null; compile_ms?: number | null; bytes?: number; note?: string }>;
+}
+
+const USAGE = 'usage: node dist/bench/run.js [--filter <substr>] [--out <dir>] [--baselines <json>] [--quick]';
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+function slugify(s: string): string {
+  return s.toLowerCase().replace(/\((r|tm)\)|\bcpu\b|@.*$/g, ' ').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+/** Bench entries beside this file, copy first (it sets the ceiling), then by name. */
+async function loadEntries(): Promise<{ bench: string; cases: BenchCase[] }[]> {
+  const dir = path.dirname(fileURLToPath(import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.bench.js'));
+  files.sort((a, b) => Number(b === 'copy.bench.js') - Number(a === 'copy.bench.js') || a.localeCompare(b));
+  const entries = [];
+  for (const f of files) {
+    const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { benches?: BenchCase[] };
+    if (!Array.isArray(mod.benches)) throw new Error(`${f} does not export benches: BenchCase[]`);
+    entries.push({ bench: f.replace(/\.bench\.js$/, ''), cases: mod.benches });
+  }
+  return entries;
+}
+
+function readBaselines(file: string | undefined): BaselineFile | undefined {
+  if (!file) return undefined;
+  if (!existsSync(file)) {
+    log(`no baselines at ${file}; PyTorch columns stay empty`);
+    return undefined;
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as BaselineFile;
+}
+
+const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '—' : x >= 100 ? x.toFixed(0) : x.toPrecision(digits));
+const pct = (x: number | undefined) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
+
+function markdown(title: string, header: string[], results: CaseResult[], base: BaselineFile | undefined, filter: string | undefined): string {
+  const lines = [`# ${title}`, '', ...header, ''];
+  lines.push('| case | ms (median) | GB/s | % of copy | PyTorch eager ms | torch.compile ms | speedup vs best PyTorch |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    if (r.status !== 'ok') {
+      lines.push(`| ${r.name} | failed | — | — | ${fmt(r.baseline?.eagerMs)} | ${fmt(r.baseline?.compileMs)} | — |`);
+      continue;
+    }
+    const speed = r.speedup === undefined ? '—' : `${r.speedup.toFixed(2)}×`;
+    lines.push(`| ${r.name} | ${fmt(r.medianMs)} | ${fmt(r.gbps)} | ${pct(r.fractionOfCopy)} | ${fmt(r.baseline?.eagerMs)} | ${fmt(r.baseline?.compileMs)} | ${speed} |`);
+  }
+  // PyTorch cases with no era twin (pinned-memory transfers, say) are shown for reference.
+  const names = new Set(results.map((r) => r.name));
+  const extra = Object.entries(base?.cases ?? {}).filter(([n]) => !names.has(n) && (!filter || n.toLowerCase().includes(filter)));
+  if (extra.length > 0) {
+    lines.push('', 'PyTorch-only reference cases (no era-cuda counterpart):', '', '| case | PyTorch eager ms | torch.compile ms | GB/s (eager) |', '|---|---:|---:|---:|');
+    for (const [n, c] of extra) {
+      const gbps = c.bytes && c.eager_ms ? c.bytes / c.eager_ms / 1e6 : undefined;
+      lines.push(`| ${n}${c.note ? ` (${c.note})` : ''} | ${fmt(c.eager_ms)} | ${fmt(c.compile_ms)} | ${fmt(gbps)} |`);
+    }
+  }
+  const notes = results.flatMap((r) => [
+    ...(r.note ? [`- ${r.name}: ${r.note}`] : []),
+    ...(r.error ? [`- ${r.name}: **failed**: ${r.error.split('\n')[0]}`] : []),
+  ]);
+  if (notes.length > 0) lines.push('', 'Notes:', '', ...notes);
+  lines.push('', 'Median of repeats after warm-up (p20/p80 and raw samples in the JSON); "speedup" is the best PyTorch ms over the era-cuda ms (> 1: era-cuda is faster).', '');
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        filter: { type: 'string' },
+        out: { type: 'string' },
+        baselines: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const device = era.defaultDevice();
+  const info = era.info();
+  const deviceName = device === 'cuda' ? info.cuda.name ?? 'cuda' : `cpu (${os.cpus()[0]?.model.trim() ?? os.arch()})`;
+  const slug = device === 'cuda' ? slugify(deviceName) : `cpu-${slugify(os.cpus()[0]?.model ?? os.arch())}`;
+  const outDir = path.resolve(values.out ?? path.join(packageRoot(), 'bench', 'results'));
+  const filter = values.filter?.toLowerCase();
+  const base = readBaselines(values.baselines);
+  const ctx = createContext(device, values.quick);
+  log(`device ${deviceName} (${device}); ${values.quick ? 'quick' : 'full'} run; out ${outDir}`);
+
+  const entries = await loadEntries();
+  const todo = entries.flatMap((e) => e.cases.map((c) => ({ bench: e.bench, c })));
+  const matches = (bench: string, c: BenchCase) => !filter || c.name.toLowerCase().includes(filter) || bench.includes(filter);
+  const selected = todo.filter(({ bench, c }) => c.ceiling || matches(bench, c));
+  const results: CaseResult[] = [];
+  let ceiling: { case: string; gbps: number } | undefined;
+  for (const [i, { bench, c }] of selected.entries()) {
+    log(`(${i + 1}/${selected.length}) ${c.name} ...`);
+    const r = await runCase(c, bench, ctx, ceiling?.gbps);
+    if (c.ceiling && r.gbps) {
+      ceiling = { case: r.name, gbps: r.gbps };
+      r.fractionOfCopy = 1;
+    }
+    const b = base?.cases?.[r.name];
+    if (b) {
+      r.baseline = { eagerMs: b.eager_ms ?? null, compileMs: b.compile_ms ?? null };
+      const best = Math.min(...[b.eager_ms, b.compile_ms].filter((x): x is number => typeof x === 'number' && x > 0));
+      if (r.medianMs && Number.isFinite(best)) r.speedup = Number((best / r.medianMs).toPrecision(4));
+    }
+    log(r.status === 'ok'
+      ? `    ${fmt(r.medianMs)} ms (p20 ${fmt(r.p20Ms)}, p80 ${fmt(r.p80Ms)}, ${r.inner} run/sample)` +
+          `${r.gbps ? `, ${fmt(r.gbps)} GB/s` : ''}${r.tflops ? `, ${fmt(r.tflops)} TFLOP/s` : ''}` +
+          `${r.fractionOfCopy !== undefined ? `, ${pct(r.fractionOfCopy)} of copy` : ''}${r.checked ? ', output checked' : ''}`
+      : `    FAILED: ${r.error}`);
+    // A filtered-out ceiling case still ran, but stays out of the report.
+    if (matches(bench, c)) results.push(r);
+  }
+
+  const title = `era-cuda benchmarks: ${deviceName}`;
+  const header = [
+    `era-cuda ${info.version}, ${device} backend, node ${info.node}` +
+      (device === 'cuda' ? `, CUDA runtime ${info.cuda.runtimeVersion}, driver ${info.cuda.driverVersion}, sm ${info.cuda.computeCapability}` : '') +
+      `, ${new Date().toISOString()}${values.quick ? ', --quick' : ''}.`,
+    `Ceiling: ${ceiling ? `device copy ${fmt(ceiling.gbps)} GB/s (${ceiling.case}, this run)` : 'none (the copy case did not run)'}.`,
+    base ? `PyTorch baselines: torch ${base.torch ?? '?'} on ${base.device ?? '?'}${base.device && (device !== 'cuda' || base.device !== deviceName) ? ' (**not the device measured here**)' : ''}.` : 'PyTorch baselines: none.',
+  ];
+  const md = markdown(title, header, results, base, filter);
+  const json = {
+    device: deviceName, backend: device, slug, date: new Date().toISOString(), quick: values.quick, filter: values.filter ?? null,
+    info, host: { cpu: os.cpus()[0]?.model ?? null, cpus: os.cpus().length, memoryBytes: os.totalmem() },
+    ceiling: ceiling ?? null,
+    baselines: base ? { path: path.resolve(values.baselines!), device: base.device ?? null, torch: base.torch ?? null } : null,
+    cases: results,
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, `${slug}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(path.join(outDir, `${slug}.md`), md);
+  log(`wrote ${path.join(outDir, `${slug}.json`)} and .md`);
+  process.stdout.write(md);
+  // A missing ceiling is a failure too, even when the filter hid the copy case.
+  const failed = Math.max(results.filter((r) => r.status !== 'ok').length, ceiling ? 0 : 1);
+  if (failed > 0) log(`${failed} failure(s)`);
+  return failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    // An EraError (no device, addon not loadable) explains itself; anything else gets its stack.
+    console.error(err instanceof era.EraError ? `${err.name}: ${err.message}` : err instanceof Error ? err.stack ?? err.message : err);
+    process.exitCode = 1;
+  },
+);

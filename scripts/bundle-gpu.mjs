@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+// `npm run bundle:gpu`: builds bundle/era-cuda-gpu/, a self-contained folder that runs the compiled
+// tests and benches on a Linux x86-64 host with an NVIDIA driver but no Node.js (the GPU hosts have
+// none, and carry at most 64 MiB). It holds: node.xz (this Node, xz-compressed, cached in
+// bundle/.cache), the CUDA addon, package.json, the compiled JS of lib/test/bench, the PyTorch
+// baseline scripts, a mocha config, the runtime node_modules closure, and run.sh (see its header).
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync,
+  statSync, writeFileSync, openSync, closeSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = path.join(root, 'bundle', 'era-cuda-gpu');
+const cacheDir = path.join(root, 'bundle', '.cache');
+const LIMIT = 40 * 2 ** 20;
+// Runtime packages the bundle needs, and build-only ones never to follow into.
+const ROOTS = ['mocha', 'chai', 'bindings', 'commander'];
+const SKIP = new Set(['typescript', 'tsx', 'esbuild', 'cmake-js']);
+// Files nothing loads at run time (typings, source maps, docs): about a third of the packages' bytes.
+const PRUNE = /(\.d\.[cm]?ts|\.map|\.md)$/i;
+
+const log = (msg) => console.log(`[bundle:gpu] ${msg}`);
+function fail(msg) {
+  console.error(`[bundle:gpu] error: ${msg}`);
+  process.exit(1);
+}
+const mib = (n) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+
+/** Every file under dir (relative paths), skipping folders named in `skipDirs`. */
+function walk(dir, skipDirs = new Set(), rel = '') {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const r = path.join(rel, e.name);
+    if (e.isDirectory()) return skipDirs.has(e.name) ? [] : walk(path.join(dir, e.name), skipDirs, r);
+    return e.isFile() ? [r] : [];
+  });
+}
+
+function copyInto(src, relDest) {
+  const dest = path.join(outDir, relDest);
+  mkdirSync(path.dirname(dest), { recursive: true });
+  copyFileSync(src, dest);
+}
+
+// ---- 1. the CUDA addon -------------------------------------------------------------------------
+const addon = path.join(root, 'build', 'Release', 'era_cuda.node');
+if (!existsSync(addon)) {
+  fail(`${path.relative(root, addon)} is missing: the bundle needs the CUDA build of the addon.\n` +
+    '  Build it with `npm run build:native` on a machine with the CUDA toolkit (nvcc on PATH, or CUDACXX set).');
+}
+{
+  // Loading works without a GPU (static cudart finds no driver and reports it); it proves the file is whole.
+  const info = createRequire(import.meta.url)(addon).info();
+  if (!info.build.cuda) fail(`${addon} was built without CUDA`);
+  if (!/90/.test(info.build.cudaArchitectures)) log(`warning: addon architectures "${info.build.cudaArchitectures}" lack sm_90 (H100/H200)`);
+  log(`addon: CUDA build, architectures ${info.build.cudaArchitectures}`);
+}
+
+// ---- 2. compiled JS: compile when any output is missing or older than its source ---------------
+const SOURCE_DIRS = ['lib', 'test', 'bench'];
+const OUT_EXT = { '.ts': '.js', '.mts': '.mjs', '.cts': '.cjs', '.json': '.json' };
+// tsc emits a .json only where code imports it, so a missing .json output is not an error.
+const optionalOutput = (out) => out.endsWith('.json');
+function compiledFiles() {
+  const pairs = [];
+  for (const dir of SOURCE_DIRS) {
+    for (const rel of walk(path.join(root, dir), new Set(['node_modules', 'results', '__pycache__']))) {
+      const ext = path.extname(rel);
+      if (!(ext in OUT_EXT) || rel.endsWith('.d.ts')) continue;
+      const out = path.join('dist', dir, rel.slice(0, -ext.length) + OUT_EXT[ext]);
+      pairs.push({ src: path.join(dir, rel), out });
+    }
+  }
+  return pairs;
+}
+const mtime = (p) => statSync(path.join(root, p)).mtimeMs;
+const configTime = mtime('tsconfig.json');
+const stale = compiledFiles().filter(({ src, out }) =>
+  existsSync(path.join(root, out)) ? mtime(out) < Math.max(mtime(src), configTime) : !optionalOutput(out));
+if (stale.length > 0) {
+  log(`compiling TypeScript (${stale.length} output(s) missing or stale, e.g. ${stale[0].out})`);
+  const tsc = path.join(root, 'node_modules', '.bin', 'tsc');
+  const r = spawnSync(existsSync(tsc) ? tsc : 'npx', existsSync(tsc) ? ['-p', '.'] : ['tsc', '-p', '.'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) fail(`tsc -p . failed (exit ${r.status ?? r.signal})`);
+}
+
+// ---- 3. node.xz, cached by the identity of this Node binary ------------------------------------
+const nodeBin = realpathSync(process.execPath);
+const nodeStat = statSync(nodeBin);
+const nodeKey = `node-${process.version}-${process.arch}-${nodeStat.size}-${Math.floor(nodeStat.mtimeMs)}`;
+const nodeXz = path.join(cacheDir, `${nodeKey}.xz`);
+if (process.platform !== 'linux' || process.arch !== 'x64') fail(`the GPU hosts are linux-x64; this Node is ${process.platform}-${process.arch}`);
+if (!existsSync(nodeXz)) {
+  log(`compressing ${nodeBin} (${mib(nodeStat.size)}) with xz -T0 -6; cached for later runs`);
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${nodeXz}.tmp`;
+  const fd = openSync(tmp, 'w');
+  const r = spawnSync('xz', ['-T0', '-6', '-c', nodeBin], { stdio: ['ignore', fd, 'inherit'] });
+  closeSync(fd);
+  if (r.error || r.status !== 0) {
+    rmSync(tmp, { force: true });
+    fail(`xz failed (${r.error?.message ?? `exit ${r.status}`}); install xz-utils`);
+  }
+  renameSync(tmp, nodeXz);
+}
+const nodeId = `${process.version}-${createHash('sha256').update(readFileSync(nodeXz)).digest('hex').slice(0, 12)}`;
+
+// ---- 4. the runtime node_modules closure -------------------------------------------------------
+/** Node's lookup: <dir>/node_modules/<name> for dir = from and each parent up to the root. */
+function resolvePackage(from, name) {
+  for (let dir = from; dir.startsWith(root); dir = path.dirname(dir)) {
+    if (path.basename(dir) === 'node_modules') continue;
+    const candidate = path.join(dir, 'node_modules', name);
+    if (existsSync(path.join(candidate, 'package.json'))) return candidate;
+    if (dir === root) break;
+  }
+  return undefined;
+}
+const packages = new Set();
+const queue = ROOTS.map((name) => ({ name, from: root, optional: false }));
+while (queue.length > 0) {
+  const { name, from, optional } = queue.shift();
+  if (SKIP.has(name) || name.startsWith('@esbuild/')) continue;
+  const dir = resolvePackage(from, name);
+  if (!dir) {
+    if (optional) continue;
+    fail(`cannot find package ${name} (needed from ${path.relative(root, from) || 'the package root'}); run npm install`);
+  }
+  if (packages.has(dir)) continue;
+  packages.add(dir);
+  const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  for (const dep of Object.keys(pkg.dependencies ?? {})) queue.push({ name: dep, from: dir, optional: false });
+  for (const dep of Object.keys(pkg.optionalDependencies ?? {})) queue.push({ name: dep, from: dir, optional: true });
+}
+
+// ---- 5. assemble -------------------------------------------------------------------------------
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+copyFileSync(nodeXz, path.join(outDir, 'node.xz'));
+writeFileSync(path.join(outDir, 'node.id'), `${nodeId}\n`);
+copyInto(addon, 'build/Release/era_cuda.node');
+copyInto(path.join(root, 'package.json'), 'package.json');
+// Only outputs whose source still exists: stale dist files of deleted tests must not run.
+let jsCount = 0;
+for (const { out } of compiledFiles()) {
+  if (!existsSync(path.join(root, out))) {
+    if (optionalOutput(out)) continue;
+    fail(`${out} is missing after compiling`);
+  }
+  copyInto(path.join(root, out), out);
+  jsCount++;
+}
+// Non-TypeScript test assets (the CI reporter, fixtures) keep their paths.
+for (const rel of walk(path.join(root, 'test'))) {
+  if (!/\.(ts|mts|cts)$/.test(rel)) copyInto(path.join(root, 'test', rel), path.join('test', rel));
+}
+for (const f of readdirSync(path.join(root, 'bench', 'baselines')).filter((f) => f.endsWith('.py'))) {
+  copyInto(path.join(root, 'bench', 'baselines', f), path.join('bench', 'baselines', f));
+}
+for (const dir of packages) {
+  // Nested node_modules come along only as members of the closure (at their own paths).
+  cpSync(dir, path.join(outDir, path.relative(root, dir)), {
+    recursive: true,
+    filter: (src) => !path.relative(dir, src).split(path.sep).includes('node_modules') && !PRUNE.test(src),
+  });
+}
+
+// The repo's mocha config runs TS through tsx; the bundle runs the compiled tests instead.
+const repoMocha = existsSync(path.join(root, '.mocharc.json')) ? JSON.parse(readFileSync(path.join(root, '.mocharc.json'), 'utf8')) : {};
+const mocharc = { ...repoMocha, spec: ['dist/test/**/*.test.js'] };
+delete mocharc['node-option'];
+delete mocharc.require;
+delete mocharc.import;
+delete mocharc.extension;
+mocharc.reporter = existsSync(path.join(outDir, 'test', 'reporter.cjs')) ? './test/reporter.cjs' : 'spec';
+writeFileSync(path.join(outDir, '.mocharc.json'), `${JSON.stringify(mocharc, null, 2)}\n`);
+
+const runSh = path.join(outDir, 'run.sh');
+copyFileSync(path.join(root, 'scripts', 'bundle-run.sh'), runSh);
+chmodSync(runSh, 0o755);
+
+// ---- 6. size check -----------------------------------------------------------------------------
+const files = walk(outDir);
+const total = files.reduce((sum, f) => sum + statSync(path.join(outDir, f)).size, 0);
+log(`${path.relative(root, outDir)}: ${files.length} files, ${mib(total)} ` +
+  `(node.xz ${mib(statSync(path.join(outDir, 'node.xz')).size)}, ${jsCount} compiled JS files, ${packages.size} packages)`);
+if (total > LIMIT) fail(`the bundle is ${mib(total)}, over the ${mib(LIMIT)} limit`);
+log(`done: carry bundle/era-cuda-gpu and run \`bundle/era-cuda-gpu/run.sh all <outdir>\` (or test | bench | node <args>)`);
