@@ -20,7 +20,7 @@ export type HostArray = Float32Array | Int32Array | Uint16Array;
 export interface NativeTensor {
   dispose(): void;
   isDisposed(): boolean;
-  readSync(): HostArray;
+  readSync(out?: HostArray): HostArray;
   readAsync(): Promise<HostArray>;
   write(data: HostArray): void;
   hostArray(): HostArray;

@@ -63,10 +63,13 @@ export class Tensor implements Disposable {
     this.dispose();
   }
 
-  /** A fresh host copy of the contents (synchronises with the GPU). */
-  toArray(): HostArray {
+  /**
+   * The contents as a host array (synchronises with the GPU): a fresh copy, or written into `out`
+   * (same dtype and size) to avoid allocating on every read.
+   */
+  toArray(out?: HostArray): HostArray {
     assertLive(this, 'tensor');
-    return this.handle.readSync();
+    return this.handle.readSync(out);
   }
 
   /** A fresh host copy, without blocking the event loop while the GPU finishes. */

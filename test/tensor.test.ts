@@ -152,3 +152,14 @@ describeCuda('tensors on cuda', () => {
     expect(Array.from(i.toArray())).to.deep.equal([1, -2, 3]);
   });
 });
+
+describe('reading into a caller array', () => {
+  it('toArray(out) fills out and returns it; a wrong out is a RangeError/TypeError naming out', () => {
+    using t = era.tensor([1, 2, 3], [3], { device: 'cpu' });
+    const out = new Float32Array(3);
+    expect(t.toArray(out)).to.equal(out);
+    expect(Array.from(out)).to.deep.equal([1, 2, 3]);
+    expect(() => t.toArray(new Float32Array(2))).to.throw(RangeError, /for out /);
+    expect(() => t.toArray(new Int32Array(3))).to.throw(TypeError, /for out /);
+  });
+});

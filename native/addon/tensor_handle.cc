@@ -204,11 +204,13 @@ Napi::Value NativeTensor::IsDisposed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), disposed_);
 }
 
-// A fresh host copy of the contents (synchronises with the device for CUDA tensors).
+// readSync(out?): the contents copied into `out` (same dtype and size) or a fresh host array
+// (synchronises with the device for CUDA tensors).
 Napi::Value NativeTensor::ReadSync(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     TensorView v = View("tensor");
-    Napi::TypedArray out = NewHostArray(info.Env());
+    bool has_out = info.Length() > 0 && !info[0].IsUndefined();
+    Napi::TypedArray out = has_out ? require_host_array(info[0], v.dtype, v.numel, "out") : NewHostArray(info.Env());
     void* dst = static_cast<char*>(out.ArrayBuffer().Data()) + out.ByteOffset();
     if (v.bytes() == 0) return out;
     if (v.device == Device::CPU)
@@ -252,7 +254,8 @@ Napi::Value NativeTensor::ReadAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     TensorView v = View("tensor");
     if (v.device == Device::CPU || v.bytes() == 0) {
-      Napi::Value copy = ReadSync(info);
+      Napi::TypedArray copy = NewHostArray(env);
+      if (v.bytes()) std::memcpy(static_cast<char*>(copy.ArrayBuffer().Data()) + copy.ByteOffset(), v.data, v.bytes());
       auto d = Napi::Promise::Deferred::New(env);
       d.Resolve(copy);
       return d.Promise();
