@@ -87,7 +87,7 @@ try {
   } else if (has('cmake') && process.env.ERA_BUILD_SYSTEM !== 'gyp') {
     buildWithCmake();
   } else {
-    log('CMake not found: building the CPU-only addon with node-gyp');
+    log(process.env.ERA_BUILD_SYSTEM === 'gyp' ? 'ERA_BUILD_SYSTEM=gyp: building the CPU-only addon with node-gyp' : 'CMake not found: building the CPU-only addon with node-gyp');
     rmSync(path.join(root, 'build'), { recursive: true, force: true });
     buildWithGyp();
   }
