@@ -15,6 +15,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTensor", tensor);
   register_runtime(env, exports);
   register_basic(env, exports);
+  register_era_gaussian(env, exports);
+  register_era_vision(env, exports);
   return exports;
 }
 

@@ -1,0 +1,160 @@
+#include "era_vision.h"
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "../cpu/era_vision.h"
+#include "check.h"
+#include "dispatch.h"
+#ifdef ERA_WITH_CUDA
+#include "../cuda/era_vision.h"
+#endif
+
+namespace era::ops {
+
+namespace {
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+// logits must be a 2-D f32 tensor with C >= 2; returns C.
+int64_t check_logits(const TensorView& logits) {
+  require_dtype(logits, {DType::F32}, "logits");
+  if (logits.ndim != 2) throw_range("a 2-D tensor [B, C]", "logits", logits.describe());
+  // With one class the slope s = (n u_b - C_H) / (n - 1) is undefined.
+  if (logits.shape[1] < 2) throw_range("at least 2 classes (C >= 2)", "logits", logits.describe());
+  return logits.shape[1];
+}
+
+void check_output(const TensorView& t, const TensorView& logits, const char* name) {
+  require_dtype(t, {DType::F32}, name);
+  require_same_device(t, logits, name, "logits");
+  require_same_shape(t, logits, name, "logits");
+}
+
+}  // namespace
+
+VisionCoeffs era_vision_coeffs(const VisionParams& p, int64_t n) {
+  require_finite(p.tau, "options.tau");
+  // tau <= 1 gives u_b <= 0: no lower branch of W to land on.
+  if (!(p.tau > 1)) throw_range("a number greater than 1", "options.tau", num(p.tau));
+  require_finite(p.min_entropy, "options.minEntropy");
+  const double ub = std::log(p.tau) / p.tau;
+  const double lo = 1.0 + std::log(ub);
+  const double hi = 1.0 + std::log(static_cast<double>(n) * ub);
+  const double ch = std::exp(p.min_entropy - 1.0);
+  if (!(ch >= ub) || !(ch < static_cast<double>(n) * ub))
+    throw_range("a number in [" + num(lo) + ", " + num(hi) + ") (1 + ln(ln tau / tau) <= minEntropy < 1 + ln(C ln tau / tau), C = " +
+                    std::to_string(n) + ", tau = " + num(p.tau) + ")",
+                "options.minEntropy", num(p.min_entropy));
+  const double nd = static_cast<double>(n);
+  return {(nd * ub - ch) / (nd - 1.0), (ch - ub) / (nd - 1.0)};
+}
+
+void era_vision_forward(const TensorView& out, const TensorView& logits, const VisionParams& p) {
+  const int64_t n = check_logits(logits);
+  check_output(out, logits, "out");
+  const VisionCoeffs c = era_vision_coeffs(p, n);
+  const int64_t rows = logits.shape[0];
+  dispatch(logits.device, "era.softmax",
+           [&] { cpu::era_vision_forward_f32(out.ptr<float>(), logits.ptr<float>(), rows, n, c.s, c.b); },
+           [&](void* s) {
+             ERA_CUDA_ONLY(cuda::era_vision_forward_f32(out.ptr<float>(), logits.ptr<float>(), rows,
+                                                        n, static_cast<float>(c.s),
+                                                        static_cast<float>(c.b), s);)
+             (void)s;
+           });
+}
+
+void era_vision_backward(const TensorView& grad_logits, const TensorView& logits,
+                         const TensorView& grad_out, const VisionParams& p) {
+  const int64_t n = check_logits(logits);
+  check_output(grad_out, logits, "gradOut");
+  check_output(grad_logits, logits, "out");
+  const VisionCoeffs c = era_vision_coeffs(p, n);
+  const int64_t rows = logits.shape[0];
+  dispatch(logits.device, "era.softmaxBackward",
+           [&] {
+             cpu::era_vision_backward_f32(grad_logits.ptr<float>(), logits.ptr<float>(),
+                                          grad_out.ptr<float>(), rows, n, c.s, c.b);
+           },
+           [&](void* s) {
+             ERA_CUDA_ONLY(cuda::era_vision_backward_f32(
+                 grad_logits.ptr<float>(), logits.ptr<float>(), grad_out.ptr<float>(), rows, n,
+                 static_cast<float>(c.s), static_cast<float>(c.b), s);)
+             (void)s;
+           });
+}
+
+double era_vision_cross_entropy(const TensorView& grad_logits, const TensorView& logits,
+                                const TensorView& labels, const VisionParams& p,
+                                double label_smoothing) {
+  const int64_t n = check_logits(logits);
+  const int64_t rows = logits.shape[0];
+  // The mean over an empty batch is undefined.
+  if (rows < 1) throw_range("at least one row (B >= 1)", "logits", logits.describe());
+  require_dtype(labels, {DType::I32}, "labels");
+  require_same_device(labels, logits, "labels", "logits");
+  if (labels.ndim != 1 || labels.shape[0] != rows)
+    throw_range("shape [" + std::to_string(rows) + "] (one label per row of logits)", "labels",
+                labels.describe());
+  check_output(grad_logits, logits, "out");
+  const VisionCoeffs c = era_vision_coeffs(p, n);
+  require_finite(label_smoothing, "options.labelSmoothing");
+  if (!(label_smoothing >= 0 && label_smoothing < 1))
+    throw_range("a number in [0, 1)", "options.labelSmoothing", num(label_smoothing));
+
+  auto bad_label = [&](int64_t row, int32_t value) {
+    throw_range("class indices in [0, " + std::to_string(n) + ")", "labels",
+                std::to_string(value) + " at row " + std::to_string(row));
+  };
+
+  double loss = 0;
+  if (logits.device == Device::CPU) {
+    // Checked before anything is written.
+    const int32_t* y = labels.ptr<int32_t>();
+    for (int64_t r = 0; r < rows; ++r)
+      if (y[r] < 0 || y[r] >= n) bad_label(r, y[r]);
+    loss = cpu::era_vision_cross_entropy_f32(grad_logits.ptr<float>(), logits.ptr<float>(), y,
+                                             rows, n, c.s, c.b, label_smoothing);
+  } else {
+#ifdef ERA_WITH_CUDA
+    cuda_rt::require("era.softmaxCrossEntropy");
+    // Scratch: the per-row losses, then the result record (8-byte aligned), freed on any exit.
+    const size_t loss_bytes = (static_cast<size_t>(rows) * sizeof(float) + 15) / 16 * 16;
+    struct Scratch {
+      void* ptr;
+      ~Scratch() { cuda_rt::device_free(ptr); }
+    } scratch{cuda_rt::device_alloc(loss_bytes + sizeof(cuda::CrossEntropyResult),
+                                    "era.softmaxCrossEntropy")};
+    auto* row_loss = static_cast<float*>(scratch.ptr);
+    auto* result = reinterpret_cast<cuda::CrossEntropyResult*>(static_cast<char*>(scratch.ptr) + loss_bytes);
+    cuda::era_vision_cross_entropy_f32(grad_logits.ptr<float>(), logits.ptr<float>(),
+                                       labels.ptr<int32_t>(), rows, n, static_cast<float>(c.s),
+                                       static_cast<float>(c.b),
+                                       static_cast<float>(label_smoothing), row_loss, result,
+                                       cuda_rt::stream());
+    cuda_rt::check_launch("era.softmaxCrossEntropy");
+    // The loss is a JS number, so this op synchronises; the labels are checked by the reduction
+    // kernel and read back with the loss (no separate copy of the labels to the host).
+    cuda::CrossEntropyResult host{};
+    cuda_rt::download(&host, result, sizeof host, "era.softmaxCrossEntropy");
+    if (host.bad_row >= 0) {
+      int32_t value = 0;
+      cuda_rt::download(&value, labels.ptr<int32_t>() + host.bad_row, sizeof value,
+                        "era.softmaxCrossEntropy");
+      bad_label(host.bad_row, value);
+    }
+    loss = host.loss;
+#else
+    cuda_rt::require("era.softmaxCrossEntropy");
+#endif
+  }
+  return loss;
+}
+
+}  // namespace era::ops
