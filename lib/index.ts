@@ -5,6 +5,7 @@
 import { cudaAvailable, defaultDevice } from './device.js';
 import { EraError } from './errors.js';
 import { gaussian, gaussianBackward } from './era/gaussian.js';
+import { logits, logitsBackward } from './era/logits.js';
 import { entropyFloor, softmax, softmaxBackward, softmaxCrossEntropy } from './era/vision.js';
 import { add, copy, scale } from './ops.js';
 import { Generator, manualSeed, normal, uniform } from './random.js';
@@ -18,17 +19,18 @@ export type { EraInfo, MemoryReport } from './runtime.js';
 export type { EraErrorCode } from './errors.js';
 export type { RandomOptions } from './random.js';
 export type { EraMode, GaussianOptions } from './era/gaussian.js';
+export type { AdvantageTest, LogitsBackwardOptions, LogitsMode, LogitsOptions, LogitsResult } from './era/logits.js';
 export type { CrossEntropyOptions, CrossEntropyResult, VisionOptions } from './era/vision.js';
 
 export {
   EraError, Generator, Tensor, add, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
-  gaussian, gaussianBackward, info, keep, manualSeed, memory, normal, ones, scale, scope, softmax, softmaxBackward,
+  gaussian, gaussianBackward, info, keep, logits, logitsBackward, manualSeed, memory, normal, ones, scale, scope, softmax, softmaxBackward,
   softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
 };
 
 const era = {
   EraError, Generator, Tensor, add, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
-  gaussian, gaussianBackward, info, keep, manualSeed, memory, normal, ones, scale, scope, softmax, softmaxBackward,
+  gaussian, gaussianBackward, info, keep, logits, logitsBackward, manualSeed, memory, normal, ones, scale, scope, softmax, softmaxBackward,
   softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
 };
 export default era;

@@ -17,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_basic(env, exports);
   register_era_gaussian(env, exports);
   register_era_vision(env, exports);
+  register_era_logits(env, exports);
   return exports;
 }
 

@@ -8,5 +8,6 @@ void register_runtime(Napi::Env env, Napi::Object exports);
 void register_basic(Napi::Env env, Napi::Object exports);
 void register_era_gaussian(Napi::Env env, Napi::Object exports);
 void register_era_vision(Napi::Env env, Napi::Object exports);
+void register_era_logits(Napi::Env env, Napi::Object exports);
 
 }  // namespace era::addon
