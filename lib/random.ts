@@ -52,7 +52,10 @@ function generatorFor(o: Record<string, unknown>): Generator {
   return defaultGenerator;
 }
 
-/** Uniform numbers in (low, high), f32. */
+/**
+ * Uniform f32 numbers: strictly inside (0, 1) for the default range; for other ranges
+ * low + (high − low)·u is rounded to f32, which can land on low or high themselves.
+ */
 export function uniform(shape: readonly number[], options?: RandomOptions & { low?: number; high?: number }): Tensor {
   const o = plainObject(options, 'options');
   const low = o.low === undefined ? 0 : finiteNumber(o.low, 'options.low');
