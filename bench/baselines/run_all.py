@@ -3,7 +3,8 @@
   {"device": name, "torch": version, "cases": {"<case>": {"eager_ms": x, "compile_ms": y|null, ...}}}
 
 Case names equal the node bench case names, so `node dist/bench/run.js --baselines <json>` can
-merge them. A baseline script is any *.py here except this one and _*.py; its cases() returns
+merge them. A baseline script is any *.py here except this one and _*.py (never name one after a
+standard-library module: this folder comes first on sys.path); its cases() returns
 {name: function returning {"eager_ms", "compile_ms"[, "bytes", "note"]}}.
 
   python3 run_all.py --out baselines.json [--filter <substr>] [--quick]
