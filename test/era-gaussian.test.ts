@@ -9,7 +9,7 @@ import { EraError } from '../lib/errors.js';
 import { gaussian, gaussianBackward, gaussianParams, HALF_LOG_2PI_E, type GaussianOptions } from '../lib/era/gaussian.js';
 import { native } from '../lib/native.js';
 import { empty, tensor, type Tensor } from '../lib/tensor.js';
-import { describeCuda, expectClose, finiteDifferences, randomArray, randomNormal64, testSeed } from './helpers.js';
+import { describeCuda, expectClose, expectThrowsNaming, finiteDifferences, randomArray, randomNormal64, testSeed } from './helpers.js';
 
 const seed = testSeed();
 const C = 0.5 * Math.log(2 * Math.PI * Math.E);
@@ -215,14 +215,7 @@ describe(`era.gaussian (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
       expect(gaussian(good()).shape).to.deep.equal([2, 6]);
     };
     const throwsNaming = (fn: () => unknown, cls: typeof TypeError | typeof RangeError, name: string): void => {
-      let err: unknown;
-      try {
-        fn();
-      } catch (e) {
-        err = e;
-      }
-      expect(err, `expected a ${cls.name} naming ${name}`).to.be.instanceOf(cls);
-      expect((err as Error).message).to.include(`for ${name} `);
+      expectThrowsNaming(fn, cls, name);
       works();
     };
 
@@ -257,15 +250,7 @@ describe(`era.gaussian (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
     it('disposed tensors', () => {
       const raw = good();
       raw.dispose();
-      let err: unknown;
-      try {
-        gaussian(raw);
-      } catch (e) {
-        err = e;
-      }
-      expect(err).to.be.instanceOf(EraError);
-      expect((err as EraError).code).to.equal('ERA_DISPOSED');
-      expect((err as Error).message).to.include('for raw ');
+      expectThrowsNaming(() => gaussian(raw), EraError, 'raw', { code: 'ERA_DISPOSED' });
       const g = good();
       g.dispose();
       expect(() => gaussianBackward(good(), g)).to.throw(EraError, /for gradLogStd /);

@@ -9,7 +9,7 @@ import { EraError } from '../lib/errors.js';
 import { entropyFloor, softmax, softmaxBackward, softmaxCrossEntropy, visionParams, type CrossEntropyOptions, type VisionOptions } from '../lib/era/vision.js';
 import { native } from '../lib/native.js';
 import { empty, tensor, type Tensor } from '../lib/tensor.js';
-import { describeCuda, expectClose, finiteDifferences, randomNormal64, rng, testSeed } from './helpers.js';
+import { describeCuda, expectClose, expectThrowsNaming, finiteDifferences, randomNormal64, rng, testSeed } from './helpers.js';
 
 const seed = testSeed();
 
@@ -227,15 +227,7 @@ describe(`era.softmax (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
       expect(softmaxCrossEntropy(x(), y()).loss).to.be.a('number').and.greaterThan(0);
     };
     const throwsNaming = (fn: () => unknown, cls: typeof TypeError | typeof RangeError, name: string, also?: RegExp): void => {
-      let err: unknown;
-      try {
-        fn();
-      } catch (e) {
-        err = e;
-      }
-      expect(err, `expected a ${cls.name} naming ${name}`).to.be.instanceOf(cls);
-      expect((err as Error).message).to.include(`for ${name} `);
-      if (also) expect((err as Error).message).to.match(also);
+      expectThrowsNaming(fn, cls, name, { also });
       works();
     };
 
@@ -291,15 +283,7 @@ describe(`era.softmax (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
       ] as const) {
         const dead = x();
         dead.dispose();
-        let err: unknown;
-        try {
-          fn(dead);
-        } catch (e) {
-          err = e;
-        }
-        expect(err).to.be.instanceOf(EraError);
-        expect((err as EraError).code).to.equal('ERA_DISPOSED');
-        expect((err as Error).message).to.include(`for ${name} `);
+        expectThrowsNaming(() => fn(dead), EraError, name, { code: 'ERA_DISPOSED' });
         works();
       }
       const deadY = y();

@@ -118,3 +118,27 @@ export function finiteDifferences(f: (x: Float64Array) => number, x: Float64Arra
   }
   return g;
 }
+
+/**
+ * Asserts that fn throws an instance of `cls` whose message names the argument (`for <name> `),
+ * optionally with an EraError `code` and an extra pattern; returns the error.
+ */
+export function expectThrowsNaming(
+  fn: () => unknown,
+  cls: abstract new (...args: never[]) => Error,
+  name: string,
+  opts: { code?: string; also?: RegExp } = {},
+): Error {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err, `expected a ${cls.name} naming ${name}`).to.be.instanceOf(cls);
+  const e = err as Error & { code?: string };
+  expect(e.message).to.include(`for ${name} `);
+  if (opts.code) expect(e.code).to.equal(opts.code);
+  if (opts.also) expect(e.message).to.match(opts.also);
+  return e;
+}
