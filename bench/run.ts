@@ -62,15 +62,15 @@ const pct = (x: number | undefined) => (x === undefined ? '—' : `${(100 * x).t
 
 function markdown(title: string, header: string[], results: CaseResult[], base: BaselineFile | undefined, filter: string | undefined): string {
   const lines = [`# ${title}`, '', ...header, ''];
-  lines.push('| case | ms (median) | GB/s | % of copy | PyTorch eager ms | torch.compile ms | speedup vs best PyTorch |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|');
+  lines.push('| case | ms (median) | GB/s | % of copy | TFLOP/s | PyTorch eager ms | torch.compile ms | speedup vs best PyTorch |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     if (r.status !== 'ok') {
-      lines.push(`| ${r.name} | failed | — | — | ${fmt(r.baseline?.eagerMs)} | ${fmt(r.baseline?.compileMs)} | — |`);
+      lines.push(`| ${r.name} | failed | — | — | — | ${fmt(r.baseline?.eagerMs)} | ${fmt(r.baseline?.compileMs)} | — |`);
       continue;
     }
     const speed = r.speedup === undefined ? '—' : `${r.speedup.toFixed(2)}×`;
-    lines.push(`| ${r.name} | ${fmt(r.medianMs)} | ${fmt(r.gbps)} | ${pct(r.fractionOfCopy)} | ${fmt(r.baseline?.eagerMs)} | ${fmt(r.baseline?.compileMs)} | ${speed} |`);
+    lines.push(`| ${r.name} | ${fmt(r.medianMs)} | ${fmt(r.gbps)} | ${pct(r.fractionOfCopy)} | ${fmt(r.tflops)} | ${fmt(r.baseline?.eagerMs)} | ${fmt(r.baseline?.compileMs)} | ${speed} |`);
   }
   // PyTorch cases with no era twin (pinned-memory transfers, say) are shown for reference.
   const names = new Set(results.map((r) => r.name));

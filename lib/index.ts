@@ -6,6 +6,7 @@ import { cudaAvailable, defaultDevice } from './device.js';
 import { EraError } from './errors.js';
 import { gaussian, gaussianBackward } from './era/gaussian.js';
 import { logits, logitsBackward } from './era/logits.js';
+import * as nn from './nn/index.js';
 import { entropyFloor, softmax, softmaxBackward, softmaxCrossEntropy } from './era/vision.js';
 import { add, copy, scale } from './ops.js';
 import { Generator, manualSeed, normal, uniform } from './random.js';
@@ -24,13 +25,13 @@ export type { CrossEntropyOptions, CrossEntropyResult, VisionOptions } from './e
 
 export {
   EraError, Generator, Tensor, add, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
-  gaussian, gaussianBackward, info, keep, logits, logitsBackward, manualSeed, memory, normal, ones, scale, scope, softmax, softmaxBackward,
+  gaussian, gaussianBackward, info, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, scale, scope, softmax, softmaxBackward,
   softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
 };
 
 const era = {
   EraError, Generator, Tensor, add, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
-  gaussian, gaussianBackward, info, keep, logits, logitsBackward, manualSeed, memory, normal, ones, scale, scope, softmax, softmaxBackward,
+  gaussian, gaussianBackward, info, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, scale, scope, softmax, softmaxBackward,
   softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
 };
 export default era;

@@ -2,11 +2,11 @@
 
 - "copy 1GiB": device-to-device copy of a 1 GiB float32 tensor (dst.copy_(src); eager and compiled).
 - "h2d 256MiB" / "d2h 256MiB": from / to pageable host memory, the counterpart of era-cuda's path
-  (JS arrays are pageable; era stages them through its own pinned buffers). d2h uses .cpu(), which
-  allocates a fresh host tensor each time, as Tensor.toArray() allocates a fresh array.
+  (JS arrays are pageable; era stages them through its own pinned buffers). d2h copies into a
+  preallocated host tensor, as the era bench reads with Tensor.toArray(out) into a reused array.
 - "... pinned": the same from / to page-locked memory (non_blocking copies): the PCIe ceiling.
 
-Run alone: python3 copy.py (prints the figures), or through run_all.py.
+Run alone: python3 device_copy.py (prints the figures), or through run_all.py.
 """
 import torch
 
@@ -43,10 +43,7 @@ def _transfer(direction, pinned):
         assert torch.equal(dev.cpu(), host), "h2d: device tensor differs from host"
     else:
         dev.copy_(host)
-        if pinned:
-            ms = time_cuda(lambda: host.copy_(dev, non_blocking=True))
-        else:
-            ms = time_cuda(lambda: dev.cpu())
+        ms = time_cuda(lambda: host.copy_(dev, non_blocking=pinned))
         torch.cuda.synchronize()
         assert torch.equal(dev.cpu(), host), "d2h: host copy differs from device"
     note = "pinned host memory" if pinned else "pageable host memory"

@@ -18,6 +18,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_era_gaussian(env, exports);
   register_era_vision(env, exports);
   register_era_logits(env, exports);
+  register_gemm(env, exports);
+  register_layers(env, exports);
+  register_optim(env, exports);
   return exports;
 }
 

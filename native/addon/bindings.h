@@ -9,5 +9,8 @@ void register_basic(Napi::Env env, Napi::Object exports);
 void register_era_gaussian(Napi::Env env, Napi::Object exports);
 void register_era_vision(Napi::Env env, Napi::Object exports);
 void register_era_logits(Napi::Env env, Napi::Object exports);
+void register_gemm(Napi::Env env, Napi::Object exports);
+void register_layers(Napi::Env env, Napi::Object exports);
+void register_optim(Napi::Env env, Napi::Object exports);
 
 }  // namespace era::addon

@@ -1,0 +1,105 @@
+"""PyTorch twin of bench/gemm.bench.ts: torch.matmul on the same shapes and precisions.
+
+Case names equal the node bench's (`matmul MxKxN <precision>[ layout]`):
+- 'f32':  float32 tensors with torch.backends.cuda.matmul.allow_tf32 = False (exact f32 SGEMM);
+- 'tf32': float32 tensors with allow_tf32 = True (TF32 tensor cores, f32 accumulation);
+- 'bf16': bfloat16 tensors (bf16 tensor cores, f32 accumulation; the result is written as bf16,
+  where era-cuda writes f32: a quarter less output traffic for PyTorch at 4096^3, none that
+  matters there).
+- layout NT multiplies by b.t() of a stored [n, k] tensor, TN by a.t() of a stored [k, m] one:
+  transposed views, which cuBLAS reads without a copy (as era-cuda's transA/transB do).
+
+Inputs are uniform in [-1, 1); like the node bench, enough input sets rotate to span twice the
+L2, so the small SAC products do not run from cache. The output goes into a preallocated tensor
+(out=), as era-cuda's matmul writes into options.out. torch.compile of a bare matmul is timed
+too (it lowers to the same cuBLAS call unless autotuning picks a Triton template).
+
+Run alone: python3 gemm.py, or through run_all.py.
+"""
+import math
+import sys
+
+import torch
+
+from _common import time_cuda
+
+DEVICE = "cuda"
+
+
+def _rotation(bytes_per_set, cap=16):
+    l2 = torch.cuda.get_device_properties(0).L2_cache_size
+    return max(1, min(cap, math.ceil(2 * l2 / max(1, bytes_per_set))))
+
+
+def _case(m, k, n, label, layout):
+    def run():
+        dtype = torch.bfloat16 if label == "bf16" else torch.float32
+        prev = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = label == "tf32"
+        try:
+            gen = torch.Generator(device=DEVICE).manual_seed(0x6E0)
+            esize = 2 if dtype == torch.bfloat16 else 4
+            sets = _rotation((m * k + k * n) * esize)
+            a_shape = (k, m) if layout == "TN" else (m, k)
+            b_shape = (n, k) if layout == "NT" else (k, n)
+            A = [(torch.rand(a_shape, device=DEVICE, generator=gen) * 2 - 1).to(dtype) for _ in range(sets)]
+            B = [(torch.rand(b_shape, device=DEVICE, generator=gen) * 2 - 1).to(dtype) for _ in range(sets)]
+            view_a = (lambda t: t.t()) if layout == "TN" else (lambda t: t)
+            view_b = (lambda t: t.t()) if layout == "NT" else (lambda t: t)
+            out = torch.empty((m, n), device=DEVICE, dtype=dtype)
+            step = [0]
+
+            def eager_fn():
+                i = step[0] % sets
+                step[0] += 1
+                torch.matmul(view_a(A[i]), view_b(B[i]), out=out)
+
+            eager = time_cuda(eager_fn)
+            ref = view_a(A[0]).double() @ view_b(B[0]).double()
+            torch.matmul(view_a(A[0]), view_b(B[0]), out=out)
+            rel = ((out.double() - ref).norm() / ref.norm()).item()
+            assert rel < (2e-2 if label == "bf16" else 1e-2), f"relative error {rel}"
+
+            compiled = None
+            try:
+                mm = torch.compile(lambda x, y: torch.matmul(x, y))
+                mm(view_a(A[0]), view_b(B[0]))
+                torch.cuda.synchronize()
+
+                def compiled_fn():
+                    i = step[0] % sets
+                    step[0] += 1
+                    mm(view_a(A[i]), view_b(B[i]))
+
+                compiled = time_cuda(compiled_fn)
+            except Exception as err:  # noqa: BLE001 - no Triton, say: no figure
+                print(f"[baselines] torch.compile failed: {type(err).__name__}", file=sys.stderr)
+            note = f"{sets} input sets rotated" if sets > 1 else None
+            res = {"eager_ms": eager, "compile_ms": compiled, "flops": 2 * m * n * k}
+            if note:
+                res["note"] = note
+            return res
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = prev
+
+    return run
+
+
+def _name(m, k, n, label, layout):
+    return f"matmul {m}x{k}x{n} {label}" + ("" if layout == "NN" else f" {layout}")
+
+
+def cases():
+    """Case name (identical to the node bench case name) -> a function returning its figures."""
+    out = {}
+    for label in ("bf16", "f32", "tf32"):
+        out[_name(4096, 4096, 4096, label, "NN")] = _case(4096, 4096, 4096, label, "NN")
+    for label in ("f32", "tf32", "bf16"):
+        for (m, k, n, layout) in ((256, 512, 512, "NN"), (256, 88, 512, "NN"), (256, 512, 512, "NT"), (512, 256, 512, "TN")):
+            out[_name(m, k, n, label, layout)] = _case(m, k, n, label, layout)
+    return out
+
+
+if __name__ == "__main__":
+    for name, fn in cases().items():
+        print(name, fn())

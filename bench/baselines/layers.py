@@ -1,0 +1,185 @@
+"""PyTorch twin of bench/layers.bench.ts: SAC-sized dense layers and optimizer steps (f32).
+
+Case names equal the node bench's. Batch 256, hidden 512, allow_tf32 off (exact f32, as the node
+cases). What each case runs, as a PyTorch SAC update would:
+- `linear 256x512->512 f32 elu`: F.elu(torch.addmm(b, x, W)) (eager: two kernels; compiled: fused);
+- `linear backward 256x512->512 f32`: dx = dy @ W.t(), dW = x.t() @ dy, db = dy.sum(0) (what
+  autograd runs for addmm);
+- `layerNorm 256x512` / `layerNorm backward 256x512`: F.layer_norm forward; its autograd backward
+  for (x, weight, bias) given dy;
+- `elu backward 256x512`: torch.ops.aten.elu_backward from the output (as autograd does for ELU);
+- `adamw 1048576`: torch.optim.AdamW(fused=True) over one flat 2^20 parameter (eager column; the
+  compiled column is the foreach implementation under torch.compile);
+- `clipGradNorm 1048576`: torch.nn.utils.clip_grad_norm_ with max_norm above the norm;
+- `polyak 1048576`: target.lerp_(online, 0.005).
+Inputs rotate through enough sets to span twice the L2 where the node bench rotates them.
+
+Run alone: python3 layers.py, or through run_all.py.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+from _common import time_compiled, time_cuda
+
+DEVICE = "cuda"
+B, H, P = 256, 512, 1 << 20
+
+
+def _rotation(bytes_per_set, cap):
+    l2 = torch.cuda.get_device_properties(0).L2_cache_size
+    return max(1, min(cap, math.ceil(2 * l2 / max(1, bytes_per_set))))
+
+
+def _rand(shape, gen, low=-1.0, high=1.0):
+    return torch.rand(shape, device=DEVICE, generator=gen) * (high - low) + low
+
+
+class _NoTf32:
+    def __enter__(self):
+        self.prev = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+    def __exit__(self, *exc):
+        torch.backends.cuda.matmul.allow_tf32 = self.prev
+
+
+def _rotating(sets, fn):
+    step = [0]
+
+    def run():
+        i = step[0] % sets
+        step[0] += 1
+        fn(i)
+
+    return run
+
+
+def _linear():
+    with _NoTf32():
+        gen = torch.Generator(device=DEVICE).manual_seed(0x100)
+        sets = _rotation((B * H + H * H + H) * 4, 16)
+        X = [_rand((B, H), gen) for _ in range(sets)]
+        W = [_rand((H, H), gen, -0.05, 0.05) for _ in range(sets)]
+        Bs = [_rand((H,), gen) for _ in range(sets)]
+
+        def f(x, w, b):
+            return F.elu(torch.addmm(b, x, w))
+
+        eager = time_cuda(_rotating(sets, lambda i: f(X[i], W[i], Bs[i])))
+        compiled = time_compiled(f, X[0], W[0], Bs[0])
+    return {"eager_ms": eager, "compile_ms": compiled, "flops": 2 * B * H * H}
+
+
+def _linear_backward():
+    with _NoTf32():
+        gen = torch.Generator(device=DEVICE).manual_seed(0x400)
+        sets = _rotation((2 * B * H + H * H) * 4, 16)
+        X = [_rand((B, H), gen) for _ in range(sets)]
+        DY = [_rand((B, H), gen) for _ in range(sets)]
+        W = [_rand((H, H), gen, -0.05, 0.05) for _ in range(sets)]
+
+        def f(dy, x, w):
+            return dy @ w.t(), x.t() @ dy, dy.sum(0)
+
+        eager = time_cuda(_rotating(sets, lambda i: f(DY[i], X[i], W[i])))
+        compiled = time_compiled(f, DY[0], X[0], W[0])
+    return {"eager_ms": eager, "compile_ms": compiled, "flops": 4 * B * H * H + B * H}
+
+
+def _layer_norm():
+    gen = torch.Generator(device=DEVICE).manual_seed(0x700)
+    sets = _rotation(B * H * 4, 64)
+    X = [_rand((B, H), gen, -3, 3) for _ in range(sets)]
+    w = _rand((H,), gen, 0.5, 1.5)
+    b = _rand((H,), gen)
+    f = lambda x: F.layer_norm(x, (H,), w, b, 1e-5)  # noqa: E731
+    eager = time_cuda(_rotating(sets, lambda i: f(X[i])))
+    compiled = time_compiled(f, X[0])
+    return {"eager_ms": eager, "compile_ms": compiled, "bytes": (2 * B * H + 2 * H + 2 * B) * 4}
+
+
+def _layer_norm_backward():
+    gen = torch.Generator(device=DEVICE).manual_seed(0x800)
+    sets = _rotation(2 * B * H * 4, 64)
+    X = [_rand((B, H), gen, -3, 3).requires_grad_() for _ in range(sets)]
+    DY = [_rand((B, H), gen) for _ in range(sets)]
+    w = _rand((H,), gen, 0.5, 1.5).requires_grad_()
+    b = _rand((H,), gen).requires_grad_()
+    Y = [F.layer_norm(x, (H,), w, b, 1e-5) for x in X]
+
+    def bwd(i):
+        torch.autograd.grad(Y[i], (X[i], w, b), DY[i], retain_graph=True)
+
+    eager = time_cuda(_rotating(sets, bwd))
+    return {"eager_ms": eager, "compile_ms": None, "bytes": (3 * B * H + 3 * H + 2 * B) * 4,
+            "note": "autograd backward of F.layer_norm (dx, dweight, dbias)"}
+
+
+def _elu_backward():
+    gen = torch.Generator(device=DEVICE).manual_seed(0xA00)
+    sets = _rotation(2 * B * H * 4, 64)
+    Y = [_rand((B, H), gen, -0.9, 3) for _ in range(sets)]
+    DY = [_rand((B, H), gen) for _ in range(sets)]
+    f = lambda dy, y: torch.ops.aten.elu_backward(dy, 1.0, 1, 1, True, y)  # noqa: E731
+    eager = time_cuda(_rotating(sets, lambda i: f(DY[i], Y[i])))
+    compiled = time_compiled(f, DY[0], Y[0])
+    return {"eager_ms": eager, "compile_ms": compiled, "bytes": 3 * B * H * 4}
+
+
+def _adamw():
+    gen = torch.Generator(device=DEVICE).manual_seed(0xC00)
+    p = torch.nn.Parameter(_rand((P,), gen))
+    p.grad = _rand((P,), gen)
+    fused = torch.optim.AdamW([p], lr=1e-4, weight_decay=1e-4, fused=True)
+    eager = time_cuda(fused.step)
+    compiled = None
+    try:
+        q = torch.nn.Parameter(p.detach().clone())
+        q.grad = p.grad.clone()
+        opt = torch.optim.AdamW([q], lr=1e-4, weight_decay=1e-4, foreach=True)
+        step = torch.compile(opt.step)
+        step()
+        torch.cuda.synchronize()
+        compiled = time_cuda(step)
+    except Exception:  # noqa: BLE001 - no figure
+        compiled = None
+    return {"eager_ms": eager, "compile_ms": compiled, "bytes": 7 * P * 4,
+            "note": "eager: AdamW(fused=True); compiled: AdamW(foreach=True).step under torch.compile"}
+
+
+def _clip():
+    gen = torch.Generator(device=DEVICE).manual_seed(0xD00)
+    p = torch.nn.Parameter(_rand((P,), gen))
+    p.grad = _rand((P,), gen)
+    eager = time_cuda(lambda: torch.nn.utils.clip_grad_norm_([p], 1e6))
+    return {"eager_ms": eager, "compile_ms": None, "bytes": P * 4}
+
+
+def _polyak():
+    gen = torch.Generator(device=DEVICE).manual_seed(0xE00)
+    t = _rand((P,), gen)
+    o = _rand((P,), gen)
+    eager = time_cuda(lambda: t.lerp_(o, 0.005))
+    compiled = time_compiled(lambda a, b: a.lerp_(b, 0.005), t, o)
+    return {"eager_ms": eager, "compile_ms": compiled, "bytes": 3 * P * 4}
+
+
+def cases():
+    """Case name (identical to the node bench case name) -> a function returning its figures."""
+    return {
+        f"linear {B}x{H}->{H} f32 elu": _linear,
+        f"linear backward {B}x{H}->{H} f32": _linear_backward,
+        f"layerNorm {B}x{H}": _layer_norm,
+        f"layerNorm backward {B}x{H}": _layer_norm_backward,
+        f"elu backward {B}x{H}": _elu_backward,
+        "adamw 1048576": _adamw,
+        "clipGradNorm 1048576": _clip,
+        "polyak 1048576": _polyak,
+    }
+
+
+if __name__ == "__main__":
+    for name, fn in cases().items():
+        print(name, fn())

@@ -1,0 +1,48 @@
+// Activations shared by the GEMM epilogue and the element-wise layers, host and device alike.
+// The numeric codes are part of the addon ABI (lib/nn/functional.ts ACTIVATION_CODE).
+#pragma once
+#include <math.h>
+
+#if defined(__CUDACC__)
+#define ERA_HD __host__ __device__ __forceinline__
+#else
+#define ERA_HD inline
+#endif
+
+namespace era {
+
+enum class Activation : int { None = 0, Relu = 1, Elu = 2, Tanh = 3 };
+
+inline const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::None: return "none";
+    case Activation::Relu: return "relu";
+    case Activation::Elu: return "elu";
+    case Activation::Tanh: return "tanh";
+  }
+  return "unknown";
+}
+
+// y = act(x). ELU uses alpha = 1: x > 0 ? x : exp(x) - 1.
+ERA_HD float activate(float x, Activation a) {
+  switch (a) {
+    case Activation::Relu: return x > 0.f ? x : 0.f;
+    case Activation::Elu: return x > 0.f ? x : expm1f(x);
+    case Activation::Tanh: return tanhf(x);
+    default: return x;
+  }
+}
+
+// dL/dx from dL/dy and the forward output y (not the input): every activation here has a
+// derivative that is a function of its output, so backward needs only what forward wrote.
+//   relu: y > 0 ? 1 : 0        elu: y > 0 ? 1 : y + 1 (= exp(x))        tanh: 1 - y^2
+ERA_HD float activation_grad(float dy, float y, Activation a) {
+  switch (a) {
+    case Activation::Relu: return y > 0.f ? dy : 0.f;
+    case Activation::Elu: return y > 0.f ? dy : dy * (y + 1.f);
+    case Activation::Tanh: return dy * (1.f - y * y);
+    default: return dy;
+  }
+}
+
+}  // namespace era

@@ -1,0 +1,162 @@
+#include "layers.h"
+
+#include <cmath>
+
+namespace era::cpu {
+
+namespace {
+
+// One loop per activation, so the switch is outside it and the body can vectorise.
+template <Activation A>
+void forward_loop(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = activate(x[i], A);
+}
+
+template <Activation A>
+void backward_loop(float* dx, const float* dy, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = activation_grad(dy[i], y[i], A);
+}
+
+}  // namespace
+
+void activation_forward(float* y, const float* x, int64_t n, Activation act) {
+  switch (act) {
+    case Activation::Relu: return forward_loop<Activation::Relu>(y, x, n);
+    case Activation::Elu: return forward_loop<Activation::Elu>(y, x, n);
+    case Activation::Tanh: return forward_loop<Activation::Tanh>(y, x, n);
+    default: return forward_loop<Activation::None>(y, x, n);
+  }
+}
+
+void activation_backward(float* dx, const float* dy, const float* y, int64_t n, Activation act) {
+  switch (act) {
+    case Activation::Relu: return backward_loop<Activation::Relu>(dx, dy, y, n);
+    case Activation::Elu: return backward_loop<Activation::Elu>(dx, dy, y, n);
+    case Activation::Tanh: return backward_loop<Activation::Tanh>(dx, dy, y, n);
+    default: return backward_loop<Activation::None>(dx, dy, y, n);
+  }
+}
+
+void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight,
+                        const float* bias, int64_t rows, int64_t d, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * d;
+    double s = 0;
+    for (int64_t j = 0; j < d; ++j) s += xr[j];
+    const double mu = d ? s / static_cast<double>(d) : 0.0;
+    double ss = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      const double c = xr[j] - mu;
+      ss += c * c;
+    }
+    const double var = d ? ss / static_cast<double>(d) : 0.0;
+    const double rs = 1.0 / std::sqrt(var + static_cast<double>(eps));
+    mean[r] = static_cast<float>(mu);
+    rstd[r] = static_cast<float>(rs);
+    float* yr = y + r * d;
+    for (int64_t j = 0; j < d; ++j)
+      yr[j] = static_cast<float>((xr[j] - mu) * rs * weight[j] + bias[j]);
+  }
+}
+
+void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
+                         const float* weight, const float* mean, const float* rstd, int64_t rows,
+                         int64_t d, bool accumulate) {
+  if (dweight && !accumulate)
+    for (int64_t j = 0; j < d; ++j) dweight[j] = 0.f;
+  if (dbias && !accumulate)
+    for (int64_t j = 0; j < d; ++j) dbias[j] = 0.f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * d;
+    const float* dyr = dy + r * d;
+    const double mu = mean[r], rs = rstd[r];
+    // dxhat = dy * w; dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+    double sum_g = 0, sum_gx = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      const double xhat = (xr[j] - mu) * rs;
+      const double g = static_cast<double>(dyr[j]) * weight[j];
+      sum_g += g;
+      sum_gx += g * xhat;
+    }
+    const double mg = d ? sum_g / static_cast<double>(d) : 0.0;
+    const double mgx = d ? sum_gx / static_cast<double>(d) : 0.0;
+    float* dxr = dx + r * d;
+    for (int64_t j = 0; j < d; ++j) {
+      const double xhat = (xr[j] - mu) * rs;
+      const double g = static_cast<double>(dyr[j]) * weight[j];
+      dxr[j] = static_cast<float>(rs * (g - mg - xhat * mgx));
+    }
+  }
+  // Parameter grads: column sums, each in double and in row order.
+  if (dweight || dbias) {
+    for (int64_t j = 0; j < d; ++j) {
+      double sw = 0, sb = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        const double g = dy[r * d + j];
+        sw += g * ((x[r * d + j] - static_cast<double>(mean[r])) * rstd[r]);
+        sb += g;
+      }
+      if (dweight) dweight[j] = static_cast<float>(dweight[j] + sw);
+      if (dbias) dbias[j] = static_cast<float>(dbias[j] + sb);
+    }
+  }
+}
+
+void copy_columns(float* dst, int64_t dst_stride, int64_t dst_off, const float* src,
+                  int64_t src_stride, int64_t src_off, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* d = dst + r * dst_stride + dst_off;
+    const float* s = src + r * src_stride + src_off;
+    for (int64_t c = 0; c < cols; ++c) d[c] = s[c];
+  }
+}
+
+void mse_forward(float* loss, const float* pred, const float* target, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double e = static_cast<double>(pred[i]) - target[i];
+    s += e * e;
+  }
+  loss[0] = n ? static_cast<float>(s / static_cast<double>(n)) : NAN;
+}
+
+void mse_backward(float* grad, const float* pred, const float* target, int64_t n, float scale) {
+  const double k = n ? 2.0 * scale / static_cast<double>(n) : 0.0;
+  for (int64_t i = 0; i < n; ++i)
+    grad[i] = static_cast<float>(k * (static_cast<double>(pred[i]) - target[i]));
+}
+
+void reduce_all(float* out, const float* x, int64_t n, double alpha, bool accumulate) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += x[i];
+  out[0] = static_cast<float>((accumulate ? out[0] : 0.0) + alpha * s);
+}
+
+void reduce_last(float* out, const float* x, int64_t rows, int64_t d, double alpha, bool accumulate) {
+  for (int64_t r = 0; r < rows; ++r) {
+    double s = 0;
+    for (int64_t j = 0; j < d; ++j) s += x[r * d + j];
+    out[r] = static_cast<float>((accumulate ? out[r] : 0.0) + alpha * s);
+  }
+}
+
+void reduce_first(float* out, const float* x, int64_t rows, int64_t d, double alpha, bool accumulate) {
+  for (int64_t j = 0; j < d; ++j) {
+    double s = 0;
+    for (int64_t r = 0; r < rows; ++r) s += x[r * d + j];
+    out[j] = static_cast<float>((accumulate ? out[j] : 0.0) + alpha * s);
+  }
+}
+
+void broadcast(float* dx, const float* dy, int64_t rows, int64_t d, int mode, float alpha,
+               bool accumulate) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = dx + r * d;
+    for (int64_t c = 0; c < d; ++c) {
+      const float v = alpha * dy[mode == 0 ? 0 : mode == 1 ? r : c];
+      row[c] = accumulate ? row[c] + v : v;
+    }
+  }
+}
+
+}  // namespace era::cpu

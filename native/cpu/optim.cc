@@ -1,0 +1,48 @@
+#include "optim.h"
+
+#include <cmath>
+
+namespace era::cpu {
+
+void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const AdamHyper& h) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    const float mi = h.beta1 * m[i] + (1.f - h.beta1) * gi;
+    const float vi = h.beta2 * v[i] + (1.f - h.beta2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    const float mhat = mi / h.bc1;
+    const float vhat = vi / h.bc2;
+    p[i] -= h.lr * (mhat / (std::sqrt(vhat) + h.eps) + h.weight_decay * p[i]);
+  }
+}
+
+void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum,
+              bool nesterov, float weight_decay) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] + weight_decay * p[i];
+    float update = gi;
+    if (momentum != 0.f) {
+      const float b = momentum * buf[i] + gi;
+      buf[i] = b;
+      update = nesterov ? gi + momentum * b : b;
+    }
+    p[i] -= lr * update;
+  }
+}
+
+double sum_squares(const float* x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
+void scale_inplace(float* x, int64_t n, float s) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+void polyak(float* target, const float* online, int64_t n, float tau) {
+  for (int64_t i = 0; i < n; ++i) target[i] = (1.f - tau) * target[i] + tau * online[i];
+}
+
+}  // namespace era::cpu

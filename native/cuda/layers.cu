@@ -1,0 +1,295 @@
+// Dense-layer kernels: element-wise activations, LayerNorm (one warp per row; parameter grads
+// as column sums), column copies for concat/split, MSE, and the sum/mean reductions.
+#include <string>
+
+#include "../core/cuda_runtime.h"
+#include "dense_reduce.cuh"
+#include "launch.cuh"
+#include "layers.h"
+
+namespace era::cuda {
+
+double* reduction_scratch(const char* op) {
+  static double* scratch = nullptr;
+  if (!scratch) {
+    void* p = nullptr;
+    cuda_rt::check(cudaMalloc(&p, kScratchDoubles * sizeof(double)), op);
+    scratch = static_cast<double*>(p);
+  }
+  return scratch;
+}
+
+namespace {
+
+constexpr int kWarp = 32;
+constexpr int kRowsPerBlock = 8;   // row kernels: one warp per row, 256-thread blocks
+constexpr int kColsPerBlock = 32;  // column reductions: 32 columns x 8 row groups per block
+constexpr int kRowGroups = 8;
+
+__device__ __forceinline__ float warp_total(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__global__ void activation_forward_kernel(float* y, const float* x, int64_t n, Activation act) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = activate(x[i], act);
+}
+
+__global__ void activation_backward_kernel(float* dx, const float* dy, const float* y, int64_t n,
+                                           Activation act) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    dx[i] = activation_grad(dy[i], y[i], act);
+}
+
+// One warp per row: mean, then the (two-pass) variance, then y.
+__global__ void layer_norm_forward_kernel(float* y, float* mean, float* rstd, const float* x,
+                                          const float* w, const float* b, int64_t rows, int64_t d,
+                                          float eps) {
+  const int lane = threadIdx.x % kWarp;
+  const int64_t row = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp;
+  if (row >= rows) return;
+  const float* xr = x + row * d;
+  float s = 0.f;
+  for (int64_t j = lane; j < d; j += kWarp) s += xr[j];
+  const float mu = warp_total(s) / static_cast<float>(d);
+  float ss = 0.f;
+  for (int64_t j = lane; j < d; j += kWarp) {
+    const float c = xr[j] - mu;
+    ss += c * c;
+  }
+  const float rs = rsqrtf(warp_total(ss) / static_cast<float>(d) + eps);
+  float* yr = y + row * d;
+  for (int64_t j = lane; j < d; j += kWarp) yr[j] = (xr[j] - mu) * rs * w[j] + b[j];
+  if (lane == 0) {
+    mean[row] = mu;
+    rstd[row] = rs;
+  }
+}
+
+// dx for one row per warp: rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w.
+__global__ void layer_norm_backward_dx_kernel(float* dx, const float* dy, const float* x,
+                                              const float* w, const float* mean, const float* rstd,
+                                              int64_t rows, int64_t d) {
+  const int lane = threadIdx.x % kWarp;
+  const int64_t row = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp;
+  if (row >= rows) return;
+  const float* xr = x + row * d;
+  const float* dyr = dy + row * d;
+  const float mu = mean[row], rs = rstd[row];
+  float sg = 0.f, sgx = 0.f;
+  for (int64_t j = lane; j < d; j += kWarp) {
+    const float g = dyr[j] * w[j];
+    sg += g;
+    sgx += g * (xr[j] - mu) * rs;
+  }
+  const float mg = warp_total(sg) / static_cast<float>(d);
+  const float mgx = warp_total(sgx) / static_cast<float>(d);
+  float* dxr = dx + row * d;
+  for (int64_t j = lane; j < d; j += kWarp) {
+    const float xhat = (xr[j] - mu) * rs;
+    dxr[j] = rs * (dyr[j] * w[j] - mg - xhat * mgx);
+  }
+}
+
+// Column sums over rows, reduced across the block's row groups in a fixed order.
+// mode 0: out[c] = sum_r x[r, c]; mode 1 (LayerNorm): dw[c] = sum dy * xhat, db[c] = sum dy.
+__global__ void layer_norm_params_kernel(float* dw, float* db, const float* dy, const float* x,
+                                         const float* mean, const float* rstd, int64_t rows,
+                                         int64_t d, int accumulate) {
+  __shared__ float sw[kRowGroups][kColsPerBlock + 1];
+  __shared__ float sb[kRowGroups][kColsPerBlock + 1];
+  const int tx = threadIdx.x % kColsPerBlock, ty = threadIdx.x / kColsPerBlock;
+  const int64_t c = blockIdx.x * int64_t(kColsPerBlock) + tx;
+  float aw = 0.f, ab = 0.f;
+  if (c < d) {
+    for (int64_t r = ty; r < rows; r += kRowGroups) {
+      const float g = dy[r * d + c];
+      aw += g * (x[r * d + c] - mean[r]) * rstd[r];
+      ab += g;
+    }
+  }
+  sw[ty][tx] = aw;
+  sb[ty][tx] = ab;
+  __syncthreads();
+  if (ty == 0 && c < d) {
+    float tw = 0.f, tb = 0.f;
+    for (int k = 0; k < kRowGroups; ++k) {
+      tw += sw[k][tx];
+      tb += sb[k][tx];
+    }
+    if (dw) dw[c] = accumulate ? dw[c] + tw : tw;
+    if (db) db[c] = accumulate ? db[c] + tb : tb;
+  }
+}
+
+__global__ void reduce_first_kernel(float* out, const float* x, int64_t rows, int64_t d,
+                                    float alpha, int accumulate) {
+  __shared__ float part[kRowGroups][kColsPerBlock + 1];
+  const int tx = threadIdx.x % kColsPerBlock, ty = threadIdx.x / kColsPerBlock;
+  const int64_t c = blockIdx.x * int64_t(kColsPerBlock) + tx;
+  float a = 0.f;
+  if (c < d)
+    for (int64_t r = ty; r < rows; r += kRowGroups) a += x[r * d + c];
+  part[ty][tx] = a;
+  __syncthreads();
+  if (ty == 0 && c < d) {
+    float t = 0.f;
+    for (int k = 0; k < kRowGroups; ++k) t += part[k][tx];
+    out[c] = accumulate ? out[c] + alpha * t : alpha * t;
+  }
+}
+
+__global__ void reduce_last_kernel(float* out, const float* x, int64_t rows, int64_t d,
+                                   float alpha, int accumulate) {
+  const int lane = threadIdx.x % kWarp;
+  const int64_t row = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp;
+  if (row >= rows) return;
+  float s = 0.f;
+  for (int64_t j = lane; j < d; j += kWarp) s += x[row * d + j];
+  s = warp_total(s);
+  if (lane == 0) out[row] = accumulate ? out[row] + alpha * s : alpha * s;
+}
+
+__global__ void copy_columns_kernel(float* dst, int64_t dst_stride, int64_t dst_off,
+                                    const float* src, int64_t src_stride, int64_t src_off,
+                                    int64_t rows, int64_t cols) {
+  const int64_t n = rows * cols;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / cols, c = i - r * cols;
+    dst[r * dst_stride + dst_off + c] = src[r * src_stride + src_off + c];
+  }
+}
+
+__global__ void mse_backward_kernel(float* grad, const float* pred, const float* target, int64_t n,
+                                    float k) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    grad[i] = k * (pred[i] - target[i]);
+}
+
+__global__ void broadcast_kernel(float* dx, const float* dy, int64_t n, int64_t d, int mode,
+                                 float alpha, int accumulate) {
+  // mode 0: dy is one value; 1: dy[row] (over the last dim); 2: dy[column] (over the first).
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float v = alpha * dy[mode == 0 ? 0 : mode == 1 ? i / d : i % d];
+    dx[i] = accumulate ? dx[i] + v : v;
+  }
+}
+
+// Reduction functors.
+struct LoadF {
+  const float* x;
+  __device__ double operator()(int64_t i) const { return x[i]; }
+};
+struct SquaredDiffF {
+  const float* p;
+  const float* t;
+  __device__ double operator()(int64_t i) const {
+    const double e = static_cast<double>(p[i]) - t[i];
+    return e * e;
+  }
+};
+struct StoreScaled {
+  float* out;
+  double alpha;
+  int accumulate;
+  __device__ void operator()(double total) const {
+    out[0] = static_cast<float>((accumulate ? static_cast<double>(out[0]) : 0.0) + alpha * total);
+  }
+};
+
+unsigned rows_to_blocks(int64_t rows) {
+  return static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+}
+
+unsigned col_blocks(int64_t d) {
+  return static_cast<unsigned>((d + kColsPerBlock - 1) / kColsPerBlock);
+}
+
+}  // namespace
+
+void activation_forward(float* y, const float* x, int64_t n, Activation act, void* stream) {
+  if (n == 0) return;
+  activation_forward_kernel<<<grid_for(n), kBlock, 0, as_stream(stream)>>>(y, x, n, act);
+}
+
+void activation_backward(float* dx, const float* dy, const float* y, int64_t n, Activation act,
+                         void* stream) {
+  if (n == 0) return;
+  activation_backward_kernel<<<grid_for(n), kBlock, 0, as_stream(stream)>>>(dx, dy, y, n, act);
+}
+
+void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight,
+                        const float* bias, int64_t rows, int64_t d, float eps, void* stream) {
+  if (rows == 0) return;
+  layer_norm_forward_kernel<<<rows_to_blocks(rows), kRowsPerBlock * kWarp, 0, as_stream(stream)>>>(
+      y, mean, rstd, x, weight, bias, rows, d, eps);
+}
+
+void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
+                         const float* weight, const float* mean, const float* rstd, int64_t rows,
+                         int64_t d, bool accumulate, void* stream) {
+  cudaStream_t st = as_stream(stream);
+  if (rows > 0 && dx)
+    layer_norm_backward_dx_kernel<<<rows_to_blocks(rows), kRowsPerBlock * kWarp, 0, st>>>(
+        dx, dy, x, weight, mean, rstd, rows, d);
+  if ((dweight || dbias) && d > 0)
+    layer_norm_params_kernel<<<col_blocks(d), kColsPerBlock * kRowGroups, 0, st>>>(
+        dweight, dbias, dy, x, mean, rstd, rows, d, accumulate ? 1 : 0);
+}
+
+void copy_columns(float* dst, int64_t dst_stride, int64_t dst_off, const float* src,
+                  int64_t src_stride, int64_t src_off, int64_t rows, int64_t cols, void* stream) {
+  if (rows == 0 || cols == 0) return;
+  copy_columns_kernel<<<grid_for(rows * cols), kBlock, 0, as_stream(stream)>>>(
+      dst, dst_stride, dst_off, src, src_stride, src_off, rows, cols);
+}
+
+void mse_forward(float* loss, const float* pred, const float* target, int64_t n, void* stream) {
+  reduce_launch(SquaredDiffF{pred, target}, n, StoreScaled{loss, 1.0 / static_cast<double>(n), 0},
+                as_stream(stream), "mseLoss");
+}
+
+void mse_backward(float* grad, const float* pred, const float* target, int64_t n, float scale,
+                  void* stream) {
+  if (n == 0) return;
+  const float k = static_cast<float>(2.0 * scale / static_cast<double>(n));
+  mse_backward_kernel<<<grid_for(n), kBlock, 0, as_stream(stream)>>>(grad, pred, target, n, k);
+}
+
+void reduce_all(float* out, const float* x, int64_t n, double alpha, bool accumulate, void* stream) {
+  reduce_launch(LoadF{x}, n, StoreScaled{out, alpha, accumulate ? 1 : 0}, as_stream(stream), "sum");
+}
+
+void reduce_last(float* out, const float* x, int64_t rows, int64_t d, double alpha, bool accumulate,
+                 void* stream) {
+  if (rows == 0) return;
+  if (rows == 1) {  // one long row: the two-stage reduction spreads it over the device
+    reduce_all(out, x, d, alpha, accumulate, stream);
+    return;
+  }
+  reduce_last_kernel<<<rows_to_blocks(rows), kRowsPerBlock * kWarp, 0, as_stream(stream)>>>(
+      out, x, rows, d, static_cast<float>(alpha), accumulate ? 1 : 0);
+}
+
+void reduce_first(float* out, const float* x, int64_t rows, int64_t d, double alpha,
+                  bool accumulate, void* stream) {
+  if (d == 0) return;
+  reduce_first_kernel<<<col_blocks(d), kColsPerBlock * kRowGroups, 0, as_stream(stream)>>>(
+      out, x, rows, d, static_cast<float>(alpha), accumulate ? 1 : 0);
+}
+
+void broadcast(float* dx, const float* dy, int64_t rows, int64_t d, int mode, float alpha,
+               bool accumulate, void* stream) {
+  if (rows == 0 || d == 0) return;
+  broadcast_kernel<<<grid_for(rows * d), kBlock, 0, as_stream(stream)>>>(
+      dx, dy, rows * d, d, mode, alpha, accumulate ? 1 : 0);
+}
+
+}  // namespace era::cuda

@@ -1,0 +1,39 @@
+// matmul: out = act(beta * out + op(a) · op(b) + bias), the one GEMM entry every layer uses.
+// Validates every argument and dispatches cpu | cuda.
+#pragma once
+#include <string>
+
+#include "../core/activation.h"
+#include "../core/tensor.h"
+
+namespace era::ops {
+
+// Numeric codes are part of the addon ABI (lib/nn/functional.ts PRECISION_CODE).
+enum class Precision : int { F32 = 0, TF32 = 1, BF16 = 2 };
+
+struct MatmulOptions {
+  bool trans_a = false;   // a is [k, m] (op(a) = aᵀ)
+  bool trans_b = false;   // b is [n, k] (op(b) = bᵀ)
+  Activation act = Activation::None;
+  bool accumulate = false;  // beta = 1: out is added to (before bias and activation)
+  Precision precision = Precision::F32;
+};
+
+// a: f32 or bf16, [m, k] (or [k, m] with trans_a), optionally with a leading batch dim;
+// b: a's dtype, [k, n] (or [n, k] with trans_b), optionally batched; out: f32 [m, n] or
+// [batch, m, n]; bias: null, f32 [n] or [batch, n]. 2-D operands are shared across the batch.
+void matmul(const TensorView& out, const TensorView& a, const TensorView& b,
+            const TensorView* bias, const MatmulOptions& options);
+
+// The kernel matmul would run for a problem (benches and tests print it).
+struct GemmShape {
+  int64_t m = 0, n = 0, k = 0, batch = 1;
+  bool trans_a = false, trans_b = false, bf16 = false;
+  Precision precision = Precision::F32;
+};
+std::string matmul_kernel_name(const GemmShape& shape, Device device);
+
+// True when the byte ranges of two tensors overlap (ops refuse outputs that alias inputs).
+bool overlaps(const TensorView& x, const TensorView& y);
+
+}  // namespace era::ops

@@ -1,0 +1,344 @@
+#include "layers.h"
+
+#include <string>
+
+#include "../cpu/layers.h"
+#include "check.h"
+#include "dispatch.h"
+#include "gemm.h"
+#ifdef ERA_WITH_CUDA
+#include "../cuda/layers.h"
+#endif
+
+namespace era::ops {
+
+namespace {
+
+void require_f32_like(const TensorView& t, const char* name, const TensorView& ref, const char* ref_name) {
+  require_dtype(t, {DType::F32}, name);
+  require_same_device(t, ref, name, ref_name);
+}
+
+void require_no_alias(const TensorView& out, const char* out_name, const TensorView& in, const char* in_name) {
+  if (overlaps(out, in))
+    throw_range(std::string("a tensor that does not share memory with ") + in_name, out_name, out.describe());
+}
+
+// The last dim of a tensor with at least one dim (the feature dim of the row-wise ops).
+int64_t last_dim(const TensorView& t, const char* name) {
+  if (t.ndim < 1) throw_range("a tensor with at least one dimension [..., d]", name, t.describe());
+  return t.shape[t.ndim - 1];
+}
+
+void require_vector(const TensorView& t, int64_t d, const char* name, const char* what) {
+  if (t.ndim != 1 || t.shape[0] != d)
+    throw_range("shape [" + std::to_string(d) + "] (" + what + ")", name, t.describe());
+}
+
+void require_count(const TensorView& t, int64_t count, const char* name, const char* what) {
+  if (t.numel != count)
+    throw_range(std::to_string(count) + " elements (" + what + ")", name, t.describe());
+}
+
+// Shape of `t` without its last (drop_last) or first dim.
+bool is_reduced_shape(const TensorView& out, const TensorView& x, bool drop_last) {
+  if (out.ndim != x.ndim - 1) return false;
+  for (int i = 0; i < out.ndim; ++i)
+    if (out.shape[i] != x.shape[drop_last ? i : i + 1]) return false;
+  return true;
+}
+
+std::string reduced_shape_string(const TensorView& x, bool drop_last) {
+  std::string s = "[";
+  for (int i = drop_last ? 0 : 1, k = 0; i < (drop_last ? x.ndim - 1 : x.ndim); ++i, ++k)
+    s += (k ? ", " : "") + std::to_string(x.shape[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+void activation(const TensorView& y, const TensorView& x, Activation act) {
+  require_dtype(x, {DType::F32}, "x");
+  require_f32_like(y, "options.out", x, "x");
+  require_same_shape(y, x, "options.out", "x");
+  if (y.data != x.data) require_no_alias(y, "options.out", x, "x");
+  dispatch(x.device, activation_name(act),
+           [&] { cpu::activation_forward(y.ptr<float>(), x.ptr<float>(), x.numel, act); },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::activation_forward(y.ptr<float>(), x.ptr<float>(), x.numel, act, s);) (void)s; });
+}
+
+void activation_backward(const TensorView& dx, const TensorView& dy, const TensorView& y,
+                         Activation act) {
+  require_dtype(dy, {DType::F32}, "dy");
+  require_f32_like(y, "y", dy, "dy");
+  require_same_shape(y, dy, "y", "dy");
+  require_f32_like(dx, "options.out", dy, "dy");
+  require_same_shape(dx, dy, "options.out", "dy");
+  if (dx.data != dy.data) require_no_alias(dx, "options.out", dy, "dy");
+  if (dx.data != y.data) require_no_alias(dx, "options.out", y, "y");
+  dispatch(dy.device, "activationBackward",
+           [&] { cpu::activation_backward(dx.ptr<float>(), dy.ptr<float>(), y.ptr<float>(), dy.numel, act); },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::activation_backward(dx.ptr<float>(), dy.ptr<float>(), y.ptr<float>(), dy.numel, act, s);) (void)s; });
+}
+
+void layer_norm(const TensorView& y, const TensorView& mean, const TensorView& rstd,
+                const TensorView& x, const TensorView& weight, const TensorView& bias, double eps) {
+  require_dtype(x, {DType::F32}, "x");
+  const int64_t d = last_dim(x, "x");
+  if (d < 1) throw_range("a last dimension of at least 1", "x", x.describe());
+  const int64_t rows = x.numel / d;
+  require_f32_like(weight, "weight", x, "x");
+  require_vector(weight, d, "weight", "the last dim of x");
+  require_f32_like(bias, "bias", x, "x");
+  require_vector(bias, d, "bias", "the last dim of x");
+  require_f32_like(y, "options.out", x, "x");
+  require_same_shape(y, x, "options.out", "x");
+  require_f32_like(mean, "options.mean", x, "x");
+  require_count(mean, rows, "options.mean", "one per row of x");
+  require_f32_like(rstd, "options.rstd", x, "x");
+  require_count(rstd, rows, "options.rstd", "one per row of x");
+  require_finite(eps, "options.eps");
+  if (!(eps > 0)) throw_range("a positive number", "options.eps", std::to_string(eps));
+  require_no_alias(y, "options.out", x, "x");
+  for (const TensorView* in : {&x, &weight, &bias}) {
+    require_no_alias(mean, "options.mean", *in, "an input");
+    require_no_alias(rstd, "options.rstd", *in, "an input");
+  }
+  require_no_alias(mean, "options.mean", rstd, "options.rstd");
+  require_no_alias(y, "options.out", mean, "options.mean");
+  require_no_alias(y, "options.out", rstd, "options.rstd");
+  const float e = static_cast<float>(eps);
+  dispatch(x.device, "layerNorm",
+           [&] { cpu::layer_norm_forward(y.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), x.ptr<float>(), weight.ptr<float>(), bias.ptr<float>(), rows, d, e); },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::layer_norm_forward(y.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), x.ptr<float>(), weight.ptr<float>(), bias.ptr<float>(), rows, d, e, s);) (void)s; });
+}
+
+void layer_norm_backward(const TensorView* dx, const TensorView* dweight, const TensorView* dbias,
+                         const TensorView& dy, const TensorView& x, const TensorView& weight,
+                         const TensorView& mean, const TensorView& rstd, bool accumulate) {
+  require_dtype(x, {DType::F32}, "x");
+  const int64_t d = last_dim(x, "x");
+  if (d < 1) throw_range("a last dimension of at least 1", "x", x.describe());
+  const int64_t rows = x.numel / d;
+  require_f32_like(dy, "dy", x, "x");
+  require_same_shape(dy, x, "dy", "x");
+  require_f32_like(weight, "weight", x, "x");
+  require_vector(weight, d, "weight", "the last dim of x");
+  require_f32_like(mean, "mean", x, "x");
+  require_count(mean, rows, "mean", "one per row of x");
+  require_f32_like(rstd, "rstd", x, "x");
+  require_count(rstd, rows, "rstd", "one per row of x");
+  const TensorView* inputs[] = {&dy, &x, &weight, &mean, &rstd};
+  if (dx) {
+    require_f32_like(*dx, "options.dx", x, "x");
+    require_same_shape(*dx, x, "options.dx", "x");
+    for (const TensorView* in : inputs) require_no_alias(*dx, "options.dx", *in, "an input");
+  }
+  if (dweight) {
+    require_f32_like(*dweight, "options.dWeight", x, "x");
+    require_vector(*dweight, d, "options.dWeight", "the last dim of x");
+    for (const TensorView* in : inputs) require_no_alias(*dweight, "options.dWeight", *in, "an input");
+    if (dx) require_no_alias(*dweight, "options.dWeight", *dx, "options.dx");
+  }
+  if (dbias) {
+    require_f32_like(*dbias, "options.dBias", x, "x");
+    require_vector(*dbias, d, "options.dBias", "the last dim of x");
+    for (const TensorView* in : inputs) require_no_alias(*dbias, "options.dBias", *in, "an input");
+    if (dx) require_no_alias(*dbias, "options.dBias", *dx, "options.dx");
+    if (dweight) require_no_alias(*dbias, "options.dBias", *dweight, "options.dWeight");
+  }
+  float* pdx = dx ? dx->ptr<float>() : nullptr;
+  float* pdw = dweight ? dweight->ptr<float>() : nullptr;
+  float* pdb = dbias ? dbias->ptr<float>() : nullptr;
+  if (!pdx && !pdw && !pdb) return;
+  dispatch(x.device, "layerNormBackward",
+           [&] {
+             if (pdx) {
+               cpu::layer_norm_backward(pdx, pdw, pdb, dy.ptr<float>(), x.ptr<float>(), weight.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate);
+             } else {
+               // The CPU kernel always writes dx: give it scratch when the caller does not want it.
+               std::vector<float> scratch(static_cast<size_t>(x.numel));
+               cpu::layer_norm_backward(scratch.data(), pdw, pdb, dy.ptr<float>(), x.ptr<float>(), weight.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate);
+             }
+           },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::layer_norm_backward(pdx, pdw, pdb, dy.ptr<float>(), x.ptr<float>(), weight.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, s);) (void)s; });
+}
+
+namespace {
+
+// Checks the parts of a concat/split against the whole; returns each part's column count.
+std::vector<int64_t> check_parts(const TensorView& whole, const char* whole_name,
+                                 const std::vector<TensorView>& parts, const char* parts_name) {
+  require_dtype(whole, {DType::F32}, whole_name);
+  const int64_t total = last_dim(whole, whole_name);
+  if (parts.empty()) throw_range("at least one tensor", parts_name, "an empty array");
+  std::vector<int64_t> cols;
+  int64_t sum = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string name = std::string(parts_name) + "[" + std::to_string(i) + "]";
+    const TensorView& p = parts[i];
+    require_dtype(p, {DType::F32}, name.c_str());
+    require_same_device(p, whole, name.c_str(), whole_name);
+    bool lead_ok = p.ndim == whole.ndim;
+    for (int k = 0; lead_ok && k < whole.ndim - 1; ++k) lead_ok = p.shape[k] == whole.shape[k];
+    if (!lead_ok)
+      throw_range("a tensor with the leading dims of " + std::string(whole_name) + " " +
+                      whole.shape_string(),
+                  name.c_str(), p.describe());
+    require_no_alias(p, name.c_str(), whole, whole_name);
+    cols.push_back(p.shape[p.ndim - 1]);
+    sum += cols.back();
+  }
+  if (sum != total)
+    throw_range("a last dim of " + std::to_string(sum) + " (the sum of the parts' last dims)",
+                whole_name, whole.describe());
+  return cols;
+}
+
+}  // namespace
+
+void concat(const TensorView& out, const std::vector<TensorView>& inputs) {
+  const std::vector<int64_t> cols = check_parts(out, "options.out", inputs, "inputs");
+  const int64_t total = out.shape[out.ndim - 1];
+  const int64_t rows = total ? out.numel / total : 0;
+  int64_t off = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const float* src = inputs[i].ptr<float>();
+    dispatch(out.device, "concat",
+             [&] { cpu::copy_columns(out.ptr<float>(), total, off, src, cols[i], 0, rows, cols[i]); },
+             [&](void* s) { ERA_CUDA_ONLY(cuda::copy_columns(out.ptr<float>(), total, off, src, cols[i], 0, rows, cols[i], s);) (void)s; });
+    off += cols[i];
+  }
+}
+
+void split(const std::vector<TensorView>& outs, const TensorView& x) {
+  const std::vector<int64_t> cols = check_parts(x, "x", outs, "options.out");
+  for (size_t i = 0; i < outs.size(); ++i)
+    for (size_t j = i + 1; j < outs.size(); ++j)
+      if (overlaps(outs[i], outs[j]))
+        throw_range("tensors that do not share memory", "options.out", "overlapping outputs " +
+                    std::to_string(i) + " and " + std::to_string(j));
+  const int64_t total = x.shape[x.ndim - 1];
+  const int64_t rows = total ? x.numel / total : 0;
+  int64_t off = 0;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    float* dst = outs[i].ptr<float>();
+    dispatch(x.device, "split",
+             [&] { cpu::copy_columns(dst, cols[i], 0, x.ptr<float>(), total, off, rows, cols[i]); },
+             [&](void* s) { ERA_CUDA_ONLY(cuda::copy_columns(dst, cols[i], 0, x.ptr<float>(), total, off, rows, cols[i], s);) (void)s; });
+    off += cols[i];
+  }
+}
+
+void mse_loss(const TensorView& out, const TensorView& pred, const TensorView& target) {
+  require_dtype(pred, {DType::F32}, "pred");
+  require_f32_like(target, "target", pred, "pred");
+  require_same_shape(target, pred, "target", "pred");
+  if (pred.numel == 0) throw_range("a non-empty tensor", "pred", pred.describe());
+  require_f32_like(out, "options.out", pred, "pred");
+  require_count(out, 1, "options.out", "a scalar");
+  require_no_alias(out, "options.out", pred, "pred");
+  require_no_alias(out, "options.out", target, "target");
+  dispatch(pred.device, "mseLoss",
+           [&] { cpu::mse_forward(out.ptr<float>(), pred.ptr<float>(), target.ptr<float>(), pred.numel); },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::mse_forward(out.ptr<float>(), pred.ptr<float>(), target.ptr<float>(), pred.numel, s);) (void)s; });
+}
+
+void mse_loss_backward(const TensorView& grad, const TensorView& pred, const TensorView& target,
+                       double scale) {
+  require_dtype(pred, {DType::F32}, "pred");
+  require_f32_like(target, "target", pred, "pred");
+  require_same_shape(target, pred, "target", "pred");
+  if (pred.numel == 0) throw_range("a non-empty tensor", "pred", pred.describe());
+  require_f32_like(grad, "options.out", pred, "pred");
+  require_same_shape(grad, pred, "options.out", "pred");
+  require_finite(scale, "options.scale");
+  if (grad.data != pred.data) require_no_alias(grad, "options.out", pred, "pred");
+  if (grad.data != target.data) require_no_alias(grad, "options.out", target, "target");
+  const float sc = static_cast<float>(scale);
+  dispatch(pred.device, "mseLossBackward",
+           [&] { cpu::mse_backward(grad.ptr<float>(), pred.ptr<float>(), target.ptr<float>(), pred.numel, sc); },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::mse_backward(grad.ptr<float>(), pred.ptr<float>(), target.ptr<float>(), pred.numel, sc, s);) (void)s; });
+}
+
+namespace {
+
+// (rows, d) of the [rows, d] view a reduction works on, after checking `reduced` has the
+// reduced shape of `full`.
+void reduction_geometry(const TensorView& full, const char* full_name, const TensorView& reduced,
+                        const char* reduced_name, ReduceDim dim, int64_t& rows, int64_t& d) {
+  if (dim == ReduceDim::All) {
+    require_count(reduced, 1, reduced_name, "a scalar");
+    rows = 1;
+    d = full.numel;
+    return;
+  }
+  if (full.ndim < 1) throw_range("a tensor with at least one dimension", full_name, full.describe());
+  const bool last = dim == ReduceDim::Last;
+  if (!is_reduced_shape(reduced, full, last))
+    throw_range("shape " + reduced_shape_string(full, last) + " (" + full_name + " without its " +
+                    (last ? "last" : "first") + " dim)",
+                reduced_name, reduced.describe());
+  if (last) {
+    d = full.shape[full.ndim - 1];
+    rows = d ? full.numel / d : 0;
+    if (!d) {  // [..., 0]: rows is the product of the leading dims
+      rows = 1;
+      for (int i = 0; i < full.ndim - 1; ++i) rows *= full.shape[i];
+    }
+  } else {
+    rows = full.shape[0];
+    d = 1;
+    for (int i = 1; i < full.ndim; ++i) d *= full.shape[i];
+  }
+}
+
+const char* dim_name(ReduceDim dim) {
+  return dim == ReduceDim::All ? "all" : dim == ReduceDim::Last ? "last" : "first";
+}
+
+}  // namespace
+
+void reduce_sum(const TensorView& out, const TensorView& x, ReduceDim dim, bool mean,
+                bool accumulate) {
+  require_dtype(x, {DType::F32}, "x");
+  require_f32_like(out, "options.out", x, "x");
+  int64_t rows = 0, d = 0;
+  reduction_geometry(x, "x", out, "options.out", dim, rows, d);
+  require_no_alias(out, "options.out", x, "x");
+  const int64_t count = dim == ReduceDim::First ? rows : d;
+  if (mean && count == 0)
+    throw_range(std::string("a non-empty ") + dim_name(dim) + " dimension to average over", "x", x.describe());
+  const double alpha = mean ? 1.0 / static_cast<double>(count) : 1.0;
+  const char* op = mean ? "mean" : "sum";
+  dispatch(x.device, op,
+           [&] {
+             if (dim == ReduceDim::All) cpu::reduce_all(out.ptr<float>(), x.ptr<float>(), x.numel, alpha, accumulate);
+             else if (dim == ReduceDim::Last) cpu::reduce_last(out.ptr<float>(), x.ptr<float>(), rows, d, alpha, accumulate);
+             else cpu::reduce_first(out.ptr<float>(), x.ptr<float>(), rows, d, alpha, accumulate);
+           },
+           [&](void* s) {
+             ERA_CUDA_ONLY(
+                 if (dim == ReduceDim::All) cuda::reduce_all(out.ptr<float>(), x.ptr<float>(), x.numel, alpha, accumulate, s);
+                 else if (dim == ReduceDim::Last) cuda::reduce_last(out.ptr<float>(), x.ptr<float>(), rows, d, alpha, accumulate, s);
+                 else cuda::reduce_first(out.ptr<float>(), x.ptr<float>(), rows, d, alpha, accumulate, s);)
+             (void)s;
+           });
+}
+
+void reduce_sum_backward(const TensorView& dx, const TensorView& dy, ReduceDim dim, bool mean,
+                         bool accumulate) {
+  require_dtype(dy, {DType::F32}, "dy");
+  require_f32_like(dx, "options.out", dy, "dy");
+  int64_t rows = 0, d = 0;
+  reduction_geometry(dx, "options.out", dy, "dy", dim, rows, d);
+  require_no_alias(dx, "options.out", dy, "dy");
+  const int64_t count = dim == ReduceDim::First ? rows : d;
+  const float alpha = mean ? (count ? static_cast<float>(1.0 / static_cast<double>(count)) : 0.f) : 1.f;
+  const int mode = static_cast<int>(dim);
+  dispatch(dy.device, mean ? "meanBackward" : "sumBackward",
+           [&] { cpu::broadcast(dx.ptr<float>(), dy.ptr<float>(), rows, d, mode, alpha, accumulate); },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::broadcast(dx.ptr<float>(), dy.ptr<float>(), rows, d, mode, alpha, accumulate, s);) (void)s; });
+}
+
+}  // namespace era::ops

@@ -1,0 +1,44 @@
+// Dense-network layer ops, forward and backward: activations, LayerNorm, concat/split along the
+// last dim, MSE loss and the sum/mean reductions. Each validates every argument and dispatches
+// cpu | cuda. All tensors are f32; outputs are caller-allocated and may not alias inputs (except
+// where noted).
+#pragma once
+#include <vector>
+
+#include "../core/activation.h"
+#include "../core/tensor.h"
+
+namespace era::ops {
+
+// y = act(x) (y may be x: in place). dx = dL/dx from dy and the forward output y (dx may be dy).
+void activation(const TensorView& y, const TensorView& x, Activation act);
+void activation_backward(const TensorView& dx, const TensorView& dy, const TensorView& y,
+                         Activation act);
+
+// x [..., d]; weight, bias [d]; y like x; mean, rstd: one value per row (numel / d).
+void layer_norm(const TensorView& y, const TensorView& mean, const TensorView& rstd,
+                const TensorView& x, const TensorView& weight, const TensorView& bias, double eps);
+// Any of dx, dweight, dbias may be null (not wanted). accumulate adds into dweight and dbias.
+void layer_norm_backward(const TensorView* dx, const TensorView* dweight, const TensorView* dbias,
+                         const TensorView& dy, const TensorView& x, const TensorView& weight,
+                         const TensorView& mean, const TensorView& rstd, bool accumulate);
+
+// Along the last dim: inputs [..., d_i] (same leading dims) -> out [..., sum d_i]; split undoes it.
+void concat(const TensorView& out, const std::vector<TensorView>& inputs);
+void split(const std::vector<TensorView>& outs, const TensorView& x);
+
+// out (one element) = mean((pred - target)^2); grad = scale * 2 (pred - target) / n.
+void mse_loss(const TensorView& out, const TensorView& pred, const TensorView& target);
+void mse_loss_backward(const TensorView& grad, const TensorView& pred, const TensorView& target,
+                       double scale);
+
+// Sums (or means) over all elements (out: one element), the last dim (out: x.shape[:-1]) or the
+// first dim (out: x.shape[1:]; the bias gradient of a linear layer). accumulate adds into out.
+enum class ReduceDim : int { All = 0, Last = 1, First = 2 };
+void reduce_sum(const TensorView& out, const TensorView& x, ReduceDim dim, bool mean,
+                bool accumulate);
+// The backward: dx (the reduced input's shape) = dy broadcast back (divided by the count for a mean).
+void reduce_sum_backward(const TensorView& dx, const TensorView& dy, ReduceDim dim, bool mean,
+                         bool accumulate);
+
+}  // namespace era::ops
