@@ -23,20 +23,28 @@ usage() {
   exit 2
 }
 
-# Unpacks node.xz once (xz, or Python's lzma where xz is absent); the rename makes it atomic.
-ensure_node() {
-  [ -x "$NODE" ] && return 0
-  mkdir -p "$NODE_DIR" || return 1
-  local tmp="$NODE.tmp.$$"
+# Unpacks an .xz file once (xz, or Python's lzma where xz is absent); the rename makes it atomic.
+unxz_once() {
+  local src="$1" dst="$2"
+  [ -s "$dst" ] && return 0
+  mkdir -p "$(dirname "$dst")" || return 1
+  local tmp="$dst.tmp.$$"
   if command -v xz >/dev/null 2>&1; then
-    xz -dc "$HERE/node.xz" >"$tmp"
+    xz -dc "$src" >"$tmp"
   elif command -v python3 >/dev/null 2>&1; then
-    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$HERE/node.xz" "$tmp"
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$src" "$tmp"
   else
-    echo "run.sh: need xz or python3 to unpack node.xz" >&2
+    echo "run.sh: need xz or python3 to unpack $src" >&2
     false
-  fi || { rm -f "$tmp"; echo "run.sh: could not unpack node.xz to $NODE_DIR" >&2; return 1; }
-  chmod 755 "$tmp" && mv -f "$tmp" "$NODE"
+  fi || { rm -f "$tmp"; echo "run.sh: could not unpack $src to $dst" >&2; return 1; }
+  chmod 755 "$tmp" && mv -f "$tmp" "$dst"
+}
+
+# The Node runtime goes to $TMPDIR once; the CUDA addon (shipped compressed: its fatbin is most of
+# the bundle) is unpacked beside its .xz.
+ensure_node() {
+  unxz_once "$HERE/node.xz" "$NODE" || return 1
+  unxz_once "$HERE/build/Release/era_cuda.node.xz" "$HERE/build/Release/era_cuda.node"
 }
 
 summary_header() {
