@@ -6,11 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define ERA_HD __host__ __device__ __forceinline__
-#else
-#define ERA_HD inline
-#endif
+#include "host_device.h"
 
 namespace era {
 
