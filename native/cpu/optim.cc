@@ -5,16 +5,7 @@
 namespace era::cpu {
 
 void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const AdamHyper& h) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float gi = g[i];
-    const float mi = h.beta1 * m[i] + (1.f - h.beta1) * gi;
-    const float vi = h.beta2 * v[i] + (1.f - h.beta2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    const float mhat = mi / h.bc1;
-    const float vhat = vi / h.bc2;
-    p[i] -= h.lr * (mhat / (std::sqrt(vhat) + h.eps) + h.weight_decay * p[i]);
-  }
+  for (int64_t i = 0; i < n; ++i) adam_update(p[i], g[i], m[i], v[i], h);
 }
 
 void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum,

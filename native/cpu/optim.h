@@ -2,13 +2,11 @@
 #pragma once
 #include <cstdint>
 
+#include "../core/adam.h"
+
 namespace era::cpu {
 
-// One Adam / AdamW step (optax semantics). bc1 = 1 - beta1^t, bc2 = 1 - beta2^t;
-// weight_decay is decoupled: p -= lr * (mhat / (sqrt(vhat) + eps) + weight_decay * p).
-struct AdamHyper {
-  float lr, beta1, beta2, eps, weight_decay, bc1, bc2;
-};
+// One Adam / AdamW step over a block (the update itself: core/adam.h).
 void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const AdamHyper& h);
 
 // SGD with momentum (optax / PyTorch with dampening 0): g' = g + wd * p; buf = momentum * buf + g';

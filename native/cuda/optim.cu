@@ -12,15 +12,11 @@ namespace {
 __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamHyper h) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const float gi = g[i];
-    const float mi = h.beta1 * m[i] + (1.f - h.beta1) * gi;
-    const float vi = h.beta2 * v[i] + (1.f - h.beta2) * gi * gi;
+    float pi = p[i], mi = m[i], vi = v[i];
+    adam_update(pi, g[i], mi, vi, h);
+    p[i] = pi;
     m[i] = mi;
     v[i] = vi;
-    const float mhat = mi / h.bc1;
-    const float vhat = vi / h.bc2;
-    const float pi = p[i];
-    p[i] = pi - h.lr * (mhat / (sqrtf(vhat) + h.eps) + h.weight_decay * pi);
   }
 }
 

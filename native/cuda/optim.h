@@ -2,11 +2,10 @@
 #pragma once
 #include <cstdint>
 
+#include "../core/adam.h"
+
 namespace era::cuda {
 
-struct AdamHyper {
-  float lr, beta1, beta2, eps, weight_decay, bc1, bc2;
-};
 void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const AdamHyper& h,
                void* stream);
 void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum,

@@ -60,14 +60,13 @@ void adam_step(const TensorView& p, const TensorView& g, const TensorView& m, co
   const double bc1 = 1.0 - std::pow(o.beta1, o.step), bc2 = 1.0 - std::pow(o.beta2, o.step);
   if (!(bc2 > 0) || (!(bc1 > 0)))
     throw_range("a step count with non-zero bias corrections", "step", std::to_string(o.step));
-  cpu::AdamHyper h{static_cast<float>(o.lr), static_cast<float>(o.beta1), static_cast<float>(o.beta2),
+  AdamHyper h{static_cast<float>(o.lr), static_cast<float>(o.beta1), static_cast<float>(o.beta2),
                    static_cast<float>(o.eps), static_cast<float>(o.weight_decay),
                    static_cast<float>(bc1), static_cast<float>(bc2)};
   dispatch(p.device, "adam",
            [&] { cpu::adam_step(p.ptr<float>(), g.ptr<float>(), m.ptr<float>(), v.ptr<float>(), p.numel, h); },
            [&](void* s) {
-             ERA_CUDA_ONLY(cuda::AdamHyper hc{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.bc1, h.bc2};
-                           cuda::adam_step(p.ptr<float>(), g.ptr<float>(), m.ptr<float>(), v.ptr<float>(), p.numel, hc, s);)
+             ERA_CUDA_ONLY(cuda::adam_step(p.ptr<float>(), g.ptr<float>(), m.ptr<float>(), v.ptr<float>(), p.numel, h, s);)
              (void)s;
            });
 }

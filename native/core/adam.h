@@ -1,0 +1,23 @@
+// The Adam / AdamW update of one parameter, shared by the CPU reference and the CUDA kernel so the
+// two cannot drift apart. Optax semantics: bc1 = 1 - beta1^t, bc2 = 1 - beta2^t, and decoupled
+// weight decay p -= lr * (mhat / (sqrt(vhat) + eps) + weight_decay * p).
+#pragma once
+#include <math.h>
+
+#include "host_device.h"
+
+namespace era {
+
+struct AdamHyper {
+  float lr, beta1, beta2, eps, weight_decay, bc1, bc2;
+};
+
+ERA_HD void adam_update(float& p, float g, float& m, float& v, const AdamHyper& h) {
+  m = h.beta1 * m + (1.f - h.beta1) * g;
+  v = h.beta2 * v + (1.f - h.beta2) * g * g;
+  const float mhat = m / h.bc1;
+  const float vhat = v / h.bc2;
+  p = p - h.lr * (mhat / (sqrtf(vhat) + h.eps) + h.weight_decay * p);
+}
+
+}  // namespace era
