@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import era, { type Tensor } from '../lib/index.js';
 import { native } from '../lib/native.js';
 import { Adam, AdamW, SGD, adamStep, clipGradNorm, polyakUpdate, sgdStep } from '../lib/nn/optim.js';
-import { describeCuda, expectClose, randomArray, testSeed } from './helpers.js';
+import { describeCuda, expectClose, expectThrowsNaming, randomArray, testSeed } from './helpers.js';
 
 const seed = testSeed();
 const TOL = { atol: 1e-6, rtol: 1e-5 };
@@ -229,15 +229,8 @@ describe('optimizers reject bad input, naming the argument', () => {
   for (const b of BAD) {
     it(b.title, () => {
       era.scope(() => {
-        let thrown: unknown;
-        try {
-          b.call();
-        } catch (err) {
-          thrown = err;
-        }
-        expect(thrown, 'it must throw').to.be.instanceOf(b.error);
-        expect((thrown as Error).message).to.match(/^Expected .+ for .+ but received .+/s);
-        expect((thrown as Error).message).to.include(` for ${b.names} `);
+        const thrown = expectThrowsNaming(() => b.call(), b.error, b.names);
+        expect(thrown.message).to.match(/^Expected .+ for .+ but received .+/s);
       });
     });
   }
