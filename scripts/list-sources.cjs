@@ -2,8 +2,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const root = path.join(__dirname, '..');
-const dirs = ['native/cpu', 'native/addon', 'native/ops'];
+const dirs = ['native/cpu', 'native/addon', 'native/ops', 'native/models'];
 const files = dirs.flatMap((d) =>
-  fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith('.cc')).map((f) => `${d}/${f}`));
+  (fs.existsSync(path.join(root, d)) ? fs.readdirSync(path.join(root, d)) : []).filter((f) => f.endsWith('.cc')).map((f) => `${d}/${f}`));
 files.push('native/core/cuda_stub.cc');
 console.log(files.join(' '));
