@@ -2,12 +2,17 @@
  * Tensors: a dtype, a shape and memory on one device. CPU tensors wrap the caller's TypedArray
  * without copying; CUDA tensors own device memory from the caching allocator. GPU memory is
  * invisible to the garbage collector, so dispose() tensors (or use `using`, or era.scope).
+ *
+ * Views (`reshape`, `view`, `slice`) share their parent's memory without copying. A view keeps
+ * the memory alive (the parent's object cannot be garbage-collected under it), but disposing the
+ * parent frees the memory at once: every view of it then throws the disposed error. Disposing a
+ * view frees nothing. Views add no tensors and no bytes to era.memory().
  */
 import { resolveDevice, type Device } from './device.js';
 import { EraError } from './errors.js';
 import { DEVICE_CODE, DTYPE_CODE, native, type HostArray, type NativeTensor } from './native.js';
 import { adopt, release } from './scope.js';
-import { describe, numel, oneOf, plainObject, rangeError, shape as checkShape, typeError } from './validate.js';
+import { describe, integer, numel, oneOf, plainObject, rangeError, shape as checkShape, typeError } from './validate.js';
 
 export type DType = 'f32' | 'i32' | 'bf16';
 export const DTYPES: readonly DType[] = ['f32', 'i32', 'bf16'];
@@ -19,6 +24,12 @@ export interface TensorOptions {
   /** 'f32' (default for number[] and Float32Array), 'i32' (Int32Array) or 'bf16' (raw bits in a Uint16Array). */
   dtype?: DType;
 }
+
+/** The native constructor's view form: a tensor over `parent`'s elements from `offset` on. */
+type ViewConstructor = new (dtype: number, device: number, shape: number[], data: null, parent: NativeTensor, offset: number) => NativeTensor;
+
+/** Views lent out by their creator (a model's output): dispose() on them does nothing. */
+const lent = new WeakSet<Tensor>();
 
 function dtypeOfArray(data: unknown): DType | undefined {
   if (data instanceof Float32Array) return 'f32';
@@ -52,9 +63,12 @@ export class Tensor implements Disposable {
     return this.handle.isDisposed();
   }
 
-  /** Frees the tensor's memory now. Disposing twice is harmless. */
+  /**
+   * Frees the tensor's memory now (a view: drops the view, never the parent's memory).
+   * Disposing twice is harmless; tensors lent out by a model (its outputs) ignore it.
+   */
   dispose(): void {
-    if (this.handle.isDisposed()) return;
+    if (lent.has(this) || this.handle.isDisposed()) return;
     this.handle.dispose();
     release(this);
   }
@@ -115,9 +129,78 @@ export class Tensor implements Disposable {
     return this.to(this.device);
   }
 
+  /**
+   * The same memory under another shape with the same number of elements (no copy). One
+   * dimension may be -1: it is inferred from the others.
+   */
+  reshape(shape: readonly number[]): Tensor {
+    assertLive(this, 'tensor');
+    return this.view(0, inferShape(shape, this.size, 'shape'));
+  }
+
+  /**
+   * A tensor over elements [offset, offset + numel(shape)) of this one's memory, in row-major
+   * order (no copy; writes through either are seen by both).
+   */
+  view(offset: number, shape: readonly number[]): Tensor {
+    assertLive(this, 'tensor');
+    integer(offset, 'offset', 0);
+    const dims = checkShape(shape, 'shape');
+    const n = numel(dims);
+    if (offset + n > this.size) {
+      throw rangeError(`an offset of at most ${Math.max(0, this.size - n)} (the tensor has ${this.size} elements, the view ${n})`, 'offset', offset);
+    }
+    const Ctor = native().NativeTensor as unknown as ViewConstructor;
+    const handle = new Ctor(DTYPE_CODE[this.dtype], DEVICE_CODE[this.device], dims, null, this.handle, offset);
+    return new Tensor(handle, dims, this.dtype, this.device);
+  }
+
+  /** Rows [start, end) along the first dimension (end defaults to all of them): a view. */
+  slice(start: number, end?: number): Tensor {
+    assertLive(this, 'tensor');
+    if (this.shape.length === 0) throw rangeError('a tensor with at least one dimension', 'tensor', this);
+    const rows = this.shape[0];
+    integer(start, 'start', 0, rows);
+    const stop = end === undefined ? rows : integer(end, 'end', start, rows);
+    const inner = rows === 0 ? 0 : this.size / rows;
+    return this.view(start * inner, [stop - start, ...this.shape.slice(1)]);
+  }
+
   toString(): string {
     return `Tensor(${this.device}, ${this.dtype}, [${this.shape.join(', ')}]${this.disposed ? ', disposed' : ''})`;
   }
+}
+
+/**
+ * @internal A view that its creator keeps owning (a model's output, valid until its next call):
+ * no scope adopts it and dispose() on it does nothing.
+ */
+export function lendView(parent: Tensor, offset: number, shape: readonly number[]): Tensor {
+  const t = parent.view(offset, shape);
+  lent.add(t);
+  release(t);
+  return t;
+}
+
+/** A shape with at most one -1, resolved against `size` elements. */
+function inferShape(value: unknown, size: number, name: string): number[] {
+  if (!Array.isArray(value)) throw typeError('an array of non-negative integers (one may be -1)', name, value);
+  let unknownAt = -1;
+  let known = 1;
+  value.forEach((d, i) => {
+    if (d === -1 && unknownAt < 0) unknownAt = i;
+    else if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw (typeof d === 'number' ? rangeError : typeError)('an array of non-negative integers (one may be -1)', name, value);
+    } else known *= d;
+  });
+  const dims = value.slice() as number[];
+  if (unknownAt >= 0) {
+    if (known === 0 || size % known !== 0) throw rangeError(`a shape whose -1 can be inferred for ${size} elements`, name, value);
+    dims[unknownAt] = size / known;
+  }
+  checkShape(dims, name);
+  if (numel(dims) !== size) throw rangeError(`a shape with ${size} elements (the tensor's size)`, name, value);
+  return dims;
 }
 
 /** Throws EraError(ERA_DISPOSED) naming `name` when `t` was disposed. */

@@ -87,7 +87,9 @@ NativeTensor* NativeTensor::FromValue(Napi::Env env, const Napi::Value& value, c
   return Napi::ObjectWrap<NativeTensor>::Unwrap(value.As<Napi::Object>());
 }
 
-// new NativeTensor(dtype, device, shape, data?)
+// new NativeTensor(dtype, device, shape, data?)         a tensor that owns its memory
+// new NativeTensor(dtype, device, shape, null, parent, offset)   a view of parent's elements
+//                                                              [offset, offset + numel(shape))
 NativeTensor::NativeTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTensor>(info) {
   guarded(info.Env(), [&] { Construct(info); });
 }
@@ -119,6 +121,7 @@ void NativeTensor::Construct(const Napi::CallbackInfo& info) {
   }
   if (numel > 9007199254740991.0 / 4) throw_range("fewer than 2^51 elements", "shape", std::to_string(numel) + " elements");
   desc_.numel = static_cast<int64_t>(numel);
+  if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) return ConstructView(info);
 
   bool has_data = info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsNull();
   Napi::TypedArray data;
@@ -149,6 +152,46 @@ void NativeTensor::Construct(const Napi::CallbackInfo& info) {
   disposed_ = false;
 }
 
+void NativeTensor::ConstructView(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[3].IsUndefined() && !info[3].IsNull())
+    throw_type("null (a view has no data of its own)", "data", describe_js(info[3]));
+  NativeTensor* parent = FromValue(env, info[4], "parent");
+  if (parent->Gone())
+    throw Error(ErrorKind::Disposed, expected_message("a live tensor", "parent", "a disposed tensor"));
+  if (parent->desc_.dtype != desc_.dtype)
+    throw_type(std::string(dtype_name(parent->desc_.dtype)) + " (the dtype of parent)", "dtype",
+               dtype_name(desc_.dtype));
+  if (parent->desc_.device != desc_.device)
+    throw_type(std::string(device_name(parent->desc_.device)) + " (the device of parent)", "device",
+               device_name(desc_.device));
+  const double off = number_arg(info, 5, "offset");
+  const double room = static_cast<double>(parent->desc_.numel - desc_.numel);
+  if (!(off >= 0) || off != static_cast<double>(static_cast<int64_t>(off)) || off > room)
+    throw_range("an integer offset in [0, " + std::to_string(parent->desc_.numel - desc_.numel) +
+                    "] (parent has " + std::to_string(parent->desc_.numel) + " elements, the view " +
+                    std::to_string(desc_.numel) + ")",
+                "offset", describe_js(info[5]));
+  // A view of a view references the root directly: one hop to the memory, one object kept alive.
+  root_ = parent->root_ ? parent->root_ : parent;
+  byte_offset_ = parent->byte_offset_ + static_cast<size_t>(off) * dtype_size(desc_.dtype);
+  if (desc_.device == Device::CPU) {
+    Napi::TypedArray whole = root_->host_.Value();
+    Napi::ArrayBuffer buf = whole.ArrayBuffer();
+    const size_t at = whole.ByteOffset() + byte_offset_;
+    const size_t n = static_cast<size_t>(desc_.numel);
+    Napi::TypedArray sub;
+    switch (desc_.dtype) {
+      case DType::F32: sub = Napi::Float32Array::New(env, n, buf, at); break;
+      case DType::I32: sub = Napi::Int32Array::New(env, n, buf, at); break;
+      case DType::BF16: sub = Napi::Uint16Array::New(env, n, buf, at); break;
+    }
+    host_ = Napi::Persistent(sub);
+  }
+  root_ref_ = Napi::Persistent(root_->Value());
+  disposed_ = false;
+}
+
 Napi::TypedArray NativeTensor::NewHostArray(Napi::Env env) const {
   size_t n = static_cast<size_t>(desc_.numel);
   switch (desc_.dtype) {
@@ -164,6 +207,12 @@ NativeTensor::~NativeTensor() { Release(); }
 void NativeTensor::Release() {
   if (disposed_) return;
   disposed_ = true;
+  if (root_) {  // a view: drop the hold on the root, free nothing
+    root_ = nullptr;
+    if (!root_ref_.IsEmpty()) root_ref_.Reset();
+    if (!host_.IsEmpty()) host_.Reset();
+    return;
+  }
   LiveCounters& live = live_counters();
   int dev = static_cast<int>(desc_.device);
   live.tensors[dev]--;
@@ -180,7 +229,12 @@ TensorView NativeTensor::View(const char* name) const {
   if (disposed_)
     throw Error(ErrorKind::Disposed,
                 expected_message("a live tensor", name, "a disposed tensor (it was disposed)"));
+  if (root_ && root_->disposed_)
+    throw Error(ErrorKind::Disposed,
+                expected_message("a live tensor", name,
+                                 "a view of a disposed tensor (its parent was disposed)"));
   TensorView v = desc_;
+  if (root_ && desc_.device == Device::CUDA) v.data = static_cast<char*>(root_->device_ptr_) + byte_offset_;
   if (desc_.device == Device::CPU) {
     Napi::TypedArray arr = host_.Value();
     // A transferred or detached ArrayBuffer has no memory behind it any more.
@@ -201,7 +255,7 @@ Napi::Value NativeTensor::Dispose(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NativeTensor::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), disposed_);
+  return Napi::Boolean::New(info.Env(), Gone());
 }
 
 // readSync(out?): the contents copied into `out` (same dtype and size) or a fresh host array

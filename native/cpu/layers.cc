@@ -38,8 +38,13 @@ void activation_backward(float* dx, const float* dy, const float* y, int64_t n, 
 }
 
 void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight,
-                        const float* bias, int64_t rows, int64_t d, float eps) {
+                        const float* bias, int64_t rows, int64_t d, float eps,
+                        int64_t members, int64_t w_stride, int64_t b_stride) {
+  const int64_t rows_per_member = members ? rows / members : 0;
   for (int64_t r = 0; r < rows; ++r) {
+    const int64_t member = r / rows_per_member;
+    const float* w = weight + member * w_stride;
+    const float* b = bias + member * b_stride;
     const float* xr = x + r * d;
     double s = 0;
     for (int64_t j = 0; j < d; ++j) s += xr[j];
@@ -55,18 +60,17 @@ void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, cons
     rstd[r] = static_cast<float>(rs);
     float* yr = y + r * d;
     for (int64_t j = 0; j < d; ++j)
-      yr[j] = static_cast<float>((xr[j] - mu) * rs * weight[j] + bias[j]);
+      yr[j] = static_cast<float>((xr[j] - mu) * rs * w[j] + b[j]);
   }
 }
 
 void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
                          const float* weight, const float* mean, const float* rstd, int64_t rows,
-                         int64_t d, bool accumulate) {
-  if (dweight && !accumulate)
-    for (int64_t j = 0; j < d; ++j) dweight[j] = 0.f;
-  if (dbias && !accumulate)
-    for (int64_t j = 0; j < d; ++j) dbias[j] = 0.f;
+                         int64_t d, bool accumulate, int64_t members, int64_t w_stride,
+                         int64_t dw_stride, int64_t db_stride) {
+  const int64_t rows_per_member = members ? rows / members : 0;
   for (int64_t r = 0; r < rows; ++r) {
+    const float* w = weight + (r / rows_per_member) * w_stride;
     const float* xr = x + r * d;
     const float* dyr = dy + r * d;
     const double mu = mean[r], rs = rstd[r];
@@ -74,7 +78,7 @@ void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* d
     double sum_g = 0, sum_gx = 0;
     for (int64_t j = 0; j < d; ++j) {
       const double xhat = (xr[j] - mu) * rs;
-      const double g = static_cast<double>(dyr[j]) * weight[j];
+      const double g = static_cast<double>(dyr[j]) * w[j];
       sum_g += g;
       sum_gx += g * xhat;
     }
@@ -83,21 +87,25 @@ void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* d
     float* dxr = dx + r * d;
     for (int64_t j = 0; j < d; ++j) {
       const double xhat = (xr[j] - mu) * rs;
-      const double g = static_cast<double>(dyr[j]) * weight[j];
+      const double g = static_cast<double>(dyr[j]) * w[j];
       dxr[j] = static_cast<float>(rs * (g - mg - xhat * mgx));
     }
   }
-  // Parameter grads: column sums, each in double and in row order.
-  if (dweight || dbias) {
+  // Parameter grads: per member, column sums over its rows, each in double and in row order.
+  if (!dweight && !dbias) return;
+  for (int64_t e = 0; e < members; ++e) {
+    float* dw = dweight ? dweight + e * dw_stride : nullptr;
+    float* db = dbias ? dbias + e * db_stride : nullptr;
+    const int64_t r0 = e * rows_per_member, r1 = r0 + rows_per_member;
     for (int64_t j = 0; j < d; ++j) {
       double sw = 0, sb = 0;
-      for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t r = r0; r < r1; ++r) {
         const double g = dy[r * d + j];
         sw += g * ((x[r * d + j] - static_cast<double>(mean[r])) * rstd[r]);
         sb += g;
       }
-      if (dweight) dweight[j] = static_cast<float>(dweight[j] + sw);
-      if (dbias) dbias[j] = static_cast<float>(dbias[j] + sb);
+      if (dw) dw[j] = static_cast<float>((accumulate ? dw[j] : 0.0) + sw);
+      if (db) db[j] = static_cast<float>((accumulate ? db[j] : 0.0) + sb);
     }
   }
 }

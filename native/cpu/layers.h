@@ -13,12 +13,17 @@ void activation_forward(float* y, const float* x, int64_t n, Activation act);
 void activation_backward(float* dx, const float* dy, const float* y, int64_t n, Activation act);
 
 // x [rows, d] -> y [rows, d], mean [rows], rstd [rows] (biased variance, rstd = 1/sqrt(var + eps)).
+// Ensembles: the rows form `members` consecutive equal blocks, and block e reads its weight and
+// bias row at weight + e * w_stride, bias + e * b_stride (members 1, strides 0: one shared row).
 void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight,
-                        const float* bias, int64_t rows, int64_t d, float eps);
-// dx [rows, d] (written); dweight, dbias [d] (nullable; written, or added to when accumulate).
+                        const float* bias, int64_t rows, int64_t d, float eps,
+                        int64_t members, int64_t w_stride, int64_t b_stride);
+// dx [rows, d] (written); dweight, dbias (nullable; block e's row at dweight + e * dw_stride,
+// dbias + e * db_stride; written, or added to when accumulate).
 void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
                          const float* weight, const float* mean, const float* rstd, int64_t rows,
-                         int64_t d, bool accumulate);
+                         int64_t d, bool accumulate, int64_t members, int64_t w_stride,
+                         int64_t dw_stride, int64_t db_stride);
 
 // dst[r, dst_off + c] = src[r, src_off + c] for r < rows, c < cols (row strides in elements).
 void copy_columns(float* dst, int64_t dst_stride, int64_t dst_off, const float* src,

@@ -45,13 +45,18 @@ __global__ void activation_backward_kernel(float* dx, const float* dy, const flo
     dx[i] = activation_grad(dy[i], y[i], act);
 }
 
-// One warp per row: mean, then the (two-pass) variance, then y.
+// One warp per row: mean, then the (two-pass) variance, then y. Row r belongs to ensemble member
+// r / rows_per_member, whose weight and bias rows sit w_stride and b_stride apart.
 __global__ void layer_norm_forward_kernel(float* y, float* mean, float* rstd, const float* x,
                                           const float* w, const float* b, int64_t rows, int64_t d,
-                                          float eps) {
+                                          float eps, int64_t rows_per_member, int64_t w_stride,
+                                          int64_t b_stride) {
   const int lane = threadIdx.x % kWarp;
   const int64_t row = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp;
   if (row >= rows) return;
+  const int64_t member = row / rows_per_member;
+  w += member * w_stride;
+  b += member * b_stride;
   const float* xr = x + row * d;
   float s = 0.f;
   for (int64_t j = lane; j < d; j += kWarp) s += xr[j];
@@ -73,10 +78,12 @@ __global__ void layer_norm_forward_kernel(float* y, float* mean, float* rstd, co
 // dx for one row per warp: rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w.
 __global__ void layer_norm_backward_dx_kernel(float* dx, const float* dy, const float* x,
                                               const float* w, const float* mean, const float* rstd,
-                                              int64_t rows, int64_t d) {
+                                              int64_t rows, int64_t d, int64_t rows_per_member,
+                                              int64_t w_stride) {
   const int lane = threadIdx.x % kWarp;
   const int64_t row = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp;
   if (row >= rows) return;
+  w += (row / rows_per_member) * w_stride;
   const float* xr = x + row * d;
   const float* dyr = dy + row * d;
   const float mu = mean[row], rs = rstd[row];
@@ -95,18 +102,23 @@ __global__ void layer_norm_backward_dx_kernel(float* dx, const float* dy, const 
   }
 }
 
-// Column sums over rows, reduced across the block's row groups in a fixed order.
-// mode 0: out[c] = sum_r x[r, c]; mode 1 (LayerNorm): dw[c] = sum dy * xhat, db[c] = sum dy.
+// Column sums over rows, reduced across the block's row groups in a fixed order:
+// dw[c] = sum dy * xhat, db[c] = sum dy. blockIdx.y is the ensemble member: it sums its own
+// rows_per_member rows into its parameter rows (dw_stride, db_stride apart).
 __global__ void layer_norm_params_kernel(float* dw, float* db, const float* dy, const float* x,
-                                         const float* mean, const float* rstd, int64_t rows,
-                                         int64_t d, int accumulate) {
+                                         const float* mean, const float* rstd,
+                                         int64_t rows_per_member, int64_t d, int accumulate,
+                                         int64_t dw_stride, int64_t db_stride) {
   __shared__ float sw[kRowGroups][kColsPerBlock + 1];
   __shared__ float sb[kRowGroups][kColsPerBlock + 1];
   const int tx = threadIdx.x % kColsPerBlock, ty = threadIdx.x / kColsPerBlock;
   const int64_t c = blockIdx.x * int64_t(kColsPerBlock) + tx;
+  const int64_t r0 = blockIdx.y * rows_per_member, r1 = r0 + rows_per_member;
+  if (dw) dw += blockIdx.y * dw_stride;
+  if (db) db += blockIdx.y * db_stride;
   float aw = 0.f, ab = 0.f;
   if (c < d) {
-    for (int64_t r = ty; r < rows; r += kRowGroups) {
+    for (int64_t r = r0 + ty; r < r1; r += kRowGroups) {
       const float g = dy[r * d + c];
       aw += g * (x[r * d + c] - mean[r]) * rstd[r];
       ab += g;
@@ -226,22 +238,28 @@ void activation_backward(float* dx, const float* dy, const float* y, int64_t n, 
 }
 
 void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight,
-                        const float* bias, int64_t rows, int64_t d, float eps, void* stream) {
+                        const float* bias, int64_t rows, int64_t d, float eps, int64_t members,
+                        int64_t w_stride, int64_t b_stride, void* stream) {
   if (rows == 0) return;
   layer_norm_forward_kernel<<<rows_to_blocks(rows), kRowsPerBlock * kWarp, 0, as_stream(stream)>>>(
-      y, mean, rstd, x, weight, bias, rows, d, eps);
+      y, mean, rstd, x, weight, bias, rows, d, eps, rows / members, w_stride, b_stride);
 }
 
 void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
                          const float* weight, const float* mean, const float* rstd, int64_t rows,
-                         int64_t d, bool accumulate, void* stream) {
+                         int64_t d, bool accumulate, int64_t members, int64_t w_stride,
+                         int64_t dw_stride, int64_t db_stride, void* stream) {
   cudaStream_t st = as_stream(stream);
+  const int64_t rows_per_member = rows / members;
   if (rows > 0 && dx)
     layer_norm_backward_dx_kernel<<<rows_to_blocks(rows), kRowsPerBlock * kWarp, 0, st>>>(
-        dx, dy, x, weight, mean, rstd, rows, d);
-  if ((dweight || dbias) && d > 0)
-    layer_norm_params_kernel<<<col_blocks(d), kColsPerBlock * kRowGroups, 0, st>>>(
-        dweight, dbias, dy, x, mean, rstd, rows, d, accumulate ? 1 : 0);
+        dx, dy, x, weight, mean, rstd, rows, d, rows_per_member, w_stride);
+  if ((dweight || dbias) && d > 0) {
+    const dim3 grid(col_blocks(d), static_cast<unsigned>(members));
+    layer_norm_params_kernel<<<grid, kColsPerBlock * kRowGroups, 0, st>>>(
+        dweight, dbias, dy, x, mean, rstd, rows_per_member, d, accumulate ? 1 : 0, dw_stride,
+        db_stride);
+  }
 }
 
 void copy_columns(float* dst, int64_t dst_stride, int64_t dst_off, const float* src,

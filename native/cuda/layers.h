@@ -12,11 +12,15 @@ void activation_forward(float* y, const float* x, int64_t n, Activation act, voi
 void activation_backward(float* dx, const float* dy, const float* y, int64_t n, Activation act,
                          void* stream);
 
+// Ensembles as in cpu::layer_norm_*: `members` equal blocks of rows, block e using the parameter
+// rows at e * stride.
 void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight,
-                        const float* bias, int64_t rows, int64_t d, float eps, void* stream);
+                        const float* bias, int64_t rows, int64_t d, float eps, int64_t members,
+                        int64_t w_stride, int64_t b_stride, void* stream);
 void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
                          const float* weight, const float* mean, const float* rstd, int64_t rows,
-                         int64_t d, bool accumulate, void* stream);
+                         int64_t d, bool accumulate, int64_t members, int64_t w_stride,
+                         int64_t dw_stride, int64_t db_stride, void* stream);
 
 void copy_columns(float* dst, int64_t dst_stride, int64_t dst_off, const float* src,
                   int64_t src_stride, int64_t src_off, int64_t rows, int64_t cols, void* stream);

@@ -6,6 +6,7 @@
 #include "check.h"
 #include "dispatch.h"
 #include "gemm.h"
+#include "strided_overlap.h"
 #ifdef ERA_WITH_CUDA
 #include "../cuda/layers.h"
 #endif
@@ -28,11 +29,6 @@ void require_no_alias(const TensorView& out, const char* out_name, const TensorV
 int64_t last_dim(const TensorView& t, const char* name) {
   if (t.ndim < 1) throw_range("a tensor with at least one dimension [..., d]", name, t.describe());
   return t.shape[t.ndim - 1];
-}
-
-void require_vector(const TensorView& t, int64_t d, const char* name, const char* what) {
-  if (t.ndim != 1 || t.shape[0] != d)
-    throw_range("shape [" + std::to_string(d) + "] (" + what + ")", name, t.describe());
 }
 
 void require_count(const TensorView& t, int64_t count, const char* name, const char* what) {
@@ -81,16 +77,90 @@ void activation_backward(const TensorView& dx, const TensorView& dy, const Tenso
            [&](void* s) { ERA_CUDA_ONLY(cuda::activation_backward(dx.ptr<float>(), dy.ptr<float>(), y.ptr<float>(), dy.numel, act, s);) (void)s; });
 }
 
+namespace {
+
+// The parameter rows of an ensemble LayerNorm: f32 on x's device, `members` rows of d elements
+// inside p.t. Returns where they lie (for the alias checks).
+Strided check_param_rows(const ParamRows& p, int64_t members, int64_t d, const TensorView& x,
+                         const char* name, bool is_output) {
+  require_f32_like(p.t, name, x, "x");
+  if (p.offset < 0 || p.stride < 0)
+    throw_range("a non-negative offset and stride", name,
+                "offset " + std::to_string(p.offset) + ", stride " + std::to_string(p.stride));
+  if (is_output && members > 1 && p.stride < d)
+    throw_range("gradient rows that do not overlap (a stride of at least " + std::to_string(d) + ")",
+                name, "stride " + std::to_string(p.stride));
+  const int64_t room = p.t.numel - p.offset;
+  if (room < d || (members > 1 && p.stride > 0 && members - 1 > (room - d) / p.stride))
+    throw_range(std::to_string(members) + " rows of " + std::to_string(d) + " elements at offset " +
+                    std::to_string(p.offset) + ", stride " + std::to_string(p.stride),
+                name, p.t.describe());
+  return {p.t.ptr<float>() + p.offset, p.t.device, 4, members, p.stride, d};
+}
+
+void require_apart(const Strided& out, const char* out_name, const Strided& in, const char* in_name,
+                   const TensorView& out_t) {
+  if (strided_overlap(out, in))
+    throw_range(std::string("a tensor that does not share memory with ") + in_name, out_name,
+                out_t.describe());
+}
+
+// weight [d] (members 1) or [E, d] with E = x.shape[0]: the member count and the row stride.
+void public_param_layout(const TensorView& w, const TensorView& x, int64_t d, const char* name,
+                         int64_t& members, int64_t& stride) {
+  require_f32_like(w, name, x, "x");
+  if (w.ndim == 1 && w.shape[0] == d) {
+    members = 1;
+    stride = 0;
+    return;
+  }
+  if (w.ndim == 2 && x.ndim >= 2 && w.shape[0] == x.shape[0] && w.shape[1] == d) {
+    members = w.shape[0];
+    stride = d;
+    return;
+  }
+  throw_range("shape [" + std::to_string(d) + "] (the last dim of x)" +
+                  (x.ndim >= 2 ? " or [" + std::to_string(x.shape[0]) + ", " + std::to_string(d) +
+                                     "] (an ensemble: the first and last dims of x)"
+                               : std::string()),
+              name, w.describe());
+}
+
+// Rows of x and the rows per member; checks that the members split the rows evenly.
+int64_t member_rows(const TensorView& x, int64_t d, int64_t members) {
+  if (members < 1) throw_range("at least one ensemble member", "members", std::to_string(members));
+  const int64_t rows = x.numel / d;
+  if (rows % members != 0)
+    throw_range(std::to_string(members) + " equal blocks of rows (one per ensemble member)", "x",
+                x.describe());
+  if (x.device == Device::CUDA && members > 65535)
+    throw_range("at most 65535 ensemble members on cuda", "members", std::to_string(members));
+  return rows;
+}
+
+}  // namespace
+
 void layer_norm(const TensorView& y, const TensorView& mean, const TensorView& rstd,
                 const TensorView& x, const TensorView& weight, const TensorView& bias, double eps) {
   require_dtype(x, {DType::F32}, "x");
   const int64_t d = last_dim(x, "x");
   if (d < 1) throw_range("a last dimension of at least 1", "x", x.describe());
-  const int64_t rows = x.numel / d;
-  require_f32_like(weight, "weight", x, "x");
-  require_vector(weight, d, "weight", "the last dim of x");
+  int64_t members = 1, stride = 0;
+  public_param_layout(weight, x, d, "weight", members, stride);
   require_f32_like(bias, "bias", x, "x");
-  require_vector(bias, d, "bias", "the last dim of x");
+  require_same_shape(bias, weight, "bias", "weight");
+  layer_norm_members(y, mean, rstd, x, {weight, 0, stride}, {bias, 0, stride}, members, eps);
+}
+
+void layer_norm_members(const TensorView& y, const TensorView& mean, const TensorView& rstd,
+                        const TensorView& x, const ParamRows& weight, const ParamRows& bias,
+                        int64_t members, double eps) {
+  require_dtype(x, {DType::F32}, "x");
+  const int64_t d = last_dim(x, "x");
+  if (d < 1) throw_range("a last dimension of at least 1", "x", x.describe());
+  const int64_t rows = member_rows(x, d, members);
+  const Strided w = check_param_rows(weight, members, d, x, "weight", false);
+  const Strided b = check_param_rows(bias, members, d, x, "bias", false);
   require_f32_like(y, "options.out", x, "x");
   require_same_shape(y, x, "options.out", "x");
   require_f32_like(mean, "options.mean", x, "x");
@@ -100,17 +170,21 @@ void layer_norm(const TensorView& y, const TensorView& mean, const TensorView& r
   require_finite(eps, "options.eps");
   if (!(eps > 0)) throw_range("a positive number", "options.eps", std::to_string(eps));
   require_no_alias(y, "options.out", x, "x");
-  for (const TensorView* in : {&x, &weight, &bias}) {
-    require_no_alias(mean, "options.mean", *in, "an input");
-    require_no_alias(rstd, "options.rstd", *in, "an input");
+  for (const Strided& in : {whole(x), w, b}) {
+    require_apart(whole(y), "options.out", in, "an input", y);
+    require_apart(whole(mean), "options.mean", in, "an input", mean);
+    require_apart(whole(rstd), "options.rstd", in, "an input", rstd);
   }
   require_no_alias(mean, "options.mean", rstd, "options.rstd");
   require_no_alias(y, "options.out", mean, "options.mean");
   require_no_alias(y, "options.out", rstd, "options.rstd");
   const float e = static_cast<float>(eps);
+  const float* pw = static_cast<const float*>(w.data);
+  const float* pb = static_cast<const float*>(b.data);
+  const int64_t ws = weight.stride, bs = bias.stride;
   dispatch(x.device, "layerNorm",
-           [&] { cpu::layer_norm_forward(y.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), x.ptr<float>(), weight.ptr<float>(), bias.ptr<float>(), rows, d, e); },
-           [&](void* s) { ERA_CUDA_ONLY(cuda::layer_norm_forward(y.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), x.ptr<float>(), weight.ptr<float>(), bias.ptr<float>(), rows, d, e, s);) (void)s; });
+           [&] { cpu::layer_norm_forward(y.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), x.ptr<float>(), pw, pb, rows, d, e, members, ws, bs); },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::layer_norm_forward(y.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), x.ptr<float>(), pw, pb, rows, d, e, members, ws, bs, s);) (void)s; });
 }
 
 void layer_norm_backward(const TensorView* dx, const TensorView* dweight, const TensorView* dbias,
@@ -119,49 +193,74 @@ void layer_norm_backward(const TensorView* dx, const TensorView* dweight, const 
   require_dtype(x, {DType::F32}, "x");
   const int64_t d = last_dim(x, "x");
   if (d < 1) throw_range("a last dimension of at least 1", "x", x.describe());
-  const int64_t rows = x.numel / d;
+  int64_t members = 1, stride = 0;
+  public_param_layout(weight, x, d, "weight", members, stride);
+  ParamRows dw, db;
+  if (dweight) {
+    require_f32_like(*dweight, "options.dWeight", x, "x");
+    require_same_shape(*dweight, weight, "options.dWeight", "weight");
+    dw = {*dweight, 0, stride};
+  }
+  if (dbias) {
+    require_f32_like(*dbias, "options.dBias", x, "x");
+    require_same_shape(*dbias, weight, "options.dBias", "weight");
+    db = {*dbias, 0, stride};
+  }
+  layer_norm_members_backward(dx, dweight ? &dw : nullptr, dbias ? &db : nullptr, dy, x,
+                              {weight, 0, stride}, mean, rstd, members, accumulate);
+}
+
+void layer_norm_members_backward(const TensorView* dx, const ParamRows* dweight,
+                                 const ParamRows* dbias, const TensorView& dy, const TensorView& x,
+                                 const ParamRows& weight, const TensorView& mean,
+                                 const TensorView& rstd, int64_t members, bool accumulate) {
+  require_dtype(x, {DType::F32}, "x");
+  const int64_t d = last_dim(x, "x");
+  if (d < 1) throw_range("a last dimension of at least 1", "x", x.describe());
+  const int64_t rows = member_rows(x, d, members);
   require_f32_like(dy, "dy", x, "x");
   require_same_shape(dy, x, "dy", "x");
-  require_f32_like(weight, "weight", x, "x");
-  require_vector(weight, d, "weight", "the last dim of x");
+  const Strided w = check_param_rows(weight, members, d, x, "weight", false);
   require_f32_like(mean, "mean", x, "x");
   require_count(mean, rows, "mean", "one per row of x");
   require_f32_like(rstd, "rstd", x, "x");
   require_count(rstd, rows, "rstd", "one per row of x");
-  const TensorView* inputs[] = {&dy, &x, &weight, &mean, &rstd};
+  const Strided inputs[] = {whole(dy), whole(x), w, whole(mean), whole(rstd)};
   if (dx) {
     require_f32_like(*dx, "options.dx", x, "x");
     require_same_shape(*dx, x, "options.dx", "x");
-    for (const TensorView* in : inputs) require_no_alias(*dx, "options.dx", *in, "an input");
+    for (const Strided& in : inputs) require_apart(whole(*dx), "options.dx", in, "an input", *dx);
   }
+  Strided dws, dbs;
   if (dweight) {
-    require_f32_like(*dweight, "options.dWeight", x, "x");
-    require_vector(*dweight, d, "options.dWeight", "the last dim of x");
-    for (const TensorView* in : inputs) require_no_alias(*dweight, "options.dWeight", *in, "an input");
-    if (dx) require_no_alias(*dweight, "options.dWeight", *dx, "options.dx");
+    dws = check_param_rows(*dweight, members, d, x, "options.dWeight", true);
+    for (const Strided& in : inputs) require_apart(dws, "options.dWeight", in, "an input", dweight->t);
+    if (dx) require_apart(dws, "options.dWeight", whole(*dx), "options.dx", dweight->t);
   }
   if (dbias) {
-    require_f32_like(*dbias, "options.dBias", x, "x");
-    require_vector(*dbias, d, "options.dBias", "the last dim of x");
-    for (const TensorView* in : inputs) require_no_alias(*dbias, "options.dBias", *in, "an input");
-    if (dx) require_no_alias(*dbias, "options.dBias", *dx, "options.dx");
-    if (dweight) require_no_alias(*dbias, "options.dBias", *dweight, "options.dWeight");
+    dbs = check_param_rows(*dbias, members, d, x, "options.dBias", true);
+    for (const Strided& in : inputs) require_apart(dbs, "options.dBias", in, "an input", dbias->t);
+    if (dx) require_apart(dbs, "options.dBias", whole(*dx), "options.dx", dbias->t);
+    if (dweight) require_apart(dbs, "options.dBias", dws, "options.dWeight", dbias->t);
   }
   float* pdx = dx ? dx->ptr<float>() : nullptr;
-  float* pdw = dweight ? dweight->ptr<float>() : nullptr;
-  float* pdb = dbias ? dbias->ptr<float>() : nullptr;
+  float* pdw = dweight ? static_cast<float*>(const_cast<void*>(dws.data)) : nullptr;
+  float* pdb = dbias ? static_cast<float*>(const_cast<void*>(dbs.data)) : nullptr;
   if (!pdx && !pdw && !pdb) return;
+  const float* pw = static_cast<const float*>(w.data);
+  const int64_t ws = weight.stride;
+  const int64_t dws_stride = dweight ? dweight->stride : 0, dbs_stride = dbias ? dbias->stride : 0;
   dispatch(x.device, "layerNormBackward",
            [&] {
              if (pdx) {
-               cpu::layer_norm_backward(pdx, pdw, pdb, dy.ptr<float>(), x.ptr<float>(), weight.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate);
+               cpu::layer_norm_backward(pdx, pdw, pdb, dy.ptr<float>(), x.ptr<float>(), pw, mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, members, ws, dws_stride, dbs_stride);
              } else {
                // The CPU kernel always writes dx: give it scratch when the caller does not want it.
                std::vector<float> scratch(static_cast<size_t>(x.numel));
-               cpu::layer_norm_backward(scratch.data(), pdw, pdb, dy.ptr<float>(), x.ptr<float>(), weight.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate);
+               cpu::layer_norm_backward(scratch.data(), pdw, pdb, dy.ptr<float>(), x.ptr<float>(), pw, mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, members, ws, dws_stride, dbs_stride);
              }
            },
-           [&](void* s) { ERA_CUDA_ONLY(cuda::layer_norm_backward(pdx, pdw, pdb, dy.ptr<float>(), x.ptr<float>(), weight.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, s);) (void)s; });
+           [&](void* s) { ERA_CUDA_ONLY(cuda::layer_norm_backward(pdx, pdw, pdb, dy.ptr<float>(), x.ptr<float>(), pw, mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, members, ws, dws_stride, dbs_stride, s);) (void)s; });
 }
 
 namespace {

@@ -16,12 +16,31 @@ void activation_backward(const TensorView& dx, const TensorView& dy, const Tenso
                          Activation act);
 
 // x [..., d]; weight, bias [d]; y like x; mean, rstd: one value per row (numel / d).
+// Ensembles: x [E, ..., d] with weight, bias [E, d] normalises member e's rows with row e.
 void layer_norm(const TensorView& y, const TensorView& mean, const TensorView& rstd,
                 const TensorView& x, const TensorView& weight, const TensorView& bias, double eps);
-// Any of dx, dweight, dbias may be null (not wanted). accumulate adds into dweight and dbias.
+// Any of dx, dweight, dbias may be null (not wanted). accumulate adds into dweight and dbias,
+// which have weight's shape ([d], or [E, d] for an ensemble).
 void layer_norm_backward(const TensorView* dx, const TensorView* dweight, const TensorView* dbias,
                          const TensorView& dy, const TensorView& x, const TensorView& weight,
                          const TensorView& mean, const TensorView& rstd, bool accumulate);
+
+// The ensemble form for parameters that live inside a larger block (a model's flat parameter
+// tensor): member e's row of d values starts at element offset + e * stride of t. The rows of x
+// form `members` equal consecutive blocks; block e uses row e. stride 0 shares one row (inputs
+// only: gradient rows must not overlap).
+struct ParamRows {
+  TensorView t;
+  int64_t offset = 0;
+  int64_t stride = 0;
+};
+void layer_norm_members(const TensorView& y, const TensorView& mean, const TensorView& rstd,
+                        const TensorView& x, const ParamRows& weight, const ParamRows& bias,
+                        int64_t members, double eps);
+void layer_norm_members_backward(const TensorView* dx, const ParamRows* dweight,
+                                 const ParamRows* dbias, const TensorView& dy, const TensorView& x,
+                                 const ParamRows& weight, const TensorView& mean,
+                                 const TensorView& rstd, int64_t members, bool accumulate);
 
 // Along the last dim: inputs [..., d_i] (same leading dims) -> out [..., sum d_i]; split undoes it.
 void concat(const TensorView& out, const std::vector<TensorView>& inputs);
