@@ -21,6 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_gemm(env, exports);
   register_layers(env, exports);
   register_optim(env, exports);
+  register_sac(env, exports);
   register_mlp(env, exports);
   return exports;
 }

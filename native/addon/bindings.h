@@ -12,6 +12,7 @@ void register_era_logits(Napi::Env env, Napi::Object exports);
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_layers(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
+void register_sac(Napi::Env env, Napi::Object exports);
 void register_mlp(Napi::Env env, Napi::Object exports);
 
 }  // namespace era::addon
