@@ -12,14 +12,17 @@
  *   device (no synchronisation) and the reduction is deterministic.
  * - `polyakUpdate`: target = (1 − τ) target + τ online (target networks).
  *
- * One kernel launch per block per step. The step count t lives on the host.
+ * One kernel launch per block per step. The step count t lives on the host, or with
+ * `capturable: true` in a one-element i32 tensor on the parameters' device that the step itself
+ * advances (one more tiny launch), so a step recorded in a CUDA graph (era.captureGraph) uses the
+ * right bias corrections on every replay.
  */
 import { native, type NativeTensor } from '../native.js';
 import { empty, tensorArg, zeros, type Tensor } from '../tensor.js';
 import { finiteNumber, integer, plainObject, rangeError, typeError } from '../validate.js';
 
 interface OptimNativeApi {
-  adamStep(p: NativeTensor, g: NativeTensor, m: NativeTensor, v: NativeTensor, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  adamStep(p: NativeTensor, g: NativeTensor, m: NativeTensor, v: NativeTensor, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, stepCounter?: NativeTensor | null): void;
   sgdStep(p: NativeTensor, g: NativeTensor, buf: NativeTensor | null, lr: number, momentum: number, nesterov: boolean, weightDecay: number): void;
   clipGradNorm(grads: NativeTensor[], maxNorm: number, normOut: NativeTensor): void;
   polyakUpdate(target: NativeTensor, online: NativeTensor, tau: number): void;
@@ -70,6 +73,8 @@ export interface AdamOptions {
   eps?: number;
   /** Decoupled weight decay (Adam: default 0; AdamW: default 1e-4, optax's default). */
   weightDecay?: number;
+  /** Keep the step count on the device so steps can be recorded in a CUDA graph (default false). */
+  capturable?: boolean;
 }
 
 interface AdamHyper {
@@ -115,12 +120,19 @@ export class Adam implements Disposable {
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
+  /** The device step counter (capturable optimizers only). */
+  readonly stepCounter: Tensor | null;
   #step = 0;
   #disposed = false;
 
   constructor(params: Tensor | readonly Tensor[], options?: AdamOptions) {
     this.params = Object.freeze(blocks(params, 'params'));
     const h = adamHyper(options, this.defaultWeightDecay());
+    const capturable = (options as { capturable?: unknown } | undefined)?.capturable ?? false;
+    if (typeof capturable !== 'boolean') throw typeError('a boolean', 'options.capturable', capturable);
+    // The counter advances once per adamStep call, so it can serve one block only.
+    if (capturable && this.params.length > 1) throw rangeError('a single parameter block (capturable: true)', 'params', `${this.params.length} blocks`);
+    this.stepCounter = capturable ? zeros([1], { dtype: 'i32', device: this.params[0].device }) : null;
     this.lr = h.lr;
     this.beta1 = h.beta1;
     this.beta2 = h.beta2;
@@ -145,9 +157,9 @@ export class Adam implements Disposable {
     return 0;
   }
 
-  /** Steps taken so far. */
+  /** Steps taken so far (a capturable optimizer reads its device counter: a synchronising read). */
   get stepCount(): number {
-    return this.#step;
+    return this.stepCounter ? this.stepCounter.toArray()[0] : this.#step;
   }
 
   /** One step with gradients shaped like the parameter blocks. */
@@ -157,8 +169,9 @@ export class Adam implements Disposable {
     matchBlocks(g, 'grads', this.params as Tensor[], 'params');
     const lr = nonNegative(this.lr, 'lr', 0);
     const t = this.#step + 1;
+    const counter = this.stepCounter?.handle ?? null;
     this.params.forEach((p, i) => {
-      api().adamStep(p.handle, g[i].handle, this.m[i].handle, this.v[i].handle, lr, this.beta1, this.beta2, this.eps, this.weightDecay, t);
+      api().adamStep(p.handle, g[i].handle, this.m[i].handle, this.v[i].handle, lr, this.beta1, this.beta2, this.eps, this.weightDecay, t, counter);
     });
     this.#step = t;
   }
@@ -167,12 +180,23 @@ export class Adam implements Disposable {
   reset(): void {
     for (const t of [...this.m, ...this.v]) t.fill(0);
     this.#step = 0;
+    this.stepCounter?.fill(0);
+  }
+
+  /**
+   * Sets the step count (for resuming from a checkpoint; write the saved moments into `m` and `v`
+   * as well, or the bias corrections will not match the moments).
+   */
+  restoreStepCount(step: number): void {
+    this.#step = integer(step, 'step', 0);
+    this.stepCounter?.fill(this.#step);
   }
 
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const t of [...this.m, ...this.v]) t.dispose();
+    this.stepCounter?.dispose();
   }
 
   [Symbol.dispose](): void {

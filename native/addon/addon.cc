@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_optim(env, exports);
   register_sac(env, exports);
   register_mlp(env, exports);
+  register_graph(env, exports);
   return exports;
 }
 

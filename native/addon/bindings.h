@@ -14,5 +14,6 @@ void register_layers(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
 void register_sac(Napi::Env env, Napi::Object exports);
 void register_mlp(Napi::Env env, Napi::Object exports);
+void register_graph(Napi::Env env, Napi::Object exports);
 
 }  // namespace era::addon

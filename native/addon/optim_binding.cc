@@ -10,7 +10,7 @@ namespace {
 
 using namespace dense;
 
-// adamStep(params, grads, m, v, lr, beta1, beta2, eps, weightDecay, step)
+// adamStep(params, grads, m, v, lr, beta1, beta2, eps, weightDecay, step, stepCounter?)
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     ops::AdamOptions o;
@@ -20,6 +20,8 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
     o.eps = number_arg(info, 7, "options.eps");
     o.weight_decay = number_arg(info, 8, "options.weightDecay");
     o.step = number_arg(info, 9, "step");
+    TensorView counter;
+    if (optional_tensor_arg(info, 10, "stepCounter", counter)) o.step_counter = &counter;
     ops::adam_step(tensor_arg(info, 0, "params"), tensor_arg(info, 1, "grads"),
                    tensor_arg(info, 2, "m"), tensor_arg(info, 3, "v"), o);
     return info.Env().Undefined();

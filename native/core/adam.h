@@ -12,6 +12,13 @@ struct AdamHyper {
   float lr, beta1, beta2, eps, weight_decay, bc1, bc2;
 };
 
+// The bias corrections for 1-based step t, in double as the op layer computes them, so the
+// device-counted variant (step count read on the GPU, for CUDA graphs) matches the host path.
+ERA_HD void adam_bias_corrections(double beta1, double beta2, double t, float& bc1, float& bc2) {
+  bc1 = static_cast<float>(1.0 - pow(beta1, t));
+  bc2 = static_cast<float>(1.0 - pow(beta2, t));
+}
+
 ERA_HD void adam_update(float& p, float g, float& m, float& v, const AdamHyper& h) {
   m = h.beta1 * m + (1.f - h.beta1) * g;
   v = h.beta2 * v + (1.f - h.beta2) * g * g;

@@ -94,6 +94,18 @@ struct Allocator {
   std::map<size_t, std::vector<void*>> free_lists;
   std::unordered_map<void*, size_t> live;
   AllocatorStats stats;
+  // While a graph is being recorded, freed blocks go here instead of the free lists: the
+  // recorded kernels address them, so nothing else may reuse them until the graph is destroyed.
+  bool capturing = false;
+  std::vector<std::pair<void*, size_t>> held;
+
+  void return_blocks_locked(std::vector<std::pair<void*, size_t>>& blocks) {
+    for (auto& [p, size] : blocks) {
+      free_lists[size].push_back(p);
+      stats.cached += size;
+    }
+    blocks.clear();
+  }
 
   void release_cache_locked() {
     for (auto& [size, blocks] : free_lists)
@@ -138,6 +150,16 @@ void ensure_staging(Staging& s, const char* op) {
     check(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming), op);
   }
   s.ready = true;
+}
+
+// Host transfers and synchronisation cannot be recorded into a graph (the staging buffers would
+// be baked in, and a sync ends the capture): refuse them with a clear error instead.
+void refuse_while_capturing(const char* op, const char* what) {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  if (a.capturing)
+    throw Error(ErrorKind::Range, std::string(op) + ": " + what +
+                                      " cannot run while a CUDA graph is being captured; move it out of the captured function");
 }
 
 struct Timer {
@@ -249,6 +271,10 @@ void device_free(void* ptr) {
   size_t size = it->second;
   a.live.erase(it);
   a.stats.in_use -= size;
+  if (a.capturing) {
+    a.held.emplace_back(ptr, size);
+    return;
+  }
   a.stats.cached += size;
   a.free_lists[size].push_back(ptr);
 }
@@ -263,12 +289,14 @@ void empty_cache() {
   if (!available()) return;
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
+  if (a.capturing) return;  // cudaFree would end the capture; the cache stays until later
   cudaStreamSynchronize(ctx().stream);
   a.release_cache_locked();
 }
 
 void upload(void* device_dst, const void* host_src, size_t bytes, const char* op) {
   Context& c = ready(op);
+  refuse_while_capturing(op, "a host-to-device copy");
   Staging& s = staging();
   std::lock_guard<std::mutex> lock(s.mu);
   ensure_staging(s, op);
@@ -290,6 +318,7 @@ void upload(void* device_dst, const void* host_src, size_t bytes, const char* op
 
 void download(void* host_dst, const void* device_src, size_t bytes, const char* op) {
   Context& c = ready(op);
+  refuse_while_capturing(op, "a device-to-host read");
   Staging& s = staging();
   std::lock_guard<std::mutex> lock(s.mu);
   ensure_staging(s, op);
@@ -331,11 +360,13 @@ void device_copy(void* dst, const void* src, size_t bytes, const char* op) {
 
 void synchronize(const char* op) {
   if (!available()) return;
+  refuse_while_capturing(op, "synchronize()");
   check(cudaStreamSynchronize(ctx().stream), op);
 }
 
 PendingRead* begin_read(const void* device_src, size_t bytes, const char* op) {
   Context& c = ready(op);
+  refuse_while_capturing(op, "a device-to-host read");
   Staging& s = staging();
   auto* read = new PendingRead();
   read->bytes = bytes;
@@ -389,8 +420,92 @@ std::string finish_read(PendingRead* read, void* host_dst) {
   return error;
 }
 
+// ---- CUDA graphs -----------------------------------------------------------------------------
+
+struct Graph {
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  size_t nodes = 0;
+  std::vector<std::pair<void*, size_t>> held;  // blocks freed during the recording
+};
+
+bool capturing() {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  return a.capturing;
+}
+
+void begin_capture(const char* op) {
+  Context& c = ready(op);
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  if (a.capturing)
+    throw Error(ErrorKind::Range, std::string(op) + ": a CUDA graph is already being captured (captures do not nest)");
+  check(cudaStreamBeginCapture(c.stream, cudaStreamCaptureModeRelaxed), op);
+  a.capturing = true;
+}
+
+namespace {
+// Ends the recording and hands the held blocks to the caller.
+cudaError_t stop_capture(cudaGraph_t* graph, std::vector<std::pair<void*, size_t>>& held) {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  a.capturing = false;
+  held.swap(a.held);
+  return cudaStreamEndCapture(ctx().stream, graph);
+}
+
+void give_back(std::vector<std::pair<void*, size_t>>& held) {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  a.return_blocks_locked(held);
+}
+}  // namespace
+
+void abort_capture() {
+  if (!capturing()) return;
+  cudaGraph_t graph = nullptr;
+  std::vector<std::pair<void*, size_t>> held;
+  stop_capture(&graph, held);
+  cudaGetLastError();
+  if (graph) cudaGraphDestroy(graph);
+  give_back(held);  // nothing recorded will ever run
+}
+
+Graph* end_capture(const char* op) {
+  auto* g = new Graph();
+  cudaError_t e = stop_capture(&g->graph, g->held);
+  if (e == cudaSuccess) e = cudaGraphInstantiate(&g->exec, g->graph, 0);
+  if (e == cudaSuccess) e = cudaGraphGetNodes(g->graph, nullptr, &g->nodes);
+  if (e != cudaSuccess) {
+    destroy_graph(g);
+    check(e, op);
+  }
+  return g;
+}
+
+void launch_graph(Graph* graph, const char* op) {
+  Context& c = ready(op);
+  refuse_while_capturing(op, "a graph launch");
+  check(cudaGraphLaunch(graph->exec, c.stream), op);
+}
+
+size_t graph_nodes(const Graph* graph) { return graph ? graph->nodes : 0; }
+
+void destroy_graph(Graph* graph) {
+  if (!graph) return;
+  // Work already queued may still use the held blocks, but everything that reuses them later is
+  // queued behind it on the same stream.
+  if (graph->exec) cudaGraphExecDestroy(graph->exec);
+  if (graph->graph) cudaGraphDestroy(graph->graph);
+  cudaGetLastError();
+  give_back(graph->held);
+  delete graph;
+}
+
 void timer_start() {
   Context& c = ready("timer");
+  refuse_while_capturing("timer", "timing");
   Timer& t = timer();
   if (!t.start) {
     check(cudaEventCreate(&t.start), "timer");
@@ -401,6 +516,7 @@ void timer_start() {
 
 double timer_stop_ms() {
   Context& c = ready("timer");
+  refuse_while_capturing("timer", "timing");
   Timer& t = timer();
   if (!t.start) throw Error(ErrorKind::Range, "timer: timerStop() called before timerStart()");
   check(cudaEventRecord(t.stop, c.stream), "timer");

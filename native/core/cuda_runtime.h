@@ -66,6 +66,21 @@ PendingRead* begin_read(const void* device_src, size_t bytes, const char* op);
 // Returns an error message, or empty on success (runs off the JS thread: no throwing there).
 std::string finish_read(PendingRead* read, void* host_dst);
 
+// CUDA graphs. begin_capture starts recording the library stream (relaxed mode, so the caching
+// allocator may still cudaMalloc); kernels queued until end_capture are recorded, not run, and
+// replay with one launch_graph each. Blocks freed while recording stay reserved for the graph
+// (its kernels address them) until destroy_graph. Host transfers and synchronisation cannot be
+// recorded: they throw while a capture is in progress.
+struct Graph;
+void begin_capture(const char* op);
+Graph* end_capture(const char* op);  // on failure the capture is discarded and this throws
+void abort_capture();                // discards a capture in progress; never throws
+bool capturing();
+void launch_graph(Graph* graph, const char* op);
+void destroy_graph(Graph* graph);  // never throws
+// Kernel nodes recorded in a graph (tests and benches report it).
+size_t graph_nodes(const Graph* graph);
+
 // CUDA-event timer on the library stream, for benchmarks.
 void timer_start();
 double timer_stop_ms();

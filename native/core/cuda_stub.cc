@@ -37,6 +37,13 @@ void device_copy(void*, const void*, size_t, const char* op) { no_cuda(op); }
 void synchronize(const char*) {}
 PendingRead* begin_read(const void*, size_t, const char* op) { no_cuda(op); }
 std::string finish_read(PendingRead*, void*) { return kReason; }
+void begin_capture(const char* op) { no_cuda(op); }
+Graph* end_capture(const char* op) { no_cuda(op); }
+void abort_capture() {}
+bool capturing() { return false; }
+void launch_graph(Graph*, const char* op) { no_cuda(op); }
+void destroy_graph(Graph*) {}
+size_t graph_nodes(const Graph*) { return 0; }
 void timer_start() { no_cuda("timer"); }
 double timer_stop_ms() { no_cuda("timer"); }
 

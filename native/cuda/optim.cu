@@ -20,6 +20,22 @@ __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_
   }
 }
 
+__global__ void increment_kernel(int32_t* counter) { counter[0] += 1; }
+
+// Reads the step count written by increment_kernel (the launch before it on the same stream).
+__global__ void adam_counted_kernel(float* p, const float* g, float* m, float* v, int64_t n,
+                                    AdamHyper h, double beta1, double beta2, const int32_t* counter) {
+  adam_bias_corrections(beta1, beta2, static_cast<double>(counter[0]), h.bc1, h.bc2);
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    float pi = p[i], mi = m[i], vi = v[i];
+    adam_update(pi, g[i], mi, vi, h);
+    p[i] = pi;
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
 __global__ void sgd_kernel(float* p, const float* g, float* buf, int64_t n, float lr,
                            float momentum, int nesterov, float weight_decay) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
@@ -80,6 +96,13 @@ void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const Ad
                void* stream) {
   if (n == 0) return;
   adam_kernel<<<grid_for(n), kBlock, 0, as_stream(stream)>>>(p, g, m, v, n, h);
+}
+
+void adam_step_counted(float* p, const float* g, float* m, float* v, int64_t n, const AdamHyper& h,
+                       double beta1, double beta2, int32_t* counter, void* stream) {
+  increment_kernel<<<1, 1, 0, as_stream(stream)>>>(counter);
+  if (n == 0) return;
+  adam_counted_kernel<<<grid_for(n), kBlock, 0, as_stream(stream)>>>(p, g, m, v, n, h, beta1, beta2, counter);
 }
 
 void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum,

@@ -8,6 +8,9 @@ namespace era::cuda {
 
 void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const AdamHyper& h,
                void* stream);
+// The same with the step count on the device: counter[0] += 1, then the bias corrections from it.
+void adam_step_counted(float* p, const float* g, float* m, float* v, int64_t n, const AdamHyper& h,
+                       double beta1, double beta2, int32_t* counter, void* stream);
 void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum,
               bool nesterov, float weight_decay, void* stream);
 void polyak(float* target, const float* online, int64_t n, float tau, void* stream);

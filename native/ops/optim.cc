@@ -41,6 +41,35 @@ void require_non_negative(double v, const char* name) {
 
 }  // namespace
 
+namespace {
+
+// The device-counted form (see AdamOptions::step_counter); arguments already checked.
+void adam_step_counted(const TensorView& p, const TensorView& g, const TensorView& m,
+                       const TensorView& v, const AdamOptions& o) {
+  const TensorView& c = *o.step_counter;
+  require_dtype(c, {DType::I32}, "stepCounter");
+  require_same_device(c, p, "stepCounter", "params");
+  if (c.numel != 1) throw_range("a tensor of one element", "stepCounter", c.describe());
+  AdamHyper h{static_cast<float>(o.lr), static_cast<float>(o.beta1), static_cast<float>(o.beta2),
+              static_cast<float>(o.eps), static_cast<float>(o.weight_decay), 1.f, 1.f};
+  dispatch(p.device, "adam",
+           [&] {
+             int32_t* counter = c.ptr<int32_t>();
+             if (counter[0] < 0 || counter[0] == 2147483647)
+               throw_range("a step count in [0, 2^31 - 2]", "stepCounter", std::to_string(counter[0]));
+             counter[0] += 1;
+             adam_bias_corrections(o.beta1, o.beta2, counter[0], h.bc1, h.bc2);
+             cpu::adam_step(p.ptr<float>(), g.ptr<float>(), m.ptr<float>(), v.ptr<float>(), p.numel, h);
+           },
+           [&](void* s) {
+             ERA_CUDA_ONLY(cuda::adam_step_counted(p.ptr<float>(), g.ptr<float>(), m.ptr<float>(), v.ptr<float>(),
+                                                   p.numel, h, o.beta1, o.beta2, c.ptr<int32_t>(), s);)
+             (void)s;
+           });
+}
+
+}  // namespace
+
 void adam_step(const TensorView& p, const TensorView& g, const TensorView& m, const TensorView& v,
                const AdamOptions& o) {
   require_dtype(p, {DType::F32}, "params");
@@ -55,6 +84,10 @@ void adam_step(const TensorView& p, const TensorView& g, const TensorView& m, co
   require_range(o.beta2, 0, 1, true, "options.beta2");
   require_non_negative(o.eps, "options.eps");
   require_non_negative(o.weight_decay, "options.weightDecay");
+  if (o.step_counter) {
+    adam_step_counted(p, g, m, v, o);
+    return;
+  }
   if (!(o.step >= 1) || o.step != std::floor(o.step) || o.step > 9007199254740991.0)
     throw_range("a positive integer", "step", std::to_string(o.step));
   const double bc1 = 1.0 - std::pow(o.beta1, o.step), bc2 = 1.0 - std::pow(o.beta2, o.step);

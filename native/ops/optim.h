@@ -13,6 +13,10 @@ struct AdamOptions {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double weight_decay = 0;  // decoupled (AdamW): p -= lr * weight_decay * p
   double step = 1;          // 1-based step count for the bias corrections
+  // When set (an i32 tensor of one element on the parameters' device), the step count lives there
+  // instead: the op adds 1 to it and uses the new value, all on the device, so the step can be
+  // recorded in a CUDA graph and replayed. `step` is then ignored.
+  const TensorView* step_counter = nullptr;
 };
 void adam_step(const TensorView& p, const TensorView& g, const TensorView& m, const TensorView& v,
                const AdamOptions& o);

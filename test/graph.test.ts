@@ -1,0 +1,185 @@
+/**
+ * CUDA graph capture (era.captureGraph) and the capturable Adam whose step count lives on the
+ * device. On the CPU a "graph" replays by calling the function again, so the same code runs on
+ * both backends; on a CUDA host the recorded work must equal eager execution, host transfers must be
+ * refused while recording (leaving the process usable), and memory freed while recording must stay
+ * reserved for the graph.
+ */
+import { expect } from 'chai';
+
+import era, { type Tensor } from '../lib/index.js';
+import { Adam, AdamW } from '../lib/nn/optim.js';
+import { describeCuda, expectClose, expectThrowsNaming, randomArray, testSeed } from './helpers.js';
+
+const seed = testSeed();
+
+describe(`captureGraph on the CPU (seed ${seed})`, () => {
+  it('runs the warm-up eagerly and replays by calling the function again', () => {
+    let calls = 0;
+    const x = era.tensor(new Float32Array([1, 2, 3]), [3], { device: 'cpu' });
+    const g = era.captureGraph(() => {
+      calls++;
+      era.scale(x, 2, { out: x });
+    }, { device: 'cpu', warmup: 2 });
+    expect(calls).to.equal(2);
+    expect(g.captured).to.equal(false);
+    expect(g.nodes).to.equal(0);
+    g.replay();
+    expect(calls).to.equal(3);
+    expect(Array.from(x.toArray())).to.deep.equal([8, 16, 24]);
+    g.dispose();
+    g.dispose(); // harmless
+    expectThrowsNaming(() => g.replay(), TypeError, 'this');
+    x.dispose();
+  });
+
+  it('rejects a non-function, an async function and bad options, naming them', () => {
+    expectThrowsNaming(() => era.captureGraph(42 as unknown as () => void), TypeError, 'fn');
+    expectThrowsNaming(() => era.captureGraph((async () => {}) as unknown as () => void, { device: 'cpu' }), TypeError, 'fn');
+    expectThrowsNaming(() => era.captureGraph(() => {}, { warmup: -1 }), RangeError, 'options.warmup');
+    expectThrowsNaming(() => era.captureGraph(() => {}, { device: 'gpu' as 'cpu' }), RangeError, 'options.device');
+  });
+});
+
+function adamRun(device: 'cpu' | 'cuda', capturable: boolean, steps: number, wd: number): { params: Float32Array; stepCount: number } {
+  return era.scope(() => {
+    const n = 1031;
+    const p = era.tensor(randomArray(n, seed), [n], { device });
+    const opt = wd > 0 ? new AdamW(p, { lr: 1e-2, weightDecay: wd, capturable }) : new Adam(p, { lr: 1e-2, capturable });
+    for (let s = 0; s < steps; s++) {
+      const g = era.tensor(randomArray(n, seed + 1 + s), [n], { device });
+      opt.step(g);
+    }
+    const out = { params: p.toArray() as Float32Array, stepCount: opt.stepCount };
+    opt.dispose();
+    return out;
+  });
+}
+
+describe(`capturable Adam (step count on the device) on the CPU (seed ${seed})`, () => {
+  for (const wd of [0, 1e-2]) {
+    it(`matches the host-counted optimizer bit for bit over 7 steps (weight decay ${wd})`, () => {
+      const host = adamRun('cpu', false, 7, wd);
+      const dev = adamRun('cpu', true, 7, wd);
+      expect(dev.stepCount).to.equal(7);
+      expect(Array.from(dev.params)).to.deep.equal(Array.from(host.params));
+    });
+  }
+
+  it('reset and restoreStepCount set the device counter', () => {
+    const p = era.zeros([4], { device: 'cpu' });
+    const opt = new Adam(p, { capturable: true });
+    opt.step(era.ones([4], { device: 'cpu' }));
+    expect(opt.stepCount).to.equal(1);
+    opt.restoreStepCount(41);
+    expect(opt.stepCount).to.equal(41);
+    expect(Array.from(opt.stepCounter!.toArray())).to.deep.equal([41]);
+    opt.reset();
+    expect(opt.stepCount).to.equal(0);
+    opt.dispose();
+    p.dispose();
+  });
+
+  it('refuses several blocks and a non-boolean capturable, naming them', () => {
+    const a = era.zeros([2], { device: 'cpu' });
+    const b = era.zeros([3], { device: 'cpu' });
+    expectThrowsNaming(() => new Adam([a, b], { capturable: true }), RangeError, 'params');
+    expectThrowsNaming(() => new Adam(a, { capturable: 1 as unknown as boolean }), TypeError, 'options.capturable');
+    a.dispose();
+    b.dispose();
+  });
+});
+
+describeCuda(`captureGraph on CUDA (seed ${seed})`, () => {
+  it('a recorded sequence of ops equals eager execution over several replays', () => {
+    const n = 100_003;
+    const x0 = randomArray(n, seed);
+    const eager = era.tensor(x0, [n], { device: 'cuda' });
+    const xg = era.tensor(x0, [n], { device: 'cuda' });
+    const step = (x: Tensor) =>
+      era.scope(() => {
+        const y = era.scale(x, 0.5);
+        era.add(x, y, { alpha: -0.25, out: x }); // x ← x − ¼·(½x) = 0.875 x
+        era.nn.functional.activation(x, 'tanh', { out: x });
+      });
+    const g = era.captureGraph(() => step(xg), { device: 'cuda' }); // the warm-up runs once
+    step(eager);
+    expect(g.captured).to.equal(true);
+    expect(g.nodes).to.be.greaterThan(2);
+    for (let i = 0; i < 5; i++) {
+      g.replay();
+      step(eager);
+    }
+    expect(Array.from(xg.toArray())).to.deep.equal(Array.from(eager.toArray()));
+    g.dispose();
+    eager.dispose();
+    xg.dispose();
+  });
+
+  it('memory freed while recording is not handed out again until the graph is disposed', () => {
+    const n = 4096;
+    const out = era.zeros([n], { device: 'cuda' });
+    const src = era.tensor(randomArray(n, seed), [n], { device: 'cuda' });
+    const g = era.captureGraph(() => {
+      era.scope(() => {
+        const tmp = era.scale(src, 3); // freed at the end of the scope, inside the recording
+        era.copy(out, tmp);
+      });
+    }, { device: 'cuda', warmup: 0 });
+    // A new tensor of the same size must not land on the graph's temporary.
+    const other = era.full([n], 7, { device: 'cuda' });
+    g.replay();
+    expect(Array.from(other.toArray()).every((v) => v === 7)).to.equal(true);
+    expectClose(out.toArray(), Array.from(randomArray(n, seed), (v) => 3 * v));
+    g.dispose();
+    for (const t of [out, src, other]) t.dispose();
+  });
+
+  it('host transfers are refused while recording, and the process stays usable', () => {
+    const x = era.ones([8], { device: 'cuda' });
+    let err: Error | undefined;
+    try {
+      era.captureGraph(() => {
+        era.scale(x, 2, { out: x });
+        x.toArray();
+      }, { device: 'cuda', warmup: 0 });
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err, 'an error').to.be.instanceOf(Error);
+    expect(err!.message).to.match(/captur/);
+    expect(era.isCapturing()).to.equal(false);
+    era.scale(x, 3, { out: x });
+    expect(Array.from(x.toArray())).to.deep.equal(new Array(8).fill(3)); // the recorded scale never ran
+    x.dispose();
+  });
+
+  it('capturable Adam recorded in a graph equals eager Adam step for step', () => {
+    const n = 5003;
+    const pe = era.tensor(randomArray(n, seed), [n], { device: 'cuda' });
+    const pg = era.tensor(randomArray(n, seed), [n], { device: 'cuda' });
+    const grad = era.tensor(randomArray(n, seed + 9), [n], { device: 'cuda' });
+    const eager = new AdamW(pe, { lr: 1e-2, capturable: false });
+    const graphed = new AdamW(pg, { lr: 1e-2, capturable: true });
+    const g = era.captureGraph(() => graphed.step(grad), { device: 'cuda' });
+    eager.step(grad);
+    for (let i = 0; i < 6; i++) {
+      era.scale(grad, -0.9, { out: grad }); // new gradients, written outside the graph
+      g.replay();
+      eager.step(grad);
+    }
+    expect(graphed.stepCount).to.equal(7);
+    expectClose(pg.toArray(), pe.toArray(), { atol: 1e-7, rtol: 1e-6 });
+    g.dispose();
+    for (const t of [pe, pg, grad]) t.dispose();
+    eager.dispose();
+    graphed.dispose();
+  });
+
+  it('CUDA capturable Adam matches the CPU', () => {
+    const cpu = adamRun('cpu', true, 5, 1e-2);
+    const gpu = adamRun('cuda', true, 5, 1e-2);
+    expect(gpu.stepCount).to.equal(5);
+    expectClose(gpu.params, cpu.params, { atol: 1e-6, rtol: 1e-5 });
+  });
+});
