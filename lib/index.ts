@@ -8,7 +8,10 @@ import { gaussian, gaussianBackward } from './era/gaussian.js';
 import { logits, logitsBackward } from './era/logits.js';
 import * as nn from './nn/index.js';
 import { entropyFloor, softmax, softmaxBackward, softmaxCrossEntropy } from './era/vision.js';
+import { CudaGraph, captureGraph, isCapturing } from './graph.js';
 import { add, copy, scale } from './ops.js';
+import * as report from './report/index.js';
+import * as rl from './rl/index.js';
 import { Generator, manualSeed, normal, uniform } from './random.js';
 import { emptyCache, info, memory, synchronize, version } from './runtime.js';
 import { keep, scope } from './scope.js';
@@ -19,19 +22,20 @@ export type { DType, TensorData, TensorOptions } from './tensor.js';
 export type { EraInfo, MemoryReport } from './runtime.js';
 export type { EraErrorCode } from './errors.js';
 export type { RandomOptions } from './random.js';
+export type { CaptureGraphOptions } from './graph.js';
 export type { EraMode, GaussianOptions } from './era/gaussian.js';
 export type { AdvantageTest, LogitsBackwardOptions, LogitsMode, LogitsOptions, LogitsResult } from './era/logits.js';
 export type { CrossEntropyOptions, CrossEntropyResult, VisionOptions } from './era/vision.js';
 
 export {
-  EraError, Generator, Tensor, add, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
-  gaussian, gaussianBackward, info, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, scale, scope, softmax, softmaxBackward,
+  CudaGraph, EraError, Generator, Tensor, add, captureGraph, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
+  gaussian, gaussianBackward, info, isCapturing, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, report, rl, scale, scope, softmax, softmaxBackward,
   softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
 };
 
 const era = {
-  EraError, Generator, Tensor, add, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
-  gaussian, gaussianBackward, info, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, scale, scope, softmax, softmaxBackward,
+  CudaGraph, EraError, Generator, Tensor, add, captureGraph, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
+  gaussian, gaussianBackward, info, isCapturing, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, report, rl, scale, scope, softmax, softmaxBackward,
   softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
 };
 export default era;

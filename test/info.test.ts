@@ -46,8 +46,8 @@ describe('era.info() and the era command', () => {
     expect(r.stdout).to.match(/backend: +(cpu|cuda)/);
   });
 
-  it('`era demo` runs and leaves no live tensors', () => {
-    const r = era_(['demo', '--size', '100000']);
+  it('`era tour` runs and leaves no live tensors', () => {
+    const r = era_(['tour', '--size', '100000']);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/after the scope: cpu 0, cuda 0 live tensors/);
   });

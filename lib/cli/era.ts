@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-/** The `era` command: `era info`, `era demo`. */
+/** The `era` command: `era info`, `era demo`, `era tour`, `era train sac`. */
 import { Command } from 'commander';
 
 import { runDemo } from './demo.js';
 import { formatInfo } from './format-info.js';
+import { registerTrainCommand } from './train.js';
+import { runTour } from './tour.js';
 import { info, version } from '../runtime.js';
 
 const program = new Command();
@@ -20,9 +22,19 @@ program
 
 program
   .command('demo')
+  .description('the embedded default: trains SAC+ERA on a small task on the default backend (about two minutes on two CPU cores) and writes its learning curve')
+  .option('--out <dir>', 'output folder', 'runs/demo')
+  .option('--steps <n>', 'environment steps')
+  .option('--device <cpu|cuda>', 'device (default: cuda where present)')
+  .action((opts: { out: string; steps?: string; device?: 'cpu' | 'cuda' }) => runDemo(opts));
+
+program
+  .command('tour')
   .description('a short tour: tensors, random numbers and the basic ops on the default device')
   .option('--size <n>', 'elements per tensor', '4000000')
-  .action((opts: { size: string }) => runDemo(Number(opts.size)));
+  .action((opts: { size: string }) => runTour(Number(opts.size)));
+
+registerTrainCommand(program);
 
 program.parseAsync().catch((err: Error) => {
   console.error(`era: ${err.message}`);

@@ -1,4 +1,4 @@
-/** `era demo`: a short tour of the tensor basics on the default device, with timings. */
+/** `era tour`: a short tour of the tensor basics on the default device, with timings. */
 import { performance } from 'node:perf_hooks';
 
 import { add, defaultDevice, memory, normal, scale, scope, synchronize, uniform } from '../index.js';
@@ -14,10 +14,10 @@ function stats(a: ArrayLike<number>): { mean: number; std: number } {
   return { mean, std: Math.sqrt(Math.max(s2 / a.length - mean * mean, 0)) };
 }
 
-export function runDemo(size: number): void {
+export function runTour(size: number): void {
   if (!Number.isInteger(size) || size <= 0) throw new RangeError(`Expected a positive integer for --size but received ${size}`);
   const device = defaultDevice();
-  console.log(`era demo on ${device}: ${size.toLocaleString()} elements per tensor`);
+  console.log(`era tour on ${device}: ${size.toLocaleString()} elements per tensor`);
   scope(() => {
     const t0 = performance.now();
     const x = normal([size], { seed: 1, device });

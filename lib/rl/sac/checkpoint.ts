@@ -1,0 +1,119 @@
+/**
+ * SAC checkpoints: one safetensors file (written atomically) holding the actor, critic and target
+ * critic parameters, the optimizer moments, classic SAC's log α, and optionally the replay buffer;
+ * the JSON metadata holds the step counts, ERA's δ, the random stream's position and the
+ * evaluations so far. Loading checks that the architecture matches before writing anything.
+ */
+import { readSafetensors, writeSafetensors, type SafetensorsData } from '../../nn/safetensors.js';
+import type { Adam } from '../../nn/optim.js';
+import type { Tensor } from '../../tensor.js';
+import type { ReplayBuffer } from '../replay.js';
+import type { SacAgent } from './agent.js';
+import type { Evaluation } from './trainer.js';
+
+export interface SacCheckpointInfo {
+  step: number;
+  evaluations: Evaluation[];
+  task: string;
+  label: string;
+}
+
+const FORMAT = 'era-cuda/sac-checkpoint/1';
+
+function optimizerTensors(prefix: string, opt: Adam, out: Record<string, { data: SafetensorsData; shape: number[] }>): void {
+  opt.m.forEach((t, i) => (out[`${prefix}.m.${i}`] = host(t)));
+  opt.v.forEach((t, i) => (out[`${prefix}.v.${i}`] = host(t)));
+}
+
+function host(t: Tensor): { data: SafetensorsData; shape: number[] } {
+  return { data: t.toArray() as Float32Array, shape: [...t.shape] };
+}
+
+/** Saves the agent (and the buffer unless null) with the trainer's bookkeeping. */
+export async function saveSacCheckpoint(path: string, agent: SacAgent, buffer: ReplayBuffer | null, info: SacCheckpointInfo): Promise<void> {
+  const tensors: Record<string, { data: SafetensorsData; shape: number[] }> = {
+    'actor.params': host(agent.actor.params),
+    'critic.params': host(agent.critic.params),
+    'targetCritic.params': host(agent.targetCritic.params),
+  };
+  optimizerTensors('actorOptimizer', agent.actorOptimizer, tensors);
+  optimizerTensors('criticOptimizer', agent.criticOptimizer, tensors);
+  if (agent.logAlpha && agent.alphaOptimizer) {
+    tensors.logAlpha = host(agent.logAlpha);
+    optimizerTensors('alphaOptimizer', agent.alphaOptimizer, tensors);
+  }
+  let replay: { size: number; next: number; added: number } | null = null;
+  if (buffer) {
+    const st = buffer.state();
+    tensors['replay.storage'] = { data: st.storage, shape: [...buffer.storage.shape] };
+    replay = { size: st.size, next: st.next, added: st.added };
+  }
+  const metadata = {
+    format: FORMAT,
+    task: info.task,
+    label: info.label,
+    step: String(info.step),
+    config: JSON.stringify({ ...agent.config, device: undefined }),
+    shape: JSON.stringify({ observationSize: agent.observationSize, actionSize: agent.actionSize }),
+    updates: String(agent.updates),
+    optimizerSteps: JSON.stringify({
+      actor: agent.actorOptimizer.stepCount,
+      critic: agent.criticOptimizer.stepCount,
+      alpha: agent.alphaOptimizer?.stepCount ?? 0,
+    }),
+    generator: JSON.stringify({ seed: agent.generator.seed, offset: agent.generator.offset }),
+    delta: JSON.stringify(Array.from(agent.delta)),
+    replay: JSON.stringify(replay),
+    evaluations: JSON.stringify(info.evaluations),
+  };
+  await writeSafetensors(path, tensors, metadata);
+}
+
+/** Restores a checkpoint into a freshly built agent (same task and configuration) and buffer. */
+export async function loadSacCheckpoint(path: string, agent: SacAgent, buffer: ReplayBuffer | null): Promise<SacCheckpointInfo> {
+  const file = await readSafetensors(path);
+  const meta = file.metadata;
+  if (meta.format !== FORMAT) throw new RangeError(`Expected an era-cuda SAC checkpoint for '${path}' but received a file with format ${JSON.stringify(meta.format)}`);
+  const shape = JSON.parse(meta.shape) as { observationSize: number; actionSize: number };
+  if (shape.observationSize !== agent.observationSize || shape.actionSize !== agent.actionSize) {
+    throw new RangeError(`Expected a checkpoint for observation size ${agent.observationSize} and action size ${agent.actionSize} for '${path}' but received one for ${shape.observationSize} and ${shape.actionSize}`);
+  }
+  const get = (name: string, into: Tensor): void => {
+    const t = file.tensors.get(name);
+    if (!t) throw new RangeError(`Expected a tensor '${name}' in the checkpoint '${path}' but it is missing`);
+    if (t.data.length !== into.size) {
+      throw new RangeError(`Expected ${into.size} values for '${name}' in '${path}' (the configured model) but received ${t.data.length}: was it trained with other settings (--hidden, --seeds, --baseline)?`);
+    }
+    into.write(t.data as Float32Array);
+  };
+  get('actor.params', agent.actor.params);
+  get('critic.params', agent.critic.params);
+  get('targetCritic.params', agent.targetCritic.params);
+  const steps = JSON.parse(meta.optimizerSteps) as { actor: number; critic: number; alpha: number };
+  const restoreOptimizer = (prefix: string, opt: Adam, step: number): void => {
+    opt.m.forEach((t, i) => get(`${prefix}.m.${i}`, t));
+    opt.v.forEach((t, i) => get(`${prefix}.v.${i}`, t));
+    opt.restoreStepCount(step);
+  };
+  restoreOptimizer('actorOptimizer', agent.actorOptimizer, steps.actor);
+  restoreOptimizer('criticOptimizer', agent.criticOptimizer, steps.critic);
+  if (agent.logAlpha && agent.alphaOptimizer) {
+    get('logAlpha', agent.logAlpha);
+    restoreOptimizer('alphaOptimizer', agent.alphaOptimizer, steps.alpha);
+  }
+  agent.updates = Number(meta.updates);
+  agent.generator.offset = (JSON.parse(meta.generator) as { offset: number }).offset;
+  agent.delta.set(JSON.parse(meta.delta) as number[]);
+  const replay = JSON.parse(meta.replay) as { size: number; next: number; added: number } | null;
+  if (buffer && replay) {
+    const storage = file.tensors.get('replay.storage');
+    if (!storage) throw new RangeError(`Expected the replay buffer in the checkpoint '${path}' but it is missing`);
+    buffer.restore({ storage: storage.data as Float32Array, ...replay });
+  }
+  return {
+    step: Number(meta.step),
+    evaluations: JSON.parse(meta.evaluations) as Evaluation[],
+    task: meta.task,
+    label: meta.label,
+  };
+}

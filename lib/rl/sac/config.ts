@@ -1,0 +1,109 @@
+/**
+ * SAC hyper-parameters. The defaults are the released SAC-ERA code's (era-spec §1.5-1.7): batch 256,
+ * 2 updates per environment step, 5000 uniform warm-up steps, γ 0.99, τ 0.005, lr 3e-4, hidden 512,
+ * AdamW critic (wd 1e-4) and Adam actor, ERA entropy 0.25 per action dimension.
+ */
+import type { Device } from '../../device.js';
+import type { Precision } from '../../nn/functional.js';
+import { finiteNumber, integer, oneOf, plainObject, rangeError } from '../../validate.js';
+
+/** 'era': SAC-ERA (truncated normal, ERA std, no α); 'sac': classic SAC (tanh Gaussian, learned α). */
+export type SacVariant = 'era' | 'sac';
+export const SAC_VARIANTS: readonly SacVariant[] = ['era', 'sac'];
+
+export interface SacConfig {
+  variant: SacVariant;
+  /** Seeds trained side by side as one ensemble. */
+  seeds: number;
+  hidden: number;
+  batchSize: number;
+  updatesPerStep: number;
+  warmupSteps: number;
+  gamma: number;
+  tau: number;
+  actorLr: number;
+  criticLr: number;
+  criticWeightDecay: number;
+  /** ERA target entropy per action dimension H_d. */
+  entropyPerDim: number;
+  /** ERA: tune the README's compensation δ so the executed policy's entropy meets the target. */
+  autoDelta: boolean;
+  /** Step size of the δ tuning (δ ← δ − lr · (H[π] − H0) each update). */
+  deltaLr: number;
+  /** Classic SAC: initial temperature α and its learning rate; target entropy −D. */
+  initAlpha: number;
+  alphaLr: number;
+  /** Classic SAC's log σ range (tanh-rescaled, as jaxrl/SB3 do). */
+  logStdMin: number;
+  logStdMax: number;
+  replayCapacity: number;
+  precision: Precision;
+  device?: Device;
+}
+
+export const SAC_DEFAULTS: Readonly<Omit<SacConfig, 'device'>> = Object.freeze({
+  variant: 'era' as SacVariant,
+  seeds: 1,
+  hidden: 512,
+  batchSize: 256,
+  updatesPerStep: 2,
+  warmupSteps: 5000,
+  gamma: 0.99,
+  tau: 0.005,
+  actorLr: 3e-4,
+  criticLr: 3e-4,
+  criticWeightDecay: 1e-4,
+  entropyPerDim: 0.25,
+  autoDelta: false,
+  deltaLr: 1e-3,
+  initAlpha: 1,
+  alphaLr: 3e-4,
+  logStdMin: -5,
+  logStdMax: 2,
+  replayCapacity: 1_000_000,
+  precision: 'f32' as Precision,
+});
+
+/** Fills in the defaults and validates every field (errors name `config.<field>`). */
+export function resolveSacConfig(options?: Partial<SacConfig>): SacConfig {
+  const o = plainObject(options, 'config');
+  const d = SAC_DEFAULTS;
+  const num = (k: keyof typeof d): number => finiteNumber(o[k] ?? d[k], `config.${k}`);
+  const int = (k: keyof typeof d, min: number): number => integer(o[k] ?? d[k], `config.${k}`, min);
+  const positive = (k: keyof typeof d): number => {
+    const v = num(k);
+    if (!(v > 0)) throw rangeError('a positive number', `config.${k}`, v);
+    return v;
+  };
+  const unit = (k: keyof typeof d): number => {
+    const v = num(k);
+    if (!(v >= 0 && v <= 1)) throw rangeError('a number in [0, 1]', `config.${k}`, v);
+    return v;
+  };
+  const cfg: SacConfig = {
+    variant: oneOf(o.variant ?? d.variant, SAC_VARIANTS, 'config.variant'),
+    seeds: int('seeds', 1),
+    hidden: int('hidden', 1),
+    batchSize: int('batchSize', 1),
+    updatesPerStep: int('updatesPerStep', 0),
+    warmupSteps: int('warmupSteps', 0),
+    gamma: unit('gamma'),
+    tau: unit('tau'),
+    actorLr: positive('actorLr'),
+    criticLr: positive('criticLr'),
+    criticWeightDecay: num('criticWeightDecay'),
+    entropyPerDim: num('entropyPerDim'),
+    autoDelta: Boolean(o.autoDelta ?? d.autoDelta),
+    deltaLr: positive('deltaLr'),
+    initAlpha: positive('initAlpha'),
+    alphaLr: positive('alphaLr'),
+    logStdMin: num('logStdMin'),
+    logStdMax: num('logStdMax'),
+    replayCapacity: int('replayCapacity', 1),
+    precision: oneOf(o.precision ?? d.precision, ['f32', 'tf32', 'bf16'] as const, 'config.precision'),
+    device: o.device as Device | undefined,
+  };
+  if (cfg.criticWeightDecay < 0) throw rangeError('a non-negative number', 'config.criticWeightDecay', cfg.criticWeightDecay);
+  if (!(cfg.logStdMin < cfg.logStdMax)) throw rangeError('a number below config.logStdMax', 'config.logStdMin', cfg.logStdMin);
+  return cfg;
+}

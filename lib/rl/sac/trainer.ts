@@ -1,0 +1,273 @@
+/**
+ * trainSac: the SAC training loop on a MuJoCo task, for S seeds at once (era-spec §1.7).
+ *
+ * Per environment step: one action per seed (uniform in [−1, 1] during the warm-up, then drawn
+ * from the policy at temperature 1), one step of each seed's environment, the transition into the
+ * device replay buffer, then `updatesPerStep` updates on batches of `batchSize`. Masks are always 1
+ * (DMC tasks never terminate; truncation bootstraps, as the reference does). Every `evalEvery`
+ * steps, `evalEpisodes` episodes per seed with the deterministic policy (temperature 0).
+ *
+ * Writes to `outDir`: metrics.jsonl (train/eval/run events), curve.{svg,png,csv} (evaluation
+ * return per seed with its mean and band) and checkpoint.safetensors (written atomically every
+ * `checkpointEvery` steps and at the end; `resume: true` continues from it).
+ */
+import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import { defaultDevice } from '../../device.js';
+import { MetricsWriter, ProgressBar, writeLearningCurve, type ProgressStream, type WrittenCurve } from '../../report/index.js';
+import { integer, plainObject, typeError } from '../../validate.js';
+import { makeVecEnv, type VecEnv } from '../env/index.js';
+import { Rng } from '../env/rng.js';
+import { ReplayBuffer } from '../replay.js';
+import { SacAgent } from './agent.js';
+import { loadSacCheckpoint, saveSacCheckpoint } from './checkpoint.js';
+import { resolveSacConfig, type SacConfig } from './config.js';
+
+export interface TrainSacOptions extends Partial<SacConfig> {
+  task: string;
+  /** Environment steps per seed. */
+  steps: number;
+  /** Base seed: seed i of the run uses seed + i for its environment (default 0). */
+  seed?: number;
+  evalEvery?: number;
+  evalEpisodes?: number;
+  /** Where metrics, curves and checkpoints go (default runs/<task>-<variant>-seed<seed>). */
+  outDir?: string;
+  checkpointEvery?: number;
+  /** Continue from outDir/checkpoint.safetensors when it exists. */
+  resume?: boolean;
+  /** Save the replay buffer in checkpoints (needed for a faithful resume; default true). */
+  saveReplay?: boolean;
+  /** Steps between 'train' metric lines (default 1000). */
+  logEvery?: number;
+  /** Humanoid model path and environment options. */
+  modelPath?: string;
+  actionRepeat?: number;
+  maxEpisodeSteps?: number;
+  /** Progress output: true (stderr, default), false, or a stream. */
+  progress?: boolean | ProgressStream;
+  /** Name of this run in the curve's legend (default 'SAC+ERA' or 'SAC'). */
+  label?: string;
+  /** Write the learning curve at the end (default true). */
+  curve?: boolean;
+}
+
+export interface Evaluation {
+  step: number;
+  /** Mean evaluation return per seed. */
+  returns: number[];
+}
+
+export interface TrainSacResult {
+  outDir: string;
+  label: string;
+  config: SacConfig;
+  evaluations: Evaluation[];
+  metricsPath: string;
+  checkpointPath: string;
+  curve: WrittenCurve | null;
+  /** Environment steps per second (per seed) and update calls per second, over the whole run. */
+  stepsPerSecond: number;
+  updatesPerSecond: number;
+  /** Seconds spent. */
+  seconds: number;
+}
+
+export const VARIANT_LABEL = { era: 'SAC+ERA', sac: 'SAC' } as const;
+
+/** Trains and evaluates; resolves when done. */
+export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult> {
+  const o = plainObject(options, 'options') as unknown as TrainSacOptions;
+  if (typeof o.task !== 'string') throw typeError('a task name (see era.rl.listTasks())', 'options.task', o.task);
+  const steps = integer(o.steps, 'options.steps', 1);
+  const baseSeed = integer(o.seed ?? 0, 'options.seed', 0);
+  const evalEvery = integer(o.evalEvery ?? 10_000, 'options.evalEvery', 1);
+  const evalEpisodes = integer(o.evalEpisodes ?? 10, 'options.evalEpisodes', 1);
+  const logEvery = integer(o.logEvery ?? 1000, 'options.logEvery', 1);
+  const checkpointEvery = integer(o.checkpointEvery ?? 50_000, 'options.checkpointEvery', 1);
+  const config = resolveSacConfig(pickConfig(o));
+  const label = o.label ?? VARIANT_LABEL[config.variant];
+  const outDir = path.resolve(o.outDir ?? path.join('runs', `${o.task}-${config.variant}-seed${baseSeed}`));
+  await mkdir(outDir, { recursive: true });
+  const metricsPath = path.join(outDir, 'metrics.jsonl');
+  const checkpointPath = path.join(outDir, 'checkpoint.safetensors');
+  const S = config.seeds;
+  const envOptions = { modelPath: o.modelPath, actionRepeat: o.actionRepeat, maxEpisodeSteps: o.maxEpisodeSteps };
+
+  const envs = await makeVecEnv(o.task, S, { ...envOptions, seed: baseSeed, autoReset: true });
+  const evalEnvs = await makeVecEnv(o.task, S, { ...envOptions, seed: baseSeed + 1_000_003, autoReset: false });
+  const obsSize = envs.observationSpec.shape[0];
+  const actSize = envs.actionSpec.shape[0];
+  const device = config.device ?? defaultDevice();
+  const agent = new SacAgent({ ...config, device, observationSize: obsSize, actionSize: actSize, seed: baseSeed });
+  const buffer = new ReplayBuffer({
+    seeds: S, capacity: Math.min(config.replayCapacity, steps), observationSize: obsSize, actionSize: actSize, device,
+  });
+  const rng = new Rng(baseSeed * 31 + 7);
+  const evaluations: Evaluation[] = [];
+  let startStep = 0;
+  const resumed = o.resume === true && existsSync(checkpointPath);
+  if (resumed) {
+    const state = await loadSacCheckpoint(checkpointPath, agent, buffer);
+    startStep = state.step;
+    evaluations.push(...state.evaluations);
+    rng.seed(baseSeed * 31 + 7 + startStep);
+  }
+  const metrics = new MetricsWriter(metricsPath, { append: resumed });
+  const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
+  const bar = stream ? new ProgressBar({ total: steps, unit: 'steps', start: startStep, stream }) : null;
+  const log = (msg: string): void => (bar ? bar.log(msg) : undefined);
+  metrics.write('run', startStep, {
+    task: o.task, variant: config.variant, label, seeds: S, steps, device, resumed,
+    hidden: config.hidden, batchSize: config.batchSize, updatesPerStep: config.updatesPerStep, entropyPerDim: config.entropyPerDim,
+  });
+  log(`${label} on ${o.task}: ${S} seed(s), ${steps.toLocaleString()} steps, ${device}${resumed ? `, resumed at step ${startStep}` : ''}; writing to ${outDir}`);
+
+  const obs = new Float32Array(envs.reset(baseSeed));
+  const nextObs = new Float32Array(obs.length);
+  const actions = new Float32Array(S * actSize);
+  const masks = new Float32Array(S).fill(1);
+  const episodeReturn = new Float64Array(S);
+  let lastEpisodeReturn = NaN;
+  let lastEval = evaluations.length ? mean(evaluations[evaluations.length - 1].returns) : NaN;
+  let updateCalls = 0;
+  const t0 = performance.now();
+  let windowT = t0;
+  let windowSteps = 0;
+  let windowUpdates = 0;
+
+  try {
+    for (let step = startStep; step < steps; step++) {
+      if (step < config.warmupSteps) {
+        for (let i = 0; i < actions.length; i++) actions[i] = rng.uniform(-1, 1);
+      } else {
+        agent.act(obs, { out: actions });
+      }
+      const r = envs.step(actions);
+      // The transition's next observation is the real one, also where the episode was cut off.
+      nextObs.set(r.observations);
+      for (let i = 0; i < S; i++) {
+        episodeReturn[i] += r.rewards[i];
+        if (r.truncated[i]) nextObs.set(envs.finalObservations.subarray(i * obsSize, (i + 1) * obsSize), i * obsSize);
+      }
+      buffer.add(obs, actions, r.rewards, nextObs, masks);
+      obs.set(r.observations);
+      if (r.truncated[0]) {
+        lastEpisodeReturn = mean(Array.from(episodeReturn));
+        episodeReturn.fill(0);
+      } else {
+        for (let i = 1; i < S; i++) if (r.truncated[i]) episodeReturn[i] = 0;
+      }
+
+      if (step + 1 >= config.warmupSteps) {
+        for (let u = 0; u < config.updatesPerStep; u++) {
+          agent.update(buffer.sample(config.batchSize, agent.generator));
+          updateCalls++;
+          windowUpdates++;
+        }
+      }
+      windowSteps++;
+      const done = step + 1;
+
+      if (done % logEvery === 0 || done === steps) {
+        const now = performance.now();
+        const dt = (now - windowT) / 1000;
+        const m = agent.metrics();
+        metrics.write('train', done, {
+          episodeReturn: lastEpisodeReturn,
+          stepsPerSecond: windowSteps / dt,
+          updatesPerSecond: windowUpdates / dt,
+          criticLoss: m ? mean(m.criticLoss) : null,
+          actorLoss: m ? mean(m.actorLoss) : null,
+          entropy: m ? mean(m.entropy) : null,
+          ...(m?.delta ? { delta: mean(m.delta) } : {}),
+          ...(m?.alpha ? { alpha: mean(m.alpha) } : {}),
+          bufferSize: buffer.size,
+        });
+        windowT = now;
+        windowSteps = 0;
+        windowUpdates = 0;
+      }
+      if (done % evalEvery === 0 || done === steps) {
+        const returns = evaluate(agent, evalEnvs, evalEpisodes);
+        evaluations.push({ step: done, returns });
+        lastEval = mean(returns);
+        metrics.write('eval', done, { return: lastEval, ...Object.fromEntries(returns.map((v, i) => [`return${i}`, v])) });
+        log(`step ${done}: evaluation return ${lastEval.toFixed(1)} (seeds: ${returns.map((v) => v.toFixed(1)).join(', ')})`);
+      }
+      if (done % checkpointEvery === 0 || done === steps) {
+        await saveSacCheckpoint(checkpointPath, agent, o.saveReplay === false ? null : buffer, { step: done, evaluations, task: o.task, label });
+      }
+      bar?.update(done, {
+        'upd/s': updateCalls > 0 ? (updateCalls * 1000) / (performance.now() - t0) : null,
+        eval: Number.isFinite(lastEval) ? lastEval : null,
+      });
+    }
+  } finally {
+    bar?.done();
+    metrics.close();
+    buffer.dispose();
+    envs.dispose();
+    evalEnvs.dispose();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const result: TrainSacResult = {
+    outDir, label, config, evaluations, metricsPath, checkpointPath, curve: null,
+    stepsPerSecond: (steps - startStep) / seconds,
+    updatesPerSecond: updateCalls / seconds,
+    seconds,
+  };
+  agent.dispose();
+  if (o.curve !== false) result.curve = await writeCurves([result], path.join(outDir, 'curve'), `${label} on ${o.task}`);
+  return result;
+}
+
+/** Mean return of `episodes` deterministic episodes per seed (one evaluation environment per seed). */
+export function evaluate(agent: SacAgent, envs: VecEnv, episodes: number): number[] {
+  const S = envs.numEnvs;
+  const total = new Float64Array(S);
+  const actions = new Float32Array(S * envs.actionSpec.shape[0]);
+  for (let ep = 0; ep < episodes; ep++) {
+    let obs = envs.reset();
+    for (let t = 0; t < envs.maxEpisodeSteps; t++) {
+      agent.act(obs, { deterministic: true, out: actions });
+      const r = envs.step(actions);
+      for (let i = 0; i < S; i++) total[i] += r.rewards[i];
+      obs = r.observations;
+      if (r.truncated[0]) break;
+    }
+  }
+  return Array.from(total, (v) => v / episodes);
+}
+
+/** One curve with a line (mean) and band (min–max over seeds) per run. */
+export function writeCurves(results: readonly Pick<TrainSacResult, 'label' | 'evaluations'>[], outPathWithoutExt: string, title: string): Promise<WrittenCurve> {
+  return writeLearningCurve({
+    title,
+    series: results.map((r) => {
+      const seeds = r.evaluations[0]?.returns.length ?? 0;
+      return {
+        name: r.label,
+        runs: Array.from({ length: seeds }, (_, i) => ({ x: r.evaluations.map((e) => e.step), y: r.evaluations.map((e) => e.returns[i]) })),
+      };
+    }),
+  }, outPathWithoutExt);
+}
+
+function mean(a: readonly number[]): number {
+  return a.length ? a.reduce((s, v) => s + v, 0) / a.length : NaN;
+}
+
+function pickConfig(o: TrainSacOptions): Partial<SacConfig> {
+  const keys: (keyof SacConfig)[] = [
+    'variant', 'seeds', 'hidden', 'batchSize', 'updatesPerStep', 'warmupSteps', 'gamma', 'tau', 'actorLr', 'criticLr',
+    'criticWeightDecay', 'entropyPerDim', 'autoDelta', 'deltaLr', 'initAlpha', 'alphaLr', 'logStdMin', 'logStdMax',
+    'replayCapacity', 'precision', 'device',
+  ];
+  const out: Partial<SacConfig> = {};
+  for (const k of keys) if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
+  return out;
+}

@@ -1,0 +1,233 @@
+/**
+ * SAC with ERA: the policy's whole gradient path (raw head → ERA log σ → truncated-normal sample,
+ * and μ → tanh → sample) against float64 finite differences; the agent's update on small problems
+ * with known answers; checkpoints; a short training run on the CPU that must beat a random policy
+ * by a clear margin; and the `era train sac` command line.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import { gaussian, gaussianBackward } from '../lib/era/gaussian.js';
+import { Generator } from '../lib/random.js';
+import { makeVecEnv } from '../lib/rl/env/index.js';
+import { Rng } from '../lib/rl/env/rng.js';
+import { truncatedNormalBackward, truncatedNormalSample } from '../lib/rl/ops.js';
+import { ReplayBuffer } from '../lib/rl/replay.js';
+import { SacAgent } from '../lib/rl/sac/agent.js';
+import { loadSacCheckpoint, saveSacCheckpoint } from '../lib/rl/sac/checkpoint.js';
+import { evaluate, trainSac } from '../lib/rl/sac/trainer.js';
+import { tensor } from '../lib/tensor.js';
+import { expectClose, expectThrowsNaming, finiteDifferences, rng, testSeed } from './helpers.js';
+import { truncSampleRef } from './rl-ops-ref.js';
+
+const seed = testSeed();
+const HALF_LOG_2PI_E = 0.5 * Math.log(2 * Math.PI * Math.E);
+
+/** ERA log σ of one row in float64 (paper mode, era-spec §1.2). */
+function eraRowRef(r: ArrayLike<number>, entropyPerDim: number): number[] {
+  const d = r.length;
+  const max = Math.max(...Array.from(r));
+  const e = Array.from(r, (v) => Math.exp(v - max));
+  const z = e.reduce((a, b) => a + b, 0);
+  const k = d * entropyPerDim - d * (0 + HALF_LOG_2PI_E);
+  return e.map((v) => Math.max((k * v) / z, -8));
+}
+
+describe(`SAC-ERA policy path (seed ${seed})`, () => {
+  it('d(Σ w·action)/d(μ, raw) through ERA and the truncated normal matches float64 finite differences', () => {
+    const B = 5;
+    const D = 4;
+    const next = rng(seed);
+    const mu = new Float32Array(B * D).map(() => 1.5 * (2 * next() - 1));
+    const raw = new Float32Array(B * D).map(() => 2 * (2 * next() - 1));
+    raw[0] = 6; // one row where the lower clip of log σ is active
+    const w = new Float64Array(B * D).map(() => 2 * next() - 1);
+    const muT = tensor(mu, [B, D]);
+    const rawT = tensor(raw, [B, D]);
+    const logStd = gaussian(rawT, { entropyPerDim: 0.25 });
+    const { action, noise } = truncatedNormalSample(muT, logStd, { generator: new Generator(seed) });
+    const u = noise.toArray() as Float32Array;
+
+    // The composition in float64, with the drawn uniforms held fixed.
+    const actions = (m: ArrayLike<number>, r: ArrayLike<number>): number[] => {
+      const out: number[] = [];
+      for (let b = 0; b < B; b++) {
+        const ls = eraRowRef(Array.from(r).slice(b * D, (b + 1) * D), 0.25);
+        for (let i = 0; i < D; i++) out.push(truncSampleRef(m[b * D + i], ls[i], 1, u[b * D + i]).x);
+      }
+      return out;
+    };
+    expectClose(action.toArray(), actions(mu, raw), { atol: 2e-6, what: 'action' });
+    const loss = (m: ArrayLike<number>, r: ArrayLike<number>) => actions(m, r).reduce((s, a, i) => s + w[i] * a, 0);
+
+    const grads = truncatedNormalBackward(muT, logStd, noise, tensor(Float32Array.from(w), [B, D]), { temperature: 1 });
+    const gradRaw = gaussianBackward(rawT, grads.gradLogStd, { entropyPerDim: 0.25 });
+    const fdMu = finiteDifferences((m) => loss(m, raw), Float64Array.from(mu));
+    const fdRaw = finiteDifferences((r) => loss(mu, r), Float64Array.from(raw));
+    expectClose(grads.gradMu.toArray(), fdMu, { atol: 2e-4, rtol: 2e-3, what: 'd/dμ' });
+    expectClose(gradRaw.toArray(), fdRaw, { atol: 2e-4, rtol: 2e-3, what: 'd/d raw' });
+    expect(Math.max(...Array.from(fdRaw).map(Math.abs)), 'the raw head gets a gradient').to.be.greaterThan(1e-3);
+  });
+});
+
+describe(`SAC agent on small problems (seed ${seed})`, function () {
+  this.timeout(120_000);
+
+  /** A 1-D chain: x' = x + 0.1·a, reward −x'²; the best action pushes x towards 0. */
+  function trainChain(variant: 'era' | 'sac'): SacAgent {
+    const agent = new SacAgent({ variant, seeds: 2, hidden: 32, batchSize: 64, observationSize: 1, actionSize: 1, gamma: 0.9, actorLr: 1e-3, criticLr: 1e-3, seed, device: 'cpu' });
+    const buffer = new ReplayBuffer({ seeds: 2, capacity: 5000, observationSize: 1, actionSize: 1, device: 'cpu' });
+    const r = new Rng(seed);
+    const x = new Float32Array(2);
+    const act = new Float32Array(2);
+    for (let step = 0; step < 2500; step++) {
+      if (step % 50 === 0) for (let s = 0; s < 2; s++) x[s] = r.uniform(-1, 1);
+      if (step < 300) for (let s = 0; s < 2; s++) act[s] = r.uniform(-1, 1);
+      else agent.act(x, { out: act });
+      const nx = x.map((v, s) => Math.max(-2, Math.min(2, v + 0.1 * act[s])));
+      buffer.add(x, act, nx.map((v) => -v * v), nx, [1, 1]);
+      x.set(nx);
+      if (step >= 300) agent.update(buffer.sample(64, agent.generator));
+    }
+    buffer.dispose();
+    return agent;
+  }
+
+  for (const variant of ['era', 'sac'] as const) {
+    it(`${variant}: learns to push the state of a 1-D chain towards 0 (both seeds)`, () => {
+      using agent = trainChain(variant);
+      const at = (v: number) => agent.act(new Float32Array([v, v]), { deterministic: true });
+      const left = at(-0.6);
+      const right = at(0.6);
+      for (let s = 0; s < 2; s++) {
+        expect(left[s], `seed ${s} at x = −0.6`).to.be.greaterThan(0.3);
+        expect(right[s], `seed ${s} at x = +0.6`).to.be.lessThan(-0.3);
+      }
+      const m = agent.metrics()!;
+      for (const v of [...m.criticLoss, ...m.actorLoss, ...m.entropy]) expect(Number.isFinite(v)).to.equal(true);
+      if (variant === 'sac') for (const a of m.alpha!) expect(a).to.be.within(0, 1); // α falls from 1 as the entropy exceeds −D
+    });
+  }
+
+  it('a checkpoint restores the agent and buffer bit for bit, and both continue identically', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'era-sac-'));
+    try {
+      const make = () => new SacAgent({ seeds: 2, hidden: 16, batchSize: 8, observationSize: 3, actionSize: 2, seed: 3, device: 'cpu' });
+      const makeBuffer = () => new ReplayBuffer({ seeds: 2, capacity: 64, observationSize: 3, actionSize: 2, device: 'cpu' });
+      using a = make();
+      using bufA = makeBuffer();
+      const r = rng(seed + 1);
+      for (let i = 0; i < 40; i++) {
+        const v = (n: number) => Float32Array.from({ length: n }, () => 2 * r() - 1);
+        bufA.add(v(6), v(4), v(2), v(6), [1, 1]);
+      }
+      for (let i = 0; i < 5; i++) a.update(bufA.sample(8, a.generator));
+      const file = path.join(dir, 'ck.safetensors');
+      await saveSacCheckpoint(file, a, bufA, { step: 40, evaluations: [{ step: 20, returns: [1, 2] }], task: 'test', label: 'SAC+ERA' });
+      using b = make();
+      using bufB = makeBuffer();
+      const info = await loadSacCheckpoint(file, b, bufB);
+      expect(info.step).to.equal(40);
+      expect(info.evaluations).to.deep.equal([{ step: 20, returns: [1, 2] }]);
+      expect(b.actor.params.toArray()).to.deep.equal(a.actor.params.toArray());
+      expect(b.targetCritic.params.toArray()).to.deep.equal(a.targetCritic.params.toArray());
+      for (let i = 0; i < 3; i++) {
+        a.update(bufA.sample(8, a.generator));
+        b.update(bufB.sample(8, b.generator));
+      }
+      expect(b.actor.params.toArray()).to.deep.equal(a.actor.params.toArray());
+      expect(b.critic.params.toArray()).to.deep.equal(a.critic.params.toArray());
+      // A checkpoint of another architecture is refused with a clear message.
+      using c = new SacAgent({ seeds: 2, hidden: 32, observationSize: 3, actionSize: 2, device: 'cpu' });
+      let err: Error | undefined;
+      await loadSacCheckpoint(file, c, null).catch((e: Error) => (err = e));
+      expect(err).to.be.instanceOf(RangeError);
+      expect(err!.message).to.match(/actor\.params.*--hidden/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bad options and inputs name the argument', () => {
+    expectThrowsNaming(() => new SacAgent({ observationSize: 0, actionSize: 1 }), RangeError, 'options.observationSize');
+    expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, variant: 'ppo' as 'era' }), RangeError, 'config.variant');
+    expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, gamma: 2 }), RangeError, 'config.gamma');
+    using agent = new SacAgent({ observationSize: 3, actionSize: 1, hidden: 8, device: 'cpu' });
+    expectThrowsNaming(() => agent.act(new Float32Array(4)), RangeError, 'observations');
+    using buffer = new ReplayBuffer({ capacity: 4, observationSize: 3, actionSize: 1, device: 'cpu' });
+    expectThrowsNaming(() => buffer.add([0, 0, 0], [0], [0], [0, 0], [1]), RangeError, 'nextObservation');
+    expectThrowsNaming(() => buffer.sample(4, new Generator(1)), RangeError, 'this');
+  });
+});
+
+describe(`SAC+ERA training on the CPU (seed ${seed})`, function () {
+  this.timeout(300_000);
+
+  it('a short run on cartpole-balance beats a random policy by a clear margin', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'era-sac-run-'));
+    try {
+      const result = await trainSac({
+        task: 'cartpole-balance', steps: 4000, seeds: 1, seed, hidden: 64, batchSize: 64, warmupSteps: 500, updatesPerStep: 1,
+        actorLr: 1e-3, criticLr: 1e-3, actionRepeat: 8, evalEvery: 4000, evalEpisodes: 3, outDir: dir, progress: false, device: 'cpu',
+      });
+      const trained = result.evaluations[result.evaluations.length - 1].returns[0];
+      // The same evaluation protocol with uniformly random actions.
+      using envs = await makeVecEnv('cartpole-balance', 1, { seed: seed + 5, actionRepeat: 8, autoReset: false });
+      const r = new Rng(seed);
+      const randomAgent = {
+        act: (_o: Float32Array, o: { out?: Float32Array }) => {
+          for (let i = 0; i < o.out!.length; i++) o.out![i] = r.uniform(-1, 1);
+          return o.out!;
+        },
+      } as unknown as SacAgent;
+      const random = evaluate(randomAgent, envs, 3)[0];
+      if (process.env.ERA_TEST_VERBOSE) console.log(`trained ${trained.toFixed(1)} vs random ${random.toFixed(1)}`);
+      expect(trained, `trained ${trained.toFixed(1)} vs random ${random.toFixed(1)}`).to.be.greaterThan(random + 150);
+      // What the run wrote.
+      const lines = readFileSync(result.metricsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
+      expect(lines.map((l) => l.kind)).to.include.members(['run', 'train', 'eval']);
+      expect(readFileSync(result.curve!.svg, 'utf8')).to.match(/<svg[^>]*>/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('`era train sac` command line', function () {
+  this.timeout(120_000);
+  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'lib/cli/era.ts', ...args], { encoding: 'utf8' });
+
+  it('--help lists the options', () => {
+    const r = cli(['train', 'sac', '--help']);
+    expect(r.status, r.stderr).to.equal(0);
+    for (const flag of ['--task', '--steps', '--seeds', '--baseline', '--resume', '--out']) expect(r.stdout).to.include(flag);
+  });
+
+  it('an unknown task fails with a message listing the tasks', () => {
+    const r = cli(['train', 'sac', '--task', 'cartpole-juggle', '--steps', '10', '--no-progress']);
+    expect(r.status).to.not.equal(0);
+    expect(r.stderr).to.match(/cartpole-juggle/);
+    expect(r.stderr).to.match(/cheetah-run/);
+  });
+
+  it('a tiny run with --baseline writes both variants, a combined curve and a summary', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'era-cli-'));
+    try {
+      const r = cli(['train', 'sac', '--task', 'pendulum-swingup', '--steps', '120', '--seeds', '2', '--hidden', '16', '--batch-size', '16',
+        '--warmup', '60', '--eval-every', '60', '--eval-episodes', '1', '--action-repeat', '8', '--baseline', '--out', dir, '--no-progress', '--device', 'cpu']);
+      expect(r.status, r.stderr).to.equal(0);
+      const summary = readFileSync(path.join(dir, 'summary.md'), 'utf8');
+      expect(summary).to.match(/\| SAC\+ERA \| 120 \| 2 \|/);
+      expect(summary).to.match(/\| SAC \| 120 \| 2 \|/);
+      expect(summary).to.include('era train sac --task pendulum-swingup');
+      const svg = readFileSync(path.join(dir, 'curve.svg'), 'utf8');
+      expect(svg).to.include('SAC+ERA');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
