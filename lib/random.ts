@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 
 import type { Device } from './device.js';
 import { native } from './native.js';
-import { empty, type Tensor } from './tensor.js';
+import { empty, tensorArg, type Tensor } from './tensor.js';
 import { finiteNumber, integer, plainObject, rangeError, typeError } from './validate.js';
 
 /** A Philox stream: a seed plus a counter offset that advances with every draw. */
@@ -40,6 +40,8 @@ export interface RandomOptions {
   /** Draw from a fresh generator with this seed (counter 0) instead of the default one. */
   seed?: number;
   generator?: Generator;
+  /** Write into this f32 tensor (of the requested shape) instead of a new one. */
+  out?: Tensor;
 }
 
 function generatorFor(o: Record<string, unknown>): Generator {
@@ -62,11 +64,12 @@ export function uniform(shape: readonly number[], options?: RandomOptions & { lo
   const high = o.high === undefined ? 1 : finiteNumber(o.high, 'options.high');
   if (!(high > low)) throw rangeError(`a number greater than options.low (${low})`, 'options.high', high);
   const g = generatorFor(o);
-  const out = empty(shape, { device: o.device as Device | undefined });
+  const given = o.out !== undefined;
+  const out = given ? outArg(o.out, shape, o.device) : empty(shape, { device: o.device as Device | undefined });
   try {
     native().randomUniform(out.handle, g.seed, g.reserve(out.size, 1), low, high);
   } catch (err) {
-    out.dispose();
+    if (!given) out.dispose();
     throw err;
   }
   return out;
@@ -79,12 +82,21 @@ export function normal(shape: readonly number[], options?: RandomOptions & { mea
   const std = o.std === undefined ? 1 : finiteNumber(o.std, 'options.std');
   if (std < 0) throw rangeError('a non-negative number', 'options.std', std);
   const g = generatorFor(o);
-  const out = empty(shape, { device: o.device as Device | undefined });
+  const given = o.out !== undefined;
+  const out = given ? outArg(o.out, shape, o.device) : empty(shape, { device: o.device as Device | undefined });
   try {
     native().randomNormal(out.handle, g.seed, g.reserve(out.size, 2), mean, std);
   } catch (err) {
-    out.dispose();
+    if (!given) out.dispose();
     throw err;
   }
   return out;
+}
+
+/** options.out: an f32 tensor of the requested shape (and device, where one is given). */
+function outArg(value: unknown, shape: readonly number[], device: unknown): Tensor {
+  const t = tensorArg(value, 'options.out', ['f32']);
+  if (t.shape.join() !== shape.join()) throw rangeError(`a tensor of shape [${shape.join(', ')}]`, 'options.out', `shape [${t.shape.join(', ')}]`);
+  if (device !== undefined && t.device !== device) throw rangeError(`a ${String(device)} tensor`, 'options.out', `a ${t.device} tensor`);
+  return t;
 }

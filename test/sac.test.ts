@@ -12,16 +12,16 @@ import path from 'node:path';
 import { expect } from 'chai';
 
 import { gaussian, gaussianBackward } from '../lib/era/gaussian.js';
-import { Generator } from '../lib/random.js';
+import { Generator, normal, uniform } from '../lib/random.js';
 import { makeVecEnv } from '../lib/rl/env/index.js';
 import { Rng } from '../lib/rl/env/rng.js';
-import { truncatedNormalBackward, truncatedNormalSample } from '../lib/rl/ops.js';
+import { tanhGaussianSample, tanhGaussianTransform, truncatedNormalBackward, truncatedNormalSample, truncatedNormalTransform } from '../lib/rl/ops.js';
 import { ReplayBuffer } from '../lib/rl/replay.js';
 import { SacAgent } from '../lib/rl/sac/agent.js';
 import { loadSacCheckpoint, saveSacCheckpoint } from '../lib/rl/sac/checkpoint.js';
 import { evaluate, trainSac } from '../lib/rl/sac/trainer.js';
 import { tensor } from '../lib/tensor.js';
-import { expectClose, expectThrowsNaming, finiteDifferences, rng, testSeed } from './helpers.js';
+import { describeCuda, expectClose, expectThrowsNaming, finiteDifferences, rng, testSeed } from './helpers.js';
 import { truncSampleRef } from './rl-ops-ref.js';
 
 const seed = testSeed();
@@ -71,6 +71,27 @@ describe(`SAC-ERA policy path (seed ${seed})`, () => {
     expectClose(grads.gradMu.toArray(), fdMu, { atol: 2e-4, rtol: 2e-3, what: 'd/dμ' });
     expectClose(gradRaw.toArray(), fdRaw, { atol: 2e-4, rtol: 2e-3, what: 'd/d raw' });
     expect(Math.max(...Array.from(fdRaw).map(Math.abs)), 'the raw head gets a gradient').to.be.greaterThan(1e-3);
+  });
+});
+
+describe(`policy draws from given noise (the CUDA-graph form) (seed ${seed})`, () => {
+  it('the transforms reproduce the sampling ops exactly from the noise they drew', () => {
+    const mu = tensor(Float32Array.from({ length: 3 * 7 }, (_, i) => Math.sin(i) * 2), [3, 7]);
+    const logStd = tensor(Float32Array.from({ length: 3 * 7 }, (_, i) => -3 + (i % 5)), [3, 7]);
+    const t = truncatedNormalSample(mu, logStd, { generator: new Generator(seed) });
+    expect(Array.from(truncatedNormalTransform(mu, logStd, t.noise).toArray())).to.deep.equal(Array.from(t.action.toArray()));
+    const g = tanhGaussianSample(mu, logStd, { generator: new Generator(seed) });
+    const gt = tanhGaussianTransform(mu, logStd, g.noise);
+    expect(Array.from(gt.action.toArray())).to.deep.equal(Array.from(g.action.toArray()));
+    expect(Array.from(gt.logProb.toArray())).to.deep.equal(Array.from(g.logProb.toArray()));
+    // era.uniform / era.normal into an existing tensor draw what a fresh draw would.
+    const into = tensor(new Float32Array(21), [3, 7]);
+    uniform([3, 7], { generator: new Generator(seed), out: into });
+    expect(Array.from(into.toArray())).to.deep.equal(Array.from(t.noise.toArray()));
+    normal([3, 7], { generator: new Generator(seed), out: into });
+    expect(Array.from(into.toArray())).to.deep.equal(Array.from(g.noise.toArray()));
+    expectThrowsNaming(() => uniform([7, 3], { out: into }), RangeError, 'options.out');
+    expectThrowsNaming(() => truncatedNormalTransform(mu, logStd, tensor(new Float32Array(7), [1, 7])), RangeError, 'noise');
   });
 });
 
@@ -156,6 +177,8 @@ describe(`SAC agent on small problems (seed ${seed})`, function () {
     expectThrowsNaming(() => new SacAgent({ observationSize: 0, actionSize: 1 }), RangeError, 'options.observationSize');
     expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, variant: 'ppo' as 'era' }), RangeError, 'config.variant');
     expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, gamma: 2 }), RangeError, 'config.gamma');
+    expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, variant: 'sac', graph: true }), RangeError, 'config.graph');
+    expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, graph: 'yes' as unknown as boolean }), TypeError, 'config.graph');
     using agent = new SacAgent({ observationSize: 3, actionSize: 1, hidden: 8, device: 'cpu' });
     expectThrowsNaming(() => agent.act(new Float32Array(4)), RangeError, 'observations');
     using buffer = new ReplayBuffer({ capacity: 4, observationSize: 3, actionSize: 1, device: 'cpu' });
@@ -229,5 +252,39 @@ describe('`era train sac` command line', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describeCuda(`SAC agent on CUDA (seed ${seed})`, function () {
+  this.timeout(300_000);
+
+  function run(device: 'cpu' | 'cuda', graph: boolean, updates: number): { actor: Float32Array; critic: Float32Array; entropy: number[] } {
+    const agent = new SacAgent({ seeds: 2, hidden: 64, batchSize: 32, observationSize: 5, actionSize: 3, seed: 11, device, graph });
+    const buffer = new ReplayBuffer({ seeds: 2, capacity: 256, observationSize: 5, actionSize: 3, device });
+    const r = rng(seed + 3);
+    for (let i = 0; i < 200; i++) {
+      const v = (n: number) => Float32Array.from({ length: n }, () => 2 * r() - 1);
+      buffer.add(v(10), v(6), v(2), v(10), [1, 1]);
+    }
+    for (let i = 0; i < updates; i++) agent.update(buffer.sample(32, agent.generator));
+    const out = { actor: agent.actor.params.toArray() as Float32Array, critic: agent.critic.params.toArray() as Float32Array, entropy: agent.metrics()!.entropy };
+    buffer.dispose();
+    agent.dispose();
+    return out;
+  }
+
+  it('updates on CUDA follow the CPU (same seed, same batches, same noise)', () => {
+    const cpu = run('cpu', false, 5);
+    const gpu = run('cuda', false, 5);
+    expectClose(gpu.actor, cpu.actor, { atol: 1e-4, rtol: 1e-3, what: 'actor parameters after 5 updates' });
+    expectClose(gpu.critic, cpu.critic, { atol: 1e-4, rtol: 1e-3, what: 'critic parameters after 5 updates' });
+  });
+
+  it('updates replayed from a CUDA graph equal eager updates bit for bit', () => {
+    const eager = run('cuda', false, 12);
+    const graphed = run('cuda', true, 12);
+    expect(Array.from(graphed.actor)).to.deep.equal(Array.from(eager.actor));
+    expect(Array.from(graphed.critic)).to.deep.equal(Array.from(eager.critic));
+    expect(graphed.entropy).to.deep.equal(eager.entropy);
   });
 });

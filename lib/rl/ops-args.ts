@@ -11,10 +11,10 @@ import { integer, rangeError, typeError } from '../validate.js';
 
 /** @internal The SAC part of the addon (native/addon/sac_binding.cc). */
 export interface RlNativeApi {
-  rlTruncatedNormalSample(action: NativeTensor, noise: NativeTensor, mu: NativeTensor, logStd: NativeTensor, temperature: number, seed: number, offset: number): void;
+  rlTruncatedNormalSample(action: NativeTensor, noise: NativeTensor, mu: NativeTensor, logStd: NativeTensor, temperature: number, seed: number, offset: number, givenNoise?: boolean): void;
   rlTruncatedNormalBackward(gradMu: NativeTensor, gradLogStd: NativeTensor, mu: NativeTensor, logStd: NativeTensor, noise: NativeTensor, gradAction: NativeTensor, temperature: number): void;
   rlTruncatedNormalLogProb(out: NativeTensor, action: NativeTensor, mu: NativeTensor, logStd: NativeTensor, temperature: number): void;
-  rlTanhGaussianSample(action: NativeTensor, noise: NativeTensor, logProb: NativeTensor, mu: NativeTensor, logStd: NativeTensor, seed: number, offset: number): void;
+  rlTanhGaussianSample(action: NativeTensor, noise: NativeTensor, logProb: NativeTensor, mu: NativeTensor, logStd: NativeTensor, seed: number, offset: number, givenNoise?: boolean): void;
   rlTanhGaussianBackward(gradMu: NativeTensor, gradLogStd: NativeTensor, mu: NativeTensor, logStd: NativeTensor, noise: NativeTensor, gradAction: NativeTensor, gradLogProb: NativeTensor | null): void;
   rlNormalIcdf(p: number): number;
   rlRandomIndices(out: NativeTensor, high: number, seed: number, offset: number): void;

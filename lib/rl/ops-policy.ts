@@ -79,6 +79,23 @@ export function truncatedNormalSample(mu: Tensor, logStd: Tensor, options?: Trun
   });
 }
 
+/**
+ * The truncated-normal draw from uniforms ũ the caller supplies ([..., D] in (0, 1), e.g. from
+ * era.uniform) instead of drawn inside: the same transform as truncatedNormalSample. With the
+ * noise refreshed outside, the transform can be recorded in a CUDA graph (era.captureGraph).
+ */
+export function truncatedNormalTransform(mu: Tensor, logStd: Tensor, noise: Tensor, options?: TruncatedNormalOptions & { out?: Tensor }): Tensor {
+  const a = policyArgs(mu, logStd);
+  const u = likeArg(noise, 'noise', a.mu, 'mu');
+  const o = plainObject(options, 'options');
+  const temperature = temperatureArg(o);
+  const [action] = outputs([out(o.out, 'options.out', a.mu)]) as Output[];
+  return guardFresh([action], () => {
+    rlApi().rlTruncatedNormalSample(action.t.handle, u.handle, a.mu.handle, a.logStd.handle, temperature, 0, 0, true);
+    return action.t;
+  });
+}
+
 export interface TruncatedNormalBackwardOptions extends TruncatedNormalOptions {
   /** Where to write the gradient for mu. */
   gradMu?: Tensor;
@@ -172,6 +189,26 @@ export function tanhGaussianSample(mu: Tensor, logStd: Tensor, options?: TanhGau
   return guardFresh(outs, () => {
     rlApi().rlTanhGaussianSample(action.t.handle, noise.t.handle, logProb.t.handle, a.mu.handle, a.logStd.handle, g.seed, g.reserve(a.mu.size, 2));
     return { action: action.t, noise: noise.t, logProb: logProb.t };
+  });
+}
+
+/**
+ * The tanh-Gaussian draw from standard normals ε the caller supplies ([..., D], e.g. from
+ * era.normal): action = tanh(μ + σε) and its log-prob, as tanhGaussianSample computes them. For
+ * recording in a CUDA graph with the noise refreshed outside it.
+ */
+export function tanhGaussianTransform(mu: Tensor, logStd: Tensor, noise: Tensor, options?: { out?: Tensor; logProb?: Tensor }): { action: Tensor; logProb: Tensor } {
+  const a = policyArgs(mu, logStd);
+  const e = likeArg(noise, 'noise', a.mu, 'mu');
+  const o = plainObject(options, 'options');
+  const outs = outputs([
+    out(o.out, 'options.out', a.mu),
+    () => outputArg(o.logProb, 'options.logProb', a.rowShape, a.mu.device, 'f32', 'the leading dims of mu, one value per row'),
+  ]) as Output[];
+  const [action, logProb] = outs;
+  return guardFresh(outs, () => {
+    rlApi().rlTanhGaussianSample(action.t.handle, e.handle, logProb.t.handle, a.mu.handle, a.logStd.handle, 0, 0, true);
+    return { action: action.t, logProb: logProb.t };
   });
 }
 

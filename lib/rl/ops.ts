@@ -15,7 +15,8 @@
  * alias inputs. Bad arguments throw TypeError / RangeError naming the argument.
  */
 export {
-  normalIcdf, tanhGaussianBackward, tanhGaussianSample, truncatedNormalBackward, truncatedNormalLogProb, truncatedNormalSample,
+  normalIcdf, tanhGaussianBackward, tanhGaussianSample, tanhGaussianTransform, truncatedNormalBackward, truncatedNormalLogProb, truncatedNormalSample,
+  truncatedNormalTransform,
 } from './ops-policy.js';
 export type {
   PolicyGradients, TanhGaussianSample, TanhGaussianSampleOptions, TruncatedNormalBackwardOptions, TruncatedNormalOptions,

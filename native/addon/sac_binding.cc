@@ -19,12 +19,19 @@ using dense::tensor_arg;
 Napi::Value done(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
 
 // (action, noise, mu, logStd, temperature, seed, offset)
+// Optional trailing boolean: read the noise tensor instead of drawing (CUDA-graph form).
+bool given_noise_arg(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || info[i].IsUndefined()) return false;
+  if (!info[i].IsBoolean()) throw_type("a boolean", "givenNoise", describe_js(info[i]));
+  return info[i].As<Napi::Boolean>().Value();
+}
+
 Napi::Value TruncSample(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     ops::trunc_normal_sample(tensor_arg(info, 0, "options.out"), tensor_arg(info, 1, "options.noise"),
                              tensor_arg(info, 2, "mu"), tensor_arg(info, 3, "logStd"),
                              number_arg(info, 4, "options.temperature"), index_arg(info, 5, "seed"),
-                             index_arg(info, 6, "offset"));
+                             index_arg(info, 6, "offset"), given_noise_arg(info, 7));
     return done(info);
   });
 }
@@ -57,7 +64,7 @@ Napi::Value TanhSample(const Napi::CallbackInfo& info) {
     ops::tanh_gauss_sample(tensor_arg(info, 0, "options.out"), tensor_arg(info, 1, "options.noise"),
                            tensor_arg(info, 2, "options.logProb"), tensor_arg(info, 3, "mu"),
                            tensor_arg(info, 4, "logStd"), index_arg(info, 5, "seed"),
-                           index_arg(info, 6, "offset"));
+                           index_arg(info, 6, "offset"), given_noise_arg(info, 7));
     return done(info);
   });
 }

@@ -6,10 +6,11 @@
 namespace era::cpu {
 
 void trunc_normal_sample_f32(float* action, float* noise, const float* mu, const float* log_std,
-                             int64_t n, double temperature, uint64_t seed, uint64_t offset) {
+                             int64_t n, double temperature, uint64_t seed, uint64_t offset,
+                             bool given_noise) {
   for (int64_t i = 0; i < n; ++i) {
     // The draw is the f32 uniform itself, so the backward (which receives it) recomputes x exactly.
-    const float u = philox_uniform(seed, offset, static_cast<uint64_t>(i), 0.f, 1.f);
+    const float u = given_noise ? noise[i] : philox_uniform(seed, offset, static_cast<uint64_t>(i), 0.f, 1.f);
     const sac::TruncNormal t = sac::trunc_normal(mu[i], log_std[i], temperature);
     action[i] = sac::trunc_action(sac::trunc_draw(t, u));
     noise[i] = u;
@@ -40,11 +41,11 @@ void trunc_normal_log_prob_f32(float* out, const float* action, const float* mu,
 
 void tanh_gauss_sample_f32(float* action, float* noise, float* log_prob, const float* mu,
                            const float* log_std, int64_t rows, int64_t d, uint64_t seed,
-                           uint64_t offset) {
+                           uint64_t offset, bool given_noise) {
   for (int64_t r = 0; r < rows; ++r) {
     double sum = 0;
     for (int64_t j = r * d; j < (r + 1) * d; ++j) {
-      const float e = philox_normal(seed, offset, static_cast<uint64_t>(j), 0.f, 1.f);
+      const float e = given_noise ? noise[j] : philox_normal(seed, offset, static_cast<uint64_t>(j), 0.f, 1.f);
       const double l = log_std[j];
       const double u = static_cast<double>(mu[j]) + exp(l) * e;
       action[j] = static_cast<float>(tanh(u));

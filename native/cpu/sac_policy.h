@@ -8,7 +8,8 @@ namespace era::cpu {
 
 // SAC-ERA's truncated normal (era-spec §1.4). noise = the uniform drawn per element.
 void trunc_normal_sample_f32(float* action, float* noise, const float* mu, const float* log_std,
-                             int64_t n, double temperature, uint64_t seed, uint64_t offset);
+                             int64_t n, double temperature, uint64_t seed, uint64_t offset,
+                             bool given_noise = false);  // given_noise: read noise instead of drawing
 void trunc_normal_backward_f32(float* grad_mu, float* grad_log_std, const float* mu,
                                const float* log_std, const float* noise, const float* grad_action,
                                int64_t n, double temperature);
@@ -19,7 +20,7 @@ void trunc_normal_log_prob_f32(float* out, const float* action, const float* mu,
 // Classic SAC's tanh-squashed Gaussian; noise = the standard normal drawn per element.
 void tanh_gauss_sample_f32(float* action, float* noise, float* log_prob, const float* mu,
                            const float* log_std, int64_t rows, int64_t d, uint64_t seed,
-                           uint64_t offset);
+                           uint64_t offset, bool given_noise = false);
 // grad_log_prob may be null (no log-prob path).
 void tanh_gauss_backward_f32(float* grad_mu, float* grad_log_std, const float* mu,
                              const float* log_std, const float* noise, const float* grad_action,

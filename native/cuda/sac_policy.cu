@@ -20,10 +20,11 @@ __device__ __forceinline__ double warp_sum_double(double v) {
 __global__ void trunc_sample_kernel(float* __restrict__ action, float* __restrict__ noise,
                                     const float* __restrict__ mu,
                                     const float* __restrict__ log_std, int64_t n,
-                                    double temperature, uint64_t seed, uint64_t offset) {
+                                    double temperature, uint64_t seed, uint64_t offset,
+                                    bool given_noise) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const float u = philox_uniform(seed, offset, static_cast<uint64_t>(i), 0.f, 1.f);
+    const float u = given_noise ? noise[i] : philox_uniform(seed, offset, static_cast<uint64_t>(i), 0.f, 1.f);
     const sac::TruncNormal t = sac::trunc_normal(mu[i], log_std[i], temperature);
     action[i] = sac::trunc_action(sac::trunc_draw(t, u));
     noise[i] = u;
@@ -68,14 +69,14 @@ __global__ void __launch_bounds__(kWarp * kRowsPerBlock)
 tanh_sample_kernel(float* __restrict__ action, float* __restrict__ noise,
                    float* __restrict__ log_prob, const float* __restrict__ mu,
                    const float* __restrict__ log_std, int64_t rows, int64_t d, uint64_t seed,
-                   uint64_t offset) {
+                   uint64_t offset, bool given_noise) {
   const int lane = threadIdx.x % kWarp;
   const int64_t stride = int64_t(gridDim.x) * kRowsPerBlock;
   for (int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp; row < rows;
        row += stride) {
     double sum = 0;
     for (int64_t j = row * d + lane; j < (row + 1) * d; j += kWarp) {
-      const float e = philox_normal(seed, offset, static_cast<uint64_t>(j), 0.f, 1.f);
+      const float e = given_noise ? noise[j] : philox_normal(seed, offset, static_cast<uint64_t>(j), 0.f, 1.f);
       const double l = log_std[j];
       const double u = static_cast<double>(mu[j]) + exp(l) * e;
       action[j] = static_cast<float>(tanh(u));
@@ -109,10 +110,11 @@ __global__ void tanh_backward_kernel(float* __restrict__ grad_mu,
 
 void trunc_normal_sample_f32(float* action, float* noise, const float* mu, const float* log_std,
                              int64_t n, double temperature, uint64_t seed, uint64_t offset,
-                             void* stream) {
+                             bool given_noise, void* stream) {
   if (n == 0) return;
   trunc_sample_kernel<<<grid_for(n), kBlock, 0, as_stream(stream)>>>(action, noise, mu, log_std,
-                                                                     n, temperature, seed, offset);
+                                                                     n, temperature, seed, offset,
+                                                                     given_noise);
 }
 
 void trunc_normal_backward_f32(float* grad_mu, float* grad_log_std, const float* mu,
@@ -133,10 +135,10 @@ void trunc_normal_log_prob_f32(float* out, const float* action, const float* mu,
 
 void tanh_gauss_sample_f32(float* action, float* noise, float* log_prob, const float* mu,
                            const float* log_std, int64_t rows, int64_t d, uint64_t seed,
-                           uint64_t offset, void* stream) {
+                           uint64_t offset, bool given_noise, void* stream) {
   if (rows == 0) return;
   tanh_sample_kernel<<<row_blocks(rows), kWarp * kRowsPerBlock, 0, as_stream(stream)>>>(
-      action, noise, log_prob, mu, log_std, rows, d, seed, offset);
+      action, noise, log_prob, mu, log_std, rows, d, seed, offset, given_noise);
 }
 
 void tanh_gauss_backward_f32(float* grad_mu, float* grad_log_std, const float* mu,

@@ -56,7 +56,7 @@ void check_offset(uint64_t offset) {
 
 void trunc_normal_sample(const TensorView& action, const TensorView& noise, const TensorView& mu,
                          const TensorView& log_std, double temperature, uint64_t seed,
-                         uint64_t offset) {
+                         uint64_t offset, bool given_noise) {
   check_mu(mu);
   check_like_mu(log_std, mu, "logStd");
   check_like_mu(action, mu, "options.out");
@@ -67,12 +67,12 @@ void trunc_normal_sample(const TensorView& action, const TensorView& noise, cons
            [&] {
              cpu::trunc_normal_sample_f32(action.ptr<float>(), noise.ptr<float>(), mu.ptr<float>(),
                                           log_std.ptr<float>(), mu.numel, temperature, seed,
-                                          offset);
+                                          offset, given_noise);
            },
            [&](void* s) {
              ERA_CUDA_ONLY(cuda::trunc_normal_sample_f32(
                  action.ptr<float>(), noise.ptr<float>(), mu.ptr<float>(), log_std.ptr<float>(),
-                 mu.numel, temperature, seed, offset, s);)
+                 mu.numel, temperature, seed, offset, given_noise, s);)
              (void)s;
            });
 }
@@ -127,7 +127,8 @@ void trunc_normal_log_prob(const TensorView& out, const TensorView& action, cons
 
 void tanh_gauss_sample(const TensorView& action, const TensorView& noise,
                        const TensorView& log_prob, const TensorView& mu,
-                       const TensorView& log_std, uint64_t seed, uint64_t offset) {
+                       const TensorView& log_std, uint64_t seed, uint64_t offset,
+                       bool given_noise) {
   const int64_t d = check_mu(mu);
   check_like_mu(log_std, mu, "logStd");
   check_like_mu(action, mu, "options.out");
@@ -139,12 +140,12 @@ void tanh_gauss_sample(const TensorView& action, const TensorView& noise,
            [&] {
              cpu::tanh_gauss_sample_f32(action.ptr<float>(), noise.ptr<float>(),
                                         log_prob.ptr<float>(), mu.ptr<float>(),
-                                        log_std.ptr<float>(), rows, d, seed, offset);
+                                        log_std.ptr<float>(), rows, d, seed, offset, given_noise);
            },
            [&](void* s) {
              ERA_CUDA_ONLY(cuda::tanh_gauss_sample_f32(
                  action.ptr<float>(), noise.ptr<float>(), log_prob.ptr<float>(), mu.ptr<float>(),
-                 log_std.ptr<float>(), rows, d, seed, offset, s);)
+                 log_std.ptr<float>(), rows, d, seed, offset, given_noise, s);)
              (void)s;
            });
 }

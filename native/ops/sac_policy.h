@@ -9,9 +9,11 @@
 
 namespace era::ops {
 
+// With given_noise the uniforms are read from `noise` instead of drawn (seed/offset unused): the
+// draw can then be recorded in a CUDA graph while the noise is refreshed outside it.
 void trunc_normal_sample(const TensorView& action, const TensorView& noise, const TensorView& mu,
                          const TensorView& log_std, double temperature, uint64_t seed,
-                         uint64_t offset);
+                         uint64_t offset, bool given_noise = false);
 void trunc_normal_backward(const TensorView& grad_mu, const TensorView& grad_log_std,
                            const TensorView& mu, const TensorView& log_std,
                            const TensorView& noise, const TensorView& grad_action,
@@ -21,7 +23,8 @@ void trunc_normal_log_prob(const TensorView& out, const TensorView& action, cons
 
 void tanh_gauss_sample(const TensorView& action, const TensorView& noise,
                        const TensorView& log_prob, const TensorView& mu,
-                       const TensorView& log_std, uint64_t seed, uint64_t offset);
+                       const TensorView& log_std, uint64_t seed, uint64_t offset,
+                       bool given_noise = false);
 // grad_log_prob may be null (the log-prob path contributes nothing).
 void tanh_gauss_backward(const TensorView& grad_mu, const TensorView& grad_log_std,
                          const TensorView& mu, const TensorView& log_std, const TensorView& noise,

@@ -23,13 +23,14 @@ import { activation, activationBackward, concat, split } from '../../nn/function
 import { MLP } from '../../nn/mlp.js';
 import { Adam, AdamW, polyakUpdate } from '../../nn/optim.js';
 import { add, scale } from '../../ops.js';
-import { Generator } from '../../random.js';
+import { CudaGraph, captureGraph } from '../../graph.js';
+import { Generator, normal, uniform } from '../../random.js';
 import { keep, scope } from '../../scope.js';
 import { empty, full, tensor, type Tensor } from '../../tensor.js';
 import { integer, rangeError } from '../../validate.js';
 import {
-  sacActorLoss, sacCriticLoss, sacTarget, tanhGaussianBackward, tanhGaussianSample,
-  truncatedNormalBackward, truncatedNormalLogProb, truncatedNormalSample,
+  sacActorLoss, sacCriticLoss, sacTarget, tanhGaussianBackward, tanhGaussianTransform,
+  truncatedNormalBackward, truncatedNormalLogProb, truncatedNormalTransform,
 } from '../ops.js';
 import type { ReplayBatch } from '../replay.js';
 import { resolveSacConfig, type SacConfig } from './config.js';
@@ -83,6 +84,10 @@ export class SacAgent implements Disposable {
   updates = 0;
 
   #last: { criticLoss: Tensor; actorLoss: Tensor; logProb: Tensor } | null = null;
+  /** The policy noise of one update (next-state draw, then current-state draw), refreshed per update. */
+  #noise: { next: Tensor; current: Tensor } | null = null;
+  /** The recorded update (config.graph) and the batch tensors it reads. */
+  #graph: { graph: CudaGraph; batch: ReplayBatch } | null = null;
   #disposed = false;
 
   constructor(options: SacAgentOptions) {
@@ -105,8 +110,12 @@ export class SacAgent implements Disposable {
     });
     this.targetCritic = new MLP({ ...this.critic.options });
     this.targetCritic.copyFrom(this.critic);
-    this.actorOptimizer = new Adam(this.actor.params, { lr: cfg.actorLr });
-    this.criticOptimizer = new AdamW(this.critic.params, { lr: cfg.criticLr, weightDecay: cfg.criticWeightDecay });
+    if (cfg.graph && (cfg.variant !== 'era' || cfg.autoDelta)) {
+      throw rangeError("variant 'era' without autoDelta (their updates need no host round trip)", 'config.graph', `graph with variant '${cfg.variant}'${cfg.autoDelta ? ' and autoDelta' : ''}`);
+    }
+    // Graph-recorded optimizer steps need their step counts on the device.
+    this.actorOptimizer = new Adam(this.actor.params, { lr: cfg.actorLr, capturable: cfg.graph });
+    this.criticOptimizer = new AdamW(this.critic.params, { lr: cfg.criticLr, weightDecay: cfg.criticWeightDecay, capturable: cfg.graph });
     this.generator = new Generator(seed * 7919 + 17);
     this.delta = new Float64Array(s);
     if (cfg.variant === 'sac') {
@@ -129,14 +138,14 @@ export class SacAgent implements Disposable {
    * Runs the policy on observations [S, B, obs]: log σ from the raw head, then a draw at the
    * given temperature (1 for data collection, 0 for evaluation: the deterministic action).
    */
-  #draw(observations: Tensor, temperature: number, generator: Generator): PolicyDraw {
+  #draw(observations: Tensor, temperature: number, noise: Tensor): PolicyDraw {
     const a = this.actionSize;
     const out = this.actor.forward(observations); // [S, B, 2A]
     const [mu, raw] = split(out, [a, a]);
     const [s, b] = [raw.shape[0], raw.shape[1]];
     if (this.config.variant === 'era') {
       const logStd = this.#eraLogStd(raw, s, b);
-      const { action, noise } = truncatedNormalSample(mu, logStd, { temperature, generator });
+      const action = truncatedNormalTransform(mu, logStd, noise, { temperature });
       return { action, noise, mu, raw, logStd, tanhRaw: null, logProb: null };
     }
     const { logStdMin: lo, logStdMax: hi } = this.config;
@@ -148,7 +157,7 @@ export class SacAgent implements Disposable {
       const action = activation(mu, 'tanh');
       return { action, noise: action, mu, raw, logStd, tanhRaw, logProb: null };
     }
-    const { action, noise, logProb } = tanhGaussianSample(mu, logStd, { generator });
+    const { action, logProb } = tanhGaussianTransform(mu, logStd, noise);
     return { action, noise, mu, raw, logStd, tanhRaw, logProb };
   }
 
@@ -184,9 +193,42 @@ export class SacAgent implements Disposable {
     return grad;
   }
 
-  /** One update on a batch (all tensors [S, B, ·]). */
+  /**
+   * One update on a batch (all tensors [S, B, ·]). With `config.graph` the first update on a batch
+   * records the whole update into a CUDA graph and later updates on the same batch tensors (the
+   * replay buffer reuses them) replay it: two launches for the policy noise plus one graph launch.
+   */
   update(batch: ReplayBatch): void {
     this.#live();
+    const noise = this.#policyNoise(batch.observations.shape[0], batch.observations.shape[1]);
+    // Fresh noise for this update's two policy draws, drawn outside any graph.
+    const draw = (t: Tensor) => (this.config.variant === 'era' ? uniform(t.shape, { generator: this.generator, out: t }) : normal(t.shape, { generator: this.generator, out: t }));
+    if (this.config.graph && this.device === 'cuda') {
+      if (this.#graph && this.#graph.batch !== batch) {
+        this.#graph.graph.dispose();
+        this.#graph = null;
+      }
+      draw(noise.next);
+      draw(noise.current);
+      if (this.#graph) this.#graph.graph.replay();
+      else this.#graph = { graph: captureGraph(() => this.#updateBody(batch, noise), { device: this.device }), batch };
+    } else {
+      draw(noise.next);
+      draw(noise.current);
+      this.#updateBody(batch, noise);
+    }
+    this.updates++;
+  }
+
+  #policyNoise(s: number, b: number): { next: Tensor; current: Tensor } {
+    const shape = [s, b, this.actionSize];
+    if (this.#noise && this.#noise.next.shape.join() === shape.join()) return this.#noise;
+    if (this.#noise) for (const t of Object.values(this.#noise)) t.dispose();
+    this.#noise = { next: empty(shape, { device: this.device }), current: empty(shape, { device: this.device }) };
+    return this.#noise;
+  }
+
+  #updateBody(batch: ReplayBatch, noise: { next: Tensor; current: Tensor }): void {
     const cfg = this.config;
     const classic = cfg.variant === 'sac';
     scope(() => {
@@ -196,7 +238,7 @@ export class SacAgent implements Disposable {
       const alpha = this.#alpha;
 
       // 1-2. Critic.
-      const next = this.#draw(nextObs, 1, this.generator);
+      const next = this.#draw(nextObs, 1, noise.next);
       const qNext = this.targetCritic.forward(concat([nextObs, next.action])); // [2S, B, 1]
       const y = sacTarget(qNext, rewards.reshape([s, b]), masks.reshape([s, b]), cfg.gamma,
         classic ? { logProb: next.logProb!, alpha: alpha! } : undefined);
@@ -208,7 +250,7 @@ export class SacAgent implements Disposable {
       polyakUpdate(this.targetCritic.params, this.critic.params, cfg.tau);
 
       // 3. Actor, through the freshly updated critic.
-      const draw = this.#draw(obs, 1, this.generator);
+      const draw = this.#draw(obs, 1, noise.current);
       const qPi = this.critic.forward(concat([obs, draw.action]));
       const actor = sacActorLoss(qPi, classic ? { logProb: draw.logProb!, alpha: alpha!, targetEntropy: this.targetEntropy } : undefined);
       const gradIn = this.critic.backward(actor.gradQ, { inputGrad: true, paramGrads: false })!;
@@ -231,7 +273,6 @@ export class SacAgent implements Disposable {
       this.#keepLast(critic.loss, actor.loss, logProb);
       if (cfg.autoDelta && !classic) this.#tuneDelta(logProb);
     });
-    this.updates++;
   }
 
   #keepLast(criticLoss: Tensor, actorLoss: Tensor, logProb: Tensor): void {
@@ -286,7 +327,9 @@ export class SacAgent implements Disposable {
     }
     return scope(() => {
       const obs = tensor(observations, [s, 1, this.observationSize], { device: this.device });
-      const draw = this.#draw(obs, options.deterministic ? 0 : 1, this.generator);
+      const shape = [s, 1, this.actionSize];
+      const noise = this.config.variant === 'era' ? uniform(shape, { generator: this.generator, device: this.device }) : normal(shape, { generator: this.generator, device: this.device });
+      const draw = this.#draw(obs, options.deterministic ? 0 : 1, noise);
       return draw.action.toArray(options.out) as Float32Array;
     });
   }
@@ -299,6 +342,8 @@ export class SacAgent implements Disposable {
     if (this.#disposed) return;
     this.#disposed = true;
     if (this.#last) for (const t of Object.values(this.#last)) t.dispose();
+    if (this.#noise) for (const t of Object.values(this.#noise)) t.dispose();
+    this.#graph?.graph.dispose();
     for (const d of [this.actor, this.critic, this.targetCritic, this.actorOptimizer, this.criticOptimizer, this.alphaOptimizer, this.logAlpha, this.#alpha]) d?.dispose();
   }
 

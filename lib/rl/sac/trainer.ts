@@ -265,7 +265,7 @@ function pickConfig(o: TrainSacOptions): Partial<SacConfig> {
   const keys: (keyof SacConfig)[] = [
     'variant', 'seeds', 'hidden', 'batchSize', 'updatesPerStep', 'warmupSteps', 'gamma', 'tau', 'actorLr', 'criticLr',
     'criticWeightDecay', 'entropyPerDim', 'autoDelta', 'deltaLr', 'initAlpha', 'alphaLr', 'logStdMin', 'logStdMax',
-    'replayCapacity', 'precision', 'device',
+    'replayCapacity', 'precision', 'graph', 'device',
   ];
   const out: Partial<SacConfig> = {};
   for (const k of keys) if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
