@@ -19,10 +19,15 @@ const outDir = path.join(root, 'bundle', 'era-cuda-gpu');
 const cacheDir = path.join(root, 'bundle', '.cache');
 const LIMIT = 40 * 2 ** 20;
 // Runtime packages the bundle needs, and build-only ones never to follow into.
-const ROOTS = ['mocha', 'chai', 'bindings', 'commander'];
+const ROOTS = ['mocha', 'chai', 'bindings', 'commander', '@mujoco/mujoco', '@resvg/resvg-js'];
 const SKIP = new Set(['typescript', 'tsx', 'esbuild', 'cmake-js']);
 // Files nothing loads at run time (typings, source maps, docs): about a third of the packages' bytes.
-const PRUNE = /(\.d\.[cm]?ts|\.map|\.md)$/i;
+const PRUNE = /(\.d\.[cm]?ts|\.map|\.md)$|[\\/]@mujoco[\\/]mujoco[\\/]mt([\\/]|$)/i; // mt/: the threaded wasm, unused
+// Large runtime files shipped xz-compressed (about 5x smaller); run.sh unpacks them beside the .xz.
+const COMPRESS = /(\.wasm|\.linux-x64-gnu\.node)$/;
+// The GPU hosts are H100/H200: the bundle's addon is built for sm_90 (SASS + PTX) only, which halves
+// its fatbin; ERA_BUNDLE_ADDON names another build to ship instead.
+const BUNDLE_ARCH = '90';
 
 const log = (msg) => console.log(`[bundle:gpu] ${msg}`);
 function fail(msg) {
@@ -48,7 +53,17 @@ function copyInto(src, relDest) {
 }
 
 // ---- 1. the CUDA addon -------------------------------------------------------------------------
-const addon = path.join(root, 'build', 'Release', 'era_cuda.node');
+function bundleAddon() {
+  if (process.env.ERA_BUNDLE_ADDON) return path.resolve(process.env.ERA_BUNDLE_ADDON);
+  const out = path.join('bundle', '.cache', `build-sm${BUNDLE_ARCH}`);
+  log(`building the addon for sm_${BUNDLE_ARCH} in ${out} (incremental after the first time)`);
+  const cmakeJs = createRequire(import.meta.url).resolve('cmake-js/bin/cmake-js');
+  const r = spawnSync(process.execPath, [cmakeJs, existsSync(path.join(root, out, 'CMakeCache.txt')) ? 'build' : 'rebuild', '--out', out],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ERA_CUDA_ARCH: BUNDLE_ARCH } });
+  if (r.status !== 0) fail(`building the sm_${BUNDLE_ARCH} addon failed (exit ${r.status ?? r.signal}); is nvcc installed?`);
+  return path.join(root, out, 'Release', 'era_cuda.node');
+}
+const addon = bundleAddon();
 if (!existsSync(addon)) {
   fail(`${path.relative(root, addon)} is missing: the bundle needs the CUDA build of the addon.\n` +
     '  Build it with `npm run build:native` on a machine with the CUDA toolkit (nvcc on PATH, or CUDACXX set).');
@@ -92,15 +107,22 @@ if (stale.length > 0) {
 // ---- 3. node.xz, cached by the identity of this Node binary ------------------------------------
 const nodeBin = realpathSync(process.execPath);
 const nodeStat = statSync(nodeBin);
-const nodeKey = `node-${process.version}-${process.arch}-${nodeStat.size}-${Math.floor(nodeStat.mtimeMs)}`;
+const nodeKey = `node-${process.version}-${process.arch}-${nodeStat.size}-${Math.floor(nodeStat.mtimeMs)}-stripped-9e`;
 const nodeXz = path.join(cacheDir, `${nodeKey}.xz`);
 if (process.platform !== 'linux' || process.arch !== 'x64') fail(`the GPU hosts are linux-x64; this Node is ${process.platform}-${process.arch}`);
 if (!existsSync(nodeXz)) {
-  log(`compressing ${nodeBin} (${mib(nodeStat.size)}) with xz -T0 -6; cached for later runs`);
+  log(`compressing ${nodeBin} (${mib(nodeStat.size)}, symbols stripped) with xz -T0 -9e; cached for later runs`);
   mkdirSync(cacheDir, { recursive: true });
+  // Stripping the symbol table saves about 2 MiB compressed and changes nothing at run time.
+  const stripped = path.join(cacheDir, 'node.stripped');
+  copyFileSync(nodeBin, stripped);
+  const st = spawnSync('strip', [stripped], { stdio: 'inherit' });
+  const source = st.status === 0 ? stripped : nodeBin;
+  if (source === nodeBin) log('strip is not available: shipping the unstripped binary');
   const tmp = `${nodeXz}.tmp`;
   const fd = openSync(tmp, 'w');
-  const r = spawnSync('xz', ['-T0', '-6', '-c', nodeBin], { stdio: ['ignore', fd, 'inherit'] });
+  const r = spawnSync('xz', ['-T0', '-9e', '-c', source], { stdio: ['ignore', fd, 'inherit'] });
+  rmSync(stripped, { force: true });
   closeSync(fd);
   if (r.error || r.status !== 0) {
     rmSync(tmp, { force: true });
@@ -177,6 +199,19 @@ for (const dir of packages) {
     filter: (src) => !path.relative(dir, src).split(path.sep).includes('node_modules') && !PRUNE.test(src),
   });
 }
+const compressed = [];
+for (const rel of walk(path.join(outDir, 'node_modules'))) {
+  if (!COMPRESS.test(rel)) continue;
+  const file = path.join(outDir, 'node_modules', rel);
+  const fd = openSync(`${file}.xz`, 'w');
+  const r = spawnSync('xz', ['-T0', '-6', '-c', file], { stdio: ['ignore', fd, 'inherit'] });
+  closeSync(fd);
+  if (r.status !== 0) fail(`xz of ${rel} failed`);
+  rmSync(file);
+  compressed.push(path.join('node_modules', rel));
+}
+// run.sh unpacks these (relative paths, one per line) beside their .xz on first use.
+writeFileSync(path.join(outDir, 'unpack.txt'), compressed.map((f) => `${f}\n`).join(''));
 
 // The repo's mocha config runs TS through tsx; the bundle runs the compiled tests instead.
 const repoMocha = existsSync(path.join(root, '.mocharc.json')) ? JSON.parse(readFileSync(path.join(root, '.mocharc.json'), 'utf8')) : {};

@@ -44,7 +44,15 @@ unxz_once() {
 # the bundle) is unpacked beside its .xz.
 ensure_node() {
   unxz_once "$HERE/node.xz" "$NODE" || return 1
-  unxz_once "$HERE/build/Release/era_cuda.node.xz" "$HERE/build/Release/era_cuda.node"
+  unxz_once "$HERE/build/Release/era_cuda.node.xz" "$HERE/build/Release/era_cuda.node" || return 1
+  # Other large runtime files (MuJoCo's wasm, the PNG renderer) listed by the bundler.
+  local f
+  if [ -f "$HERE/unpack.txt" ]; then
+    while IFS= read -r f; do
+      [ -n "$f" ] && { unxz_once "$HERE/$f.xz" "$HERE/$f" || return 1; }
+    done <"$HERE/unpack.txt"
+  fi
+  return 0
 }
 
 summary_header() {
