@@ -6,17 +6,8 @@ import { expect } from 'chai';
 
 import { Rng } from '../lib/rl/env/rng.js';
 import { SIGMOIDS, smallControl, tolerance, type Sigmoid } from '../lib/rl/env/rewards.js';
+import { expectThrowsNaming as throwsNaming } from './helpers.js';
 
-function throwsNaming(fn: () => unknown, cls: new (...args: never[]) => Error, name: string): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected a ${cls.name} naming ${name}`).to.be.instanceOf(cls);
-  expect((err as Error).message).to.include(`for ${name} `);
-}
 
 describe('rl env: tolerance (DMC rewards)', () => {
   it('is 1 inside the bounds and at both bounds, for every sigmoid', () => {

@@ -6,18 +6,8 @@
 import { expect } from 'chai';
 
 import { makeEnv, makeVecEnv, VecEnv } from '../lib/rl/env/index.js';
+import { expectThrowsNaming as throwsNaming } from './helpers.js';
 
-function throwsNaming(fn: () => unknown, cls: new (...args: never[]) => Error, name: string): Error {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected a ${cls.name} naming ${name}`).to.be.instanceOf(cls);
-  expect((err as Error).message).to.include(`for ${name} `);
-  return err as Error;
-}
 
 function actionsFor(step: number, n: number, dim: number): Float32Array {
   // Deterministic, varied per environment and step, some beyond ±1.

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 
 import { DEFAULT_HUMANOID_PATH, listTasks, makeEnv, MujocoEnv, tolerance } from '../lib/rl/env/index.js';
+import { expectThrowsNaming as throwsNaming, rng } from './helpers.js';
 
 const HUMANOID_PRESENT = existsSync(DEFAULT_HUMANOID_PATH);
 const HUMANOID_REASON = `${DEFAULT_HUMANOID_PATH} is absent (apt-get install libmujoco-samples)`;
@@ -32,34 +33,12 @@ const SIZES: Record<string, [number, number]> = {
   'humanoid-run': [67, 21],
 };
 
-/** mulberry32, for test-side action sequences. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomActions(steps: number, dim: number, seed: number, scale = 1): Float32Array[] {
   const r = rng(seed);
   return Array.from({ length: steps }, () => Float32Array.from({ length: dim }, () => scale * (2 * r() - 1)));
 }
 
-function throwsNaming(fn: () => unknown, cls: new (...args: never[]) => Error, name: string): Error {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected a ${cls.name} naming ${name}`).to.be.instanceOf(cls);
-  expect((err as Error).message).to.include(`for ${name} `);
-  return err as Error;
-}
 
 async function rejects(p: Promise<unknown>): Promise<Error> {
   try {

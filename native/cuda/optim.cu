@@ -9,7 +9,9 @@
 namespace era::cuda {
 namespace {
 
-__global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamHyper h) {
+// The grid-stride loop both Adam kernels run.
+__device__ __forceinline__ void adam_block(float* p, const float* g, float* m, float* v, int64_t n,
+                                           const AdamHyper& h) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     float pi = p[i], mi = m[i], vi = v[i];
@@ -20,20 +22,17 @@ __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_
   }
 }
 
+__global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamHyper h) {
+  adam_block(p, g, m, v, n, h);
+}
+
 __global__ void increment_kernel(int32_t* counter) { counter[0] += 1; }
 
 // Reads the step count written by increment_kernel (the launch before it on the same stream).
 __global__ void adam_counted_kernel(float* p, const float* g, float* m, float* v, int64_t n,
                                     AdamHyper h, double beta1, double beta2, const int32_t* counter) {
   adam_bias_corrections(beta1, beta2, static_cast<double>(counter[0]), h.bc1, h.bc2);
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    float pi = p[i], mi = m[i], vi = v[i];
-    adam_update(pi, g[i], mi, vi, h);
-    p[i] = pi;
-    m[i] = mi;
-    v[i] = vi;
-  }
+  adam_block(p, g, m, v, n, h);
 }
 
 __global__ void sgd_kernel(float* p, const float* g, float* buf, int64_t n, float lr,
