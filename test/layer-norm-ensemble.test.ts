@@ -169,3 +169,29 @@ describeCuda(`LayerNorm with per-member parameters on CUDA against the CPU (seed
     });
   }
 });
+
+describe('functional.layerNorm with per-member weights [E, d]', () => {
+  it('equals a LayerNorm per member with that member\'s row, forward and backward, and names bad shapes', () => {
+    const { layerNorm, layerNormBackward } = era.nn.functional;
+    const E = 3;
+    const rows = 4;
+    const d = 5;
+    const x = era.tensor(randomArray(E * rows * d, 41), [E, rows, d], { device: 'cpu' });
+    const w = era.tensor(randomArray(E * d, 42), [E, d], { device: 'cpu' });
+    const b = era.tensor(randomArray(E * d, 43), [E, d], { device: 'cpu' });
+    const dy = era.tensor(randomArray(E * rows * d, 44), [E, rows, d], { device: 'cpu' });
+    const all = layerNorm(x, w, b, { eps: 1e-6 });
+    const grads = layerNormBackward(dy, x, w, all.mean, all.rstd);
+    expect(grads.dWeight.shape).to.deep.equal([E, d]);
+    for (let e = 0; e < E; e++) {
+      const xe = x.slice(e, e + 1).reshape([rows, d]);
+      const one = layerNorm(xe, w.slice(e, e + 1).reshape([d]), b.slice(e, e + 1).reshape([d]), { eps: 1e-6 });
+      expect(Array.from(one.y.toArray())).to.deep.equal(Array.from(all.y.slice(e, e + 1).toArray()));
+      const g = layerNormBackward(dy.slice(e, e + 1).reshape([rows, d]), xe, w.slice(e, e + 1).reshape([d]), one.mean, one.rstd);
+      expectClose(g.dWeight.toArray(), grads.dWeight.slice(e, e + 1).toArray(), { atol: 1e-6, rtol: 1e-5 });
+      expectClose(g.dx!.toArray(), grads.dx!.slice(e, e + 1).toArray(), { atol: 1e-6, rtol: 1e-5 });
+    }
+    expectThrowsNaming(() => layerNorm(x, era.zeros([2, d], { device: 'cpu' }), era.zeros([2, d], { device: 'cpu' })), RangeError, 'weight');
+    expectThrowsNaming(() => layerNorm(x, w, era.zeros([d], { device: 'cpu' })), RangeError, 'bias');
+  });
+});

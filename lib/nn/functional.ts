@@ -340,9 +340,21 @@ export interface LayerNormResult {
   rstd: Tensor;
 }
 
+/** weight/bias of a LayerNorm over x [..., d]: [d], or [E, d] per member when x is [E, ..., d]. */
+function normParamShape(t: Tensor, name: string, x: Tensor, d: number): number[] {
+  const shared = t.shape.length === 1 && t.shape[0] === d;
+  const perMember = t.shape.length === 2 && x.shape.length >= 2 && t.shape[0] === x.shape[0] && t.shape[1] === d;
+  if (!shared && !perMember) {
+    const forms = x.shape.length >= 2 ? `[${d}] or [${x.shape[0]}, ${d}] (one row per member of x's first dim)` : `[${d}]`;
+    throw new RangeError(`Expected shape ${forms} for ${name} but received shape ${shapeStr(t.shape)}`);
+  }
+  return t.shape.slice();
+}
+
 /**
  * y = (x − mean) · rstd · weight + bias over the last dim of x [..., d] (biased variance,
  * rstd = 1 / sqrt(var + eps)). Returns y and the per-row mean and rstd the backward needs.
+ * weight and bias are [d], or [E, d] for an ensemble x [E, ..., d] (member e uses row e).
  */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, options?: LayerNormOptions): LayerNormResult {
   tensorArg(x, 'x', ['f32']);
@@ -352,8 +364,9 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, options?: Lay
   for (const [t, name] of [[weight, 'weight'], [bias, 'bias']] as const) {
     tensorArg(t, name, ['f32']);
     sameDevice(t, name, x, 'x');
-    if (t.shape.length !== 1 || t.shape[0] !== d) throw new RangeError(`Expected shape [${d}] (the last dim of x) for ${name} but received shape ${shapeStr(t.shape)}`);
+    normParamShape(t, name, x, d);
   }
+  if (weight.shape.join() !== bias.shape.join()) throw new RangeError(`Expected the shape of weight ${shapeStr(weight.shape)} for bias but received shape ${shapeStr(bias.shape)}`);
   const o = plainObject(options, 'options');
   const eps = o.eps === undefined ? 1e-5 : finiteNumber(o.eps, 'options.eps');
   if (!(eps > 0)) throw rangeError('a positive number', 'options.eps', eps);
@@ -393,7 +406,7 @@ export function layerNormBackward(dy: Tensor, x: Tensor, weight: Tensor, mean: T
   sameShape(dy, 'dy', x, 'x');
   tensorArg(weight, 'weight', ['f32']);
   sameDevice(weight, 'weight', x, 'x');
-  if (weight.shape.length !== 1 || weight.shape[0] !== d) throw new RangeError(`Expected shape [${d}] (the last dim of x) for weight but received shape ${shapeStr(weight.shape)}`);
+  const paramShape = normParamShape(weight, 'weight', x, d);
   const rows = d ? x.size / d : 0;
   for (const [t, name] of [[mean, 'mean'], [rstd, 'rstd']] as const) {
     tensorArg(t, name, ['f32']);
@@ -406,8 +419,8 @@ export function layerNormBackward(dy: Tensor, x: Tensor, weight: Tensor, mean: T
   if (accumulate && (o.dWeight === undefined || o.dBias === undefined)) {
     throw rangeError('false unless options.dWeight and options.dBias are given', 'options.accumulate', accumulate);
   }
-  const dW = outputArg(o.dWeight, 'options.dWeight', [d], x.device, 'the shape of weight');
-  const dB = outputArg(o.dBias, 'options.dBias', [d], x.device, 'the shape of weight');
+  const dW = outputArg(o.dWeight, 'options.dWeight', paramShape, x.device, 'the shape of weight');
+  const dB = outputArg(o.dBias, 'options.dBias', paramShape, x.device, 'the shape of weight');
   const dX = inputGrad ? outputArg(o.dx, 'options.dx', x.shape, x.device, 'the shape of x') : null;
   const outs = dX ? [dW, dB, dX] : [dW, dB];
   return guardFresh(outs, () => {
