@@ -220,6 +220,29 @@ describe(`SAC+ERA training on the CPU (seed ${seed})`, function () {
   });
 });
 
+describe('trainSac --resume', function () {
+  this.timeout(120_000);
+
+  it('continues from the checkpoint (a larger run resumes a shorter one, replay buffer included)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'era-resume-'));
+    try {
+      const common = {
+        task: 'pendulum-swingup', seeds: 2, hidden: 16, batchSize: 16, warmupSteps: 50, evalEvery: 100, evalEpisodes: 1,
+        actionRepeat: 8, checkpointEvery: 100, outDir: dir, progress: false as const, device: 'cpu' as const, curve: false,
+      };
+      const first = await trainSac({ ...common, steps: 200 });
+      expect(first.evaluations.map((e) => e.step)).to.deep.equal([100, 200]);
+      const second = await trainSac({ ...common, steps: 300, resume: true });
+      expect(second.evaluations.map((e) => e.step)).to.deep.equal([100, 200, 300]);
+      const runs = readFileSync(second.metricsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; resumed?: boolean; step: number })
+        .filter((l) => l.kind === 'run');
+      expect(runs.map((r) => [r.step, r.resumed])).to.deep.equal([[0, false], [200, true]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('`era train sac` command line', function () {
   this.timeout(120_000);
   const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'lib/cli/era.ts', ...args], { encoding: 'utf8' });

@@ -187,13 +187,34 @@ export class ReplayBuffer implements Disposable {
     return { storage: this.storage.toArray() as Float32Array, size: this.#size, next: this.#next, added: this.#added };
   }
 
-  /** Restores what `state()` returned. */
+  /**
+   * Restores what `state()` returned. A state saved from a smaller buffer (a run resumed with more
+   * steps) fills the first rows of each seed and the ring continues after them; uniform sampling
+   * does not depend on the order of the rows.
+   */
   restore(state: { storage: Float32Array; size: number; next: number; added: number }): void {
     this.#live();
-    checkLength(state.storage, this.storage.size, 'state.storage');
-    this.storage.write(state.storage);
-    this.#size = integer(state.size, 'state.size', 0, this.capacity);
-    this.#next = integer(state.next, 'state.next', 0, this.capacity - 1);
+    const perSeed = this.rowSize * this.seeds;
+    if (!(state.storage instanceof Float32Array) || state.storage.length % perSeed !== 0) {
+      throw typeError(`a Float32Array of seeds × capacity × ${this.rowSize} numbers`, 'state.storage', state.storage);
+    }
+    const saved = state.storage.length / perSeed;
+    if (saved > this.capacity) {
+      throw rangeError(`a buffer of at most ${this.capacity} transitions per seed (this buffer's capacity)`, 'state.storage', `${saved} per seed`);
+    }
+    const size = integer(state.size, 'state.size', 0, saved);
+    let next = integer(state.next, 'state.next', 0, Math.max(saved - 1, 0));
+    if (saved === this.capacity) {
+      this.storage.write(state.storage);
+    } else {
+      const all = new Float32Array(this.storage.size);
+      const f = this.rowSize;
+      for (let s = 0; s < this.seeds; s++) all.set(state.storage.subarray(s * saved * f, (s + 1) * saved * f), s * this.capacity * f);
+      this.storage.write(all);
+      next = size % this.capacity;
+    }
+    this.#size = size;
+    this.#next = next;
     this.#added = integer(state.added, 'state.added', 0);
     this.#staged = 0;
   }
