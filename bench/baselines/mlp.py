@@ -1,0 +1,133 @@
+"""PyTorch twin of bench/mlp.bench.ts: the SAC twin critic as a PyTorch user writes it.
+
+Case names equal the node bench's. Two critics (an nn.ModuleList of two Sequentials, each
+Linear(88, 512) -> LayerNorm -> ELU -> Linear(512, 512) -> LayerNorm -> ELU -> Linear(512, 1)),
+batch 256, the same input fed to both:
+- `mlp critic step ... <precision>`: forward, zero_grad, backward of sum(q * dy) (dy given, as the
+  node case), one AdamW(fused=True) step over both critics. Precision: f32 (allow_tf32 off), tf32
+  (allow_tf32 on), bf16 (autocast to bfloat16, parameters stay f32).
+- `mlp critic input grad ...`: forward, then torch.autograd.grad of sum(q * dy) with respect to the
+  input only (the actor's loss flowing through the critic to its action).
+The compiled column runs the same functions under torch.compile (the optimizer step included for
+the training step, as torch.compile(step) does).
+
+Run alone: python3 mlp.py, or through run_all.py.
+"""
+import contextlib
+
+import torch
+from torch import nn
+
+from _common import time_compiled, time_cuda
+
+DEVICE = "cuda"
+E, IN, H, B = 2, 88, 512, 256
+SETS = 4
+SHAPE = f"E{E} {IN}-{H}x2-1 LN elu B{B}"
+
+
+def _critic():
+    return nn.Sequential(
+        nn.Linear(IN, H), nn.LayerNorm(H, eps=1e-6), nn.ELU(),
+        nn.Linear(H, H), nn.LayerNorm(H, eps=1e-6), nn.ELU(),
+        nn.Linear(H, 1),
+    )
+
+
+class Twin(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.q = nn.ModuleList([_critic() for _ in range(E)])
+
+    def forward(self, x):
+        return torch.stack([q(x) for q in self.q])  # [E, B, 1]
+
+
+@contextlib.contextmanager
+def _precision(kind):
+    prev = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = kind == "tf32"
+    try:
+        if kind == "bf16":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = prev
+
+
+def _inputs(seed):
+    gen = torch.Generator(device=DEVICE).manual_seed(seed)
+    xs = [torch.rand((B, IN), device=DEVICE, generator=gen) * 2 - 1 for _ in range(SETS)]
+    dys = [(torch.rand((E, B, 1), device=DEVICE, generator=gen) * 2 - 1) * 1e-2 for _ in range(SETS)]
+    return xs, dys
+
+
+def _step_case(kind):
+    def run():
+        torch.manual_seed(1)
+        model = Twin().to(DEVICE)
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=1e-4, fused=True)
+        xs, dys = _inputs(0x100)
+
+        def step(x, dy):
+            with _precision(kind):
+                q = model(x)
+            opt.zero_grad(set_to_none=True)
+            (q.float() * dy).sum().backward()
+            opt.step()
+
+        i = [0]
+
+        def eager():
+            step(xs[i[0] % SETS], dys[i[0] % SETS])
+            i[0] += 1
+
+        flops = 3 * 2 * E * B * (IN * H + H * H + H) - 2 * E * B * IN * H
+        eager_ms = time_cuda(eager)
+        compile_ms = time_compiled(step, xs[0], dys[0])
+        return {"eager_ms": eager_ms, "compile_ms": compile_ms, "flops": flops}
+
+    return run
+
+
+def _input_grad():
+    torch.manual_seed(1)
+    model = Twin().to(DEVICE)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    xs, dys = _inputs(0x200)
+
+    def grad(x, dy):
+        x = x.detach().requires_grad_(True)
+        q = model(x)
+        (dx,) = torch.autograd.grad((q * dy).sum(), x)
+        return dx
+
+    i = [0]
+
+    def eager():
+        grad(xs[i[0] % SETS], dys[i[0] % SETS])
+        i[0] += 1
+
+    with _precision("f32"):
+        eager_ms = time_cuda(eager)
+        compile_ms = time_compiled(grad, xs[0], dys[0])
+    return {"eager_ms": eager_ms, "compile_ms": compile_ms, "flops": 2 * 2 * E * B * (IN * H + H * H + H)}
+
+
+def cases():
+    """Case name (identical to the node bench case name) -> a function returning its figures."""
+    return {
+        f"mlp critic step {SHAPE} f32": _step_case("f32"),
+        f"mlp critic step {SHAPE} tf32": _step_case("tf32"),
+        f"mlp critic step {SHAPE} bf16": _step_case("bf16"),
+        f"mlp critic input grad {SHAPE} f32": _input_grad,
+    }
+
+
+if __name__ == "__main__":
+    for name, fn in cases().items():
+        res = fn()
+        print(f"{name}: eager {res['eager_ms']:.4g} ms, compile {res['compile_ms']}")
