@@ -16,11 +16,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import era, { EraError } from '../lib/index.js';
+import era, { EraError, type Tensor } from '../lib/index.js';
 import { native } from '../lib/native.js';
 import { mseLoss, mseLossBackward } from '../lib/nn/functional.js';
 import { MLP, type MLPOptions } from '../lib/nn/mlp.js';
-import { Adam, SGD } from '../lib/nn/optim.js';
+import { Adam, AdamW, SGD } from '../lib/nn/optim.js';
 import { readSafetensors, writeSafetensors } from '../lib/nn/safetensors.js';
 import { describeCuda, expectClose, expectThrowsNaming, finiteDifferences, randomArray, testSeed } from './helpers.js';
 
@@ -431,7 +431,7 @@ describe('nn.MLP checkpoints', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** SGD with momentum on a fixed regression problem; the momentum buffer is saved with the model. */
-  async function train(m: MLP, opt: SGD, steps: number): Promise<void> {
+  async function train(m: MLP, opt: { step(grads: Tensor): void }, steps: number): Promise<void> {
     era.scope(() => {
       const x = cpu(randomArray(5 * 3, 11), [5, 3]);
       const t = cpu(randomArray(2 * 5 * 2, 12), [2, 5, 2]);
@@ -471,6 +471,27 @@ describe('nn.MLP checkpoints', () => {
     // training really moved the parameters
     using fresh = new MLP(opts);
     expect(Buffer.from(fresh.params.toArray().buffer).equals(want)).to.equal(false);
+  });
+
+  it('with AdamW: moments and step count saved and restored, the resumed run matches bit for bit', async () => {
+    const opts = { inputSize: 3, hiddenSizes: [8], outputSize: 2, layerNorm: true, activation: 'elu' as const, ensemble: 2, init: 'orthogonal' as const, device: 'cpu' as const, seed };
+    using straight = new MLP(opts);
+    using a0 = new AdamW(straight.params, { lr: 1e-2 });
+    await train(straight, a0, 16);
+    using first = new MLP(opts);
+    using a1 = new AdamW(first.params, { lr: 1e-2 });
+    await train(first, a1, 8);
+    const file = path.join(dir, 'adam-model.safetensors');
+    await first.save(file);
+    await writeSafetensors(path.join(dir, 'adam.safetensors'), { m: { data: a1.m[0].toArray() as Float32Array }, v: { data: a1.v[0].toArray() as Float32Array } }, { step: String(a1.stepCount) });
+    using resumed = await MLP.load(file, { device: 'cpu' });
+    using a2 = new AdamW(resumed.params, { lr: 1e-2 });
+    const st = await readSafetensors(path.join(dir, 'adam.safetensors'));
+    a2.m[0].write(st.tensors.get('m')!.data as Float32Array);
+    a2.v[0].write(st.tensors.get('v')!.data as Float32Array);
+    a2.restoreStepCount(Number(st.metadata.step));
+    await train(resumed, a2, 8);
+    expect(Buffer.from(resumed.params.toArray().buffer).equals(Buffer.from(straight.params.toArray().buffer))).to.equal(true);
   });
 
   it('writes one tensor per parameter ([E, ...shape]) and the architecture in the metadata; loadState fills a same-shaped model', async () => {
