@@ -173,6 +173,18 @@ describe(`SAC agent on small problems (seed ${seed})`, function () {
     }
   });
 
+  it('deterministic actions draw no random numbers (evaluations leave the training stream alone)', () => {
+    using agent = new SacAgent({ observationSize: 3, actionSize: 2, hidden: 8, seeds: 2, device: 'cpu' });
+    const obs = new Float32Array([0.1, 0.2, 0.3, -0.1, -0.2, -0.3]);
+    const offset = agent.generator.offset;
+    const a1 = agent.act(obs, { deterministic: true });
+    const a2 = agent.act(obs, { deterministic: true });
+    expect(agent.generator.offset).to.equal(offset);
+    expect(Array.from(a1)).to.deep.equal(Array.from(a2));
+    agent.act(obs);
+    expect(agent.generator.offset).to.be.greaterThan(offset);
+  });
+
   it('bad options and inputs name the argument', () => {
     expectThrowsNaming(() => new SacAgent({ observationSize: 0, actionSize: 1 }), RangeError, 'options.observationSize');
     expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, variant: 'ppo' as 'era' }), RangeError, 'config.variant');

@@ -6,6 +6,7 @@
 import path from 'node:path';
 
 import { trainSac, type TrainSacOptions } from '../rl/sac/trainer.js';
+import { int } from './train.js';
 
 /** The demo's settings: the SAC-ERA recipe scaled down (smaller networks, batch and warm-up). */
 export const DEMO_SETTINGS: Readonly<TrainSacOptions> = Object.freeze({
@@ -29,8 +30,8 @@ export const DEMO_SETTINGS: Readonly<TrainSacOptions> = Object.freeze({
 });
 
 export async function runDemo(opts: { out?: string; steps?: string; device?: 'cpu' | 'cuda' }): Promise<void> {
-  const steps = opts.steps === undefined ? DEMO_SETTINGS.steps : Number(opts.steps);
-  if (!Number.isInteger(steps) || steps <= 0) throw new RangeError(`Expected a positive integer for --steps but received '${opts.steps}'`);
+  const steps = int(opts.steps, '--steps') ?? DEMO_SETTINGS.steps;
+  if (steps <= 0) throw new RangeError(`Expected a positive integer for --steps but received '${opts.steps}'`);
   const outDir = path.resolve(opts.out ?? 'runs/demo');
   console.log(`era demo: SAC+ERA on ${DEMO_SETTINGS.task}, ${steps} steps × ${DEMO_SETTINGS.seeds} seeds, hidden ${DEMO_SETTINGS.hidden}`);
   const result = await trainSac({ ...DEMO_SETTINGS, steps, device: opts.device, outDir, variant: 'era' });

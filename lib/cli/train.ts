@@ -39,7 +39,8 @@ interface SacFlags {
   graph?: boolean;
 }
 
-function int(value: string | undefined, flag: string): number | undefined {
+/** An integer flag; accepts 200_000 and 200k. */
+export function int(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value.replace(/_/g, '').replace(/k$/i, '000'));
   if (!Number.isInteger(n)) throw new RangeError(`Expected an integer for ${flag} but received '${value}'`);
@@ -110,7 +111,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--seed <n>', 'base seed', '0')
     .option('--baseline', 'also train classic SAC (learned temperature) with the same seeds')
     .option('--baseline-only', 'train only classic SAC')
-    .option('--out <dir>', 'output folder (default runs/<task>)')
+    .option('--out <dir>', 'output folder (default runs/<task>-seed<seed>)')
     .option('--resume', 'continue from the checkpoints in the output folder')
     .option('--hidden <n>', 'hidden width (default 512)')
     .option('--batch-size <n>', 'batch size (default 256)')
@@ -131,7 +132,8 @@ export function registerTrainCommand(program: Command): void {
     .option('--no-save-replay', 'leave the replay buffer out of checkpoints')
     .action(async (f: SacFlags) => {
       const base = sacOptionsFromFlags(f);
-      const outDir = path.resolve(f.out ?? path.join('runs', f.task));
+      // One folder per task and base seed, so another --seed never resumes or overwrites this run.
+      const outDir = path.resolve(f.out ?? path.join('runs', `${f.task}-seed${f.seed}`));
       const variants: ('era' | 'sac')[] = f.baselineOnly ? ['sac'] : f.baseline ? ['era', 'sac'] : ['era'];
       const results: TrainSacResult[] = [];
       for (const variant of variants) {

@@ -14,7 +14,7 @@
  * in a Uint16Array). Files are written atomically (lib/util/atomic-write.ts). Reading checks
  * every field before using it; a malformed or truncated file is a RangeError naming the path.
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import os from 'node:os';
 
 import { atomicWriteFile } from '../util/atomic-write.js';
@@ -190,9 +190,20 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'the buffer'): Saf
   return { tensors, metadata };
 }
 
-/** Reads a safetensors file. */
+/** Reads a safetensors file (in ≤ 1 GiB pieces: fs.readFile refuses files of 2 GiB and more). */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
-  const bytes = await readFile(path);
-  return decodeSafetensors(bytes, `'${path}'`);
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const bytes = new Uint8Array(size);
+    for (let at = 0; at < size;) {
+      const { bytesRead } = await file.read(bytes, at, Math.min(size - at, 1 << 30), at);
+      if (bytesRead === 0) throw new RangeError(`Expected ${size} bytes in '${path}' but it ended at ${at} (was it changed while being read?)`);
+      at += bytesRead;
+    }
+    return decodeSafetensors(bytes, `'${path}'`);
+  } finally {
+    await file.close();
+  }
 }

@@ -181,10 +181,21 @@ export class ReplayBuffer implements Disposable {
     return this.#batch;
   }
 
-  /** Host copies of the filled part of the storage and the ring state (for checkpoints). */
-  state(): { storage: Float32Array; size: number; next: number; added: number } {
+  /**
+   * A host copy of the storage and the ring state (for checkpoints): [S, rows, F] with rows the
+   * filled part until the ring has wrapped, then the whole capacity.
+   */
+  state(): { storage: Float32Array; rows: number; size: number; next: number; added: number } {
     this.flush();
-    return { storage: this.storage.toArray() as Float32Array, size: this.#size, next: this.#next, added: this.#added };
+    const all = this.storage.toArray() as Float32Array;
+    const rows = this.#size;
+    let storage = all;
+    if (rows < this.capacity) {
+      const f = this.rowSize;
+      storage = new Float32Array(this.seeds * rows * f);
+      for (let s = 0; s < this.seeds; s++) storage.set(all.subarray(s * this.capacity * f, (s * this.capacity + rows) * f), s * rows * f);
+    }
+    return { storage, rows, size: this.#size, next: this.#next, added: this.#added };
   }
 
   /**
@@ -203,7 +214,7 @@ export class ReplayBuffer implements Disposable {
       throw rangeError(`a buffer of at most ${this.capacity} transitions per seed (this buffer's capacity)`, 'state.storage', `${saved} per seed`);
     }
     const size = integer(state.size, 'state.size', 0, saved);
-    let next = integer(state.next, 'state.next', 0, Math.max(saved - 1, 0));
+    let next = integer(state.next, 'state.next', 0, this.capacity - 1);
     if (saved === this.capacity) {
       this.storage.write(state.storage);
     } else {

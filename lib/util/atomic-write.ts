@@ -50,11 +50,14 @@ export async function atomicWriteFile(target: string, chunks: Uint8Array | reado
   });
 }
 
-/** FileHandle.write may write less than asked: loop until the chunk is down. */
+/** Largest single write: fs refuses lengths of 2 GiB and more (a replay buffer can exceed that). */
+const MAX_WRITE = 1 << 30;
+
+/** FileHandle.write may write less than asked: loop (in ≤ 1 GiB pieces) until the chunk is down. */
 export async function writeFully(file: FileHandle, chunk: Uint8Array): Promise<void> {
   let done = 0;
   while (done < chunk.byteLength) {
-    const { bytesWritten } = await file.write(chunk, done, chunk.byteLength - done);
+    const { bytesWritten } = await file.write(chunk, done, Math.min(chunk.byteLength - done, MAX_WRITE));
     done += bytesWritten;
   }
 }

@@ -240,9 +240,12 @@ void* device_alloc(size_t bytes, const char* op) {
     a.stats.cache_hits++;
   } else {
     cudaError_t e = cudaMalloc(&p, size);
-    if (e == cudaErrorMemoryAllocation) {
+    // Give the cache back and try once more; not while recording a graph, where cudaFree (which
+    // synchronises) would end the capture.
+    if (e == cudaErrorMemoryAllocation && !a.capturing) {
       cudaGetLastError();
-      a.release_cache_locked();  // give the cache back and try once more
+      cudaStreamSynchronize(ctx().stream);  // queued work may still use cached blocks
+      a.release_cache_locked();
       e = cudaMalloc(&p, size);
     }
     if (e != cudaSuccess) {

@@ -78,7 +78,7 @@ void abort_capture();                // discards a capture in progress; never th
 bool capturing();
 void launch_graph(Graph* graph, const char* op);
 void destroy_graph(Graph* graph);  // never throws
-// Kernel nodes recorded in a graph (tests and benches report it).
+// Nodes (kernels, copies, memsets) recorded in a graph (tests and benches report it).
 size_t graph_nodes(const Graph* graph);
 
 // CUDA-event timer on the library stream, for benchmarks.

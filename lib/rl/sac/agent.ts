@@ -22,11 +22,11 @@ import { gaussian, gaussianBackward } from '../../era/gaussian.js';
 import { activation, activationBackward, concat, split } from '../../nn/functional.js';
 import { MLP } from '../../nn/mlp.js';
 import { Adam, AdamW, polyakUpdate } from '../../nn/optim.js';
-import { add, scale } from '../../ops.js';
+import { add, copy, scale } from '../../ops.js';
 import { CudaGraph, captureGraph } from '../../graph.js';
 import { Generator, normal, uniform } from '../../random.js';
-import { keep, scope } from '../../scope.js';
-import { empty, full, tensor, type Tensor } from '../../tensor.js';
+import { scope } from '../../scope.js';
+import { empty, full, tensor, zeros, type Tensor } from '../../tensor.js';
 import { integer, rangeError } from '../../validate.js';
 import {
   sacActorLoss, sacCriticLoss, sacTarget, tanhGaussianBackward, tanhGaussianTransform,
@@ -83,6 +83,7 @@ export class SacAgent implements Disposable {
   readonly #alpha: Tensor | null;
   updates = 0;
 
+  /** The latest update's figures, written in place by every update (and every graph replay). */
   #last: { criticLoss: Tensor; actorLoss: Tensor; logProb: Tensor } | null = null;
   /** The policy noise of one update (next-state draw, then current-state draw), refreshed per update. */
   #noise: { next: Tensor; current: Tensor } | null = null;
@@ -92,6 +93,9 @@ export class SacAgent implements Disposable {
 
   constructor(options: SacAgentOptions) {
     const cfg = resolveSacConfig(stripShape(options));
+    if (cfg.graph && (cfg.variant !== 'era' || cfg.autoDelta)) {
+      throw rangeError("variant 'era' without autoDelta (their updates need no host round trip)", 'config.graph', `graph with variant '${cfg.variant}'${cfg.autoDelta ? ' and autoDelta' : ''}`);
+    }
     this.config = cfg;
     this.observationSize = integer(options.observationSize, 'options.observationSize', 1);
     this.actionSize = integer(options.actionSize, 'options.actionSize', 1);
@@ -110,9 +114,6 @@ export class SacAgent implements Disposable {
     });
     this.targetCritic = new MLP({ ...this.critic.options });
     this.targetCritic.copyFrom(this.critic);
-    if (cfg.graph && (cfg.variant !== 'era' || cfg.autoDelta)) {
-      throw rangeError("variant 'era' without autoDelta (their updates need no host round trip)", 'config.graph', `graph with variant '${cfg.variant}'${cfg.autoDelta ? ' and autoDelta' : ''}`);
-    }
     // Graph-recorded optimizer steps need their step counts on the device.
     this.actorOptimizer = new Adam(this.actor.params, { lr: cfg.actorLr, capturable: cfg.graph });
     this.criticOptimizer = new AdamW(this.critic.params, { lr: cfg.criticLr, weightDecay: cfg.criticWeightDecay, capturable: cfg.graph });
@@ -201,6 +202,7 @@ export class SacAgent implements Disposable {
   update(batch: ReplayBatch): void {
     this.#live();
     const noise = this.#policyNoise(batch.observations.shape[0], batch.observations.shape[1]);
+    const last = this.#metricTensors(batch.observations.shape[0], batch.observations.shape[1]);
     // Fresh noise for this update's two policy draws, drawn outside any graph.
     const draw = (t: Tensor) => (this.config.variant === 'era' ? uniform(t.shape, { generator: this.generator, out: t }) : normal(t.shape, { generator: this.generator, out: t }));
     if (this.config.graph && this.device === 'cuda') {
@@ -211,11 +213,11 @@ export class SacAgent implements Disposable {
       draw(noise.next);
       draw(noise.current);
       if (this.#graph) this.#graph.graph.replay();
-      else this.#graph = { graph: captureGraph(() => this.#updateBody(batch, noise), { device: this.device }), batch };
+      else this.#graph = { graph: captureGraph(() => this.#updateBody(batch, noise, last), { device: this.device }), batch };
     } else {
       draw(noise.next);
       draw(noise.current);
-      this.#updateBody(batch, noise);
+      this.#updateBody(batch, noise, last);
     }
     this.updates++;
   }
@@ -228,7 +230,21 @@ export class SacAgent implements Disposable {
     return this.#noise;
   }
 
-  #updateBody(batch: ReplayBatch, noise: { next: Tensor; current: Tensor }): void {
+  /** The tensors the figures of an update land in, allocated outside any graph recording. */
+  #metricTensors(s: number, b: number): { criticLoss: Tensor; actorLoss: Tensor; logProb: Tensor } {
+    if (this.#last && this.#last.logProb.shape.join() === `${s},${b}`) return this.#last;
+    if (this.#last) for (const t of Object.values(this.#last)) t.dispose();
+    const dev = { device: this.device };
+    this.#last = { criticLoss: zeros([s], dev), actorLoss: zeros([s], dev), logProb: zeros([s, b], dev) };
+    return this.#last;
+  }
+
+  /** α = exp(log α) from the device's log α (after loading a checkpoint). Classic SAC only. */
+  refreshAlpha(): void {
+    if (this.logAlpha && this.#alpha) this.#alpha.write(Float32Array.from(this.logAlpha.toArray(), Math.exp));
+  }
+
+  #updateBody(batch: ReplayBatch, noise: { next: Tensor; current: Tensor }, last: { criticLoss: Tensor; actorLoss: Tensor; logProb: Tensor }): void {
     const cfg = this.config;
     const classic = cfg.variant === 'sac';
     scope(() => {
@@ -243,7 +259,7 @@ export class SacAgent implements Disposable {
       const y = sacTarget(qNext, rewards.reshape([s, b]), masks.reshape([s, b]), cfg.gamma,
         classic ? { logProb: next.logProb!, alpha: alpha! } : undefined);
       const q = this.critic.forward(concat([obs, act]));
-      const critic = sacCriticLoss(q, y);
+      const critic = sacCriticLoss(q, y, { loss: last.criticLoss });
       this.critic.zeroGrad();
       this.critic.backward(critic.gradQ);
       this.criticOptimizer.step(this.critic.grads);
@@ -252,7 +268,7 @@ export class SacAgent implements Disposable {
       // 3. Actor, through the freshly updated critic.
       const draw = this.#draw(obs, 1, noise.current);
       const qPi = this.critic.forward(concat([obs, draw.action]));
-      const actor = sacActorLoss(qPi, classic ? { logProb: draw.logProb!, alpha: alpha!, targetEntropy: this.targetEntropy } : undefined);
+      const actor = sacActorLoss(qPi, classic ? { logProb: draw.logProb!, alpha: alpha!, targetEntropy: this.targetEntropy, loss: last.actorLoss } : { loss: last.actorLoss });
       const gradIn = this.critic.backward(actor.gradQ, { inputGrad: true, paramGrads: false })!;
       const [, gradAction] = split(gradIn, [this.observationSize, this.actionSize]);
       const grads = classic
@@ -263,21 +279,16 @@ export class SacAgent implements Disposable {
       this.actor.backward(concat([grads.gradMu, gradRaw]));
       this.actorOptimizer.step(this.actor.grads);
 
-      const logProb = classic ? draw.logProb! : truncatedNormalLogProb(draw.action, draw.mu, draw.logStd, { temperature: 1 });
+      if (classic) copy(last.logProb, draw.logProb!);
+      else truncatedNormalLogProb(draw.action, draw.mu, draw.logStd, { temperature: 1, out: last.logProb });
       if (classic) {
         this.alphaOptimizer!.step(actor.gradLogAlpha!);
         // α = exp(log α) for the next update: [S] numbers through the host (the classic baseline
         // pays one small synchronising read per update for it).
         this.#alpha!.write(Float32Array.from(this.logAlpha!.toArray(), Math.exp));
       }
-      this.#keepLast(critic.loss, actor.loss, logProb);
-      if (cfg.autoDelta && !classic) this.#tuneDelta(logProb);
+      if (cfg.autoDelta && !classic) this.#tuneDelta(last.logProb);
     });
-  }
-
-  #keepLast(criticLoss: Tensor, actorLoss: Tensor, logProb: Tensor): void {
-    if (this.#last) for (const t of Object.values(this.#last)) t.dispose();
-    this.#last = { criticLoss: keep(criticLoss), actorLoss: keep(actorLoss), logProb: keep(logProb) };
   }
 
   /** δ ← δ − lr·(H[π] − H0) per seed: raises δ while the truncated policy's entropy is below target. */
@@ -328,7 +339,11 @@ export class SacAgent implements Disposable {
     return scope(() => {
       const obs = tensor(observations, [s, 1, this.observationSize], { device: this.device });
       const shape = [s, 1, this.actionSize];
-      const noise = this.config.variant === 'era' ? uniform(shape, { generator: this.generator, device: this.device }) : normal(shape, { generator: this.generator, device: this.device });
+      // Deterministic actions use no randomness (ũ = ½ puts the truncated normal's draw at its
+      // location), so evaluations do not shift the training stream.
+      const noise = options.deterministic
+        ? full(shape, 0.5, { device: this.device })
+        : this.config.variant === 'era' ? uniform(shape, { generator: this.generator, device: this.device }) : normal(shape, { generator: this.generator, device: this.device });
       const draw = this.#draw(obs, options.deterministic ? 0 : 1, noise);
       return draw.action.toArray(options.out) as Float32Array;
     });

@@ -45,7 +45,7 @@ export async function saveSacCheckpoint(path: string, agent: SacAgent, buffer: R
   let replay: { size: number; next: number; added: number } | null = null;
   if (buffer) {
     const st = buffer.state();
-    tensors['replay.storage'] = { data: st.storage, shape: [...buffer.storage.shape] };
+    tensors['replay.storage'] = { data: st.storage, shape: [buffer.seeds, st.rows, buffer.rowSize] };
     replay = { size: st.size, next: st.next, added: st.added };
   }
   const metadata = {
@@ -75,6 +75,10 @@ export async function loadSacCheckpoint(path: string, agent: SacAgent, buffer: R
   const meta = file.metadata;
   if (meta.format !== FORMAT) throw new RangeError(`Expected an era-cuda SAC checkpoint for '${path}' but received a file with format ${JSON.stringify(meta.format)}`);
   const shape = JSON.parse(meta.shape) as { observationSize: number; actionSize: number };
+  const saved = JSON.parse(meta.config) as { variant?: string };
+  if (saved.variant !== agent.config.variant) {
+    throw new RangeError(`Expected a checkpoint of variant '${agent.config.variant}' for '${path}' but received one of '${saved.variant}'`);
+  }
   if (shape.observationSize !== agent.observationSize || shape.actionSize !== agent.actionSize) {
     throw new RangeError(`Expected a checkpoint for observation size ${agent.observationSize} and action size ${agent.actionSize} for '${path}' but received one for ${shape.observationSize} and ${shape.actionSize}`);
   }
@@ -104,6 +108,7 @@ export async function loadSacCheckpoint(path: string, agent: SacAgent, buffer: R
   agent.updates = Number(meta.updates);
   agent.generator.offset = (JSON.parse(meta.generator) as { offset: number }).offset;
   agent.delta.set(JSON.parse(meta.delta) as number[]);
+  agent.refreshAlpha();
   const replay = JSON.parse(meta.replay) as { size: number; next: number; added: number } | null;
   if (buffer && replay) {
     const storage = file.tensors.get('replay.storage');

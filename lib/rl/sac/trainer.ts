@@ -12,7 +12,7 @@
  * `checkpointEvery` steps and at the end; `resume: true` continues from it).
  */
 import { mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -97,132 +97,161 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
   const S = config.seeds;
   const envOptions = { modelPath: o.modelPath, actionRepeat: o.actionRepeat, maxEpisodeSteps: o.maxEpisodeSteps };
 
-  const envs = await makeVecEnv(o.task, S, { ...envOptions, seed: baseSeed, autoReset: true });
-  const evalEnvs = await makeVecEnv(o.task, S, { ...envOptions, seed: baseSeed + 1_000_003, autoReset: false });
-  const obsSize = envs.observationSpec.shape[0];
-  const actSize = envs.actionSpec.shape[0];
-  const device = config.device ?? defaultDevice();
-  const agent = new SacAgent({ ...config, device, observationSize: obsSize, actionSize: actSize, seed: baseSeed });
-  const buffer = new ReplayBuffer({
-    seeds: S, capacity: Math.min(config.replayCapacity, steps), observationSize: obsSize, actionSize: actSize, device,
-  });
-  const rng = new Rng(baseSeed * 31 + 7);
-  const evaluations: Evaluation[] = [];
-  let startStep = 0;
-  const resumed = o.resume === true && existsSync(checkpointPath);
-  if (resumed) {
-    const state = await loadSacCheckpoint(checkpointPath, agent, buffer);
-    startStep = state.step;
-    evaluations.push(...state.evaluations);
-    rng.seed(baseSeed * 31 + 7 + startStep);
-  }
-  const metrics = new MetricsWriter(metricsPath, { append: resumed });
-  const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
-  const bar = stream ? new ProgressBar({ total: steps, unit: 'steps', start: startStep, stream }) : null;
-  const log = (msg: string): void => (bar ? bar.log(msg) : undefined);
-  metrics.write('run', startStep, {
-    task: o.task, variant: config.variant, label, seeds: S, steps, device, resumed,
-    hidden: config.hidden, batchSize: config.batchSize, updatesPerStep: config.updatesPerStep, entropyPerDim: config.entropyPerDim,
-  });
-  log(`${label} on ${o.task}: ${S} seed(s), ${steps.toLocaleString()} steps, ${device}${resumed ? `, resumed at step ${startStep}` : ''}; writing to ${outDir}`);
-
-  const obs = new Float32Array(envs.reset(baseSeed));
-  const nextObs = new Float32Array(obs.length);
-  const actions = new Float32Array(S * actSize);
-  const masks = new Float32Array(S).fill(1);
-  const episodeReturn = new Float64Array(S);
-  let lastEpisodeReturn = NaN;
-  let lastEval = evaluations.length ? mean(evaluations[evaluations.length - 1].returns) : NaN;
-  let updateCalls = 0;
-  const t0 = performance.now();
-  let windowT = t0;
-  let windowSteps = 0;
-  let windowUpdates = 0;
-
-  try {
-    for (let step = startStep; step < steps; step++) {
-      if (step < config.warmupSteps) {
-        for (let i = 0; i < actions.length; i++) actions[i] = rng.uniform(-1, 1);
-      } else {
-        agent.act(obs, { out: actions });
-      }
-      const r = envs.step(actions);
-      // The transition's next observation is the real one, also where the episode was cut off.
-      nextObs.set(r.observations);
-      for (let i = 0; i < S; i++) {
-        episodeReturn[i] += r.rewards[i];
-        if (r.truncated[i]) nextObs.set(envs.finalObservations.subarray(i * obsSize, (i + 1) * obsSize), i * obsSize);
-      }
-      buffer.add(obs, actions, r.rewards, nextObs, masks);
-      obs.set(r.observations);
-      if (r.truncated[0]) {
-        lastEpisodeReturn = mean(Array.from(episodeReturn));
-        episodeReturn.fill(0);
-      } else {
-        for (let i = 1; i < S; i++) if (r.truncated[i]) episodeReturn[i] = 0;
-      }
-
-      if (step + 1 >= config.warmupSteps) {
-        for (let u = 0; u < config.updatesPerStep; u++) {
-          agent.update(buffer.sample(config.batchSize, agent.generator));
-          updateCalls++;
-          windowUpdates++;
-        }
-      }
-      windowSteps++;
-      const done = step + 1;
-
-      if (done % logEvery === 0 || done === steps) {
-        const now = performance.now();
-        const dt = (now - windowT) / 1000;
-        const m = agent.metrics();
-        metrics.write('train', done, {
-          episodeReturn: lastEpisodeReturn,
-          stepsPerSecond: windowSteps / dt,
-          updatesPerSecond: windowUpdates / dt,
-          criticLoss: m ? mean(m.criticLoss) : null,
-          actorLoss: m ? mean(m.actorLoss) : null,
-          entropy: m ? mean(m.entropy) : null,
-          ...(m?.delta ? { delta: mean(m.delta) } : {}),
-          ...(m?.alpha ? { alpha: mean(m.alpha) } : {}),
-          bufferSize: buffer.size,
-        });
-        windowT = now;
-        windowSteps = 0;
-        windowUpdates = 0;
-      }
-      if (done % evalEvery === 0 || done === steps) {
-        const returns = evaluate(agent, evalEnvs, evalEpisodes);
-        evaluations.push({ step: done, returns });
-        lastEval = mean(returns);
-        metrics.write('eval', done, { return: lastEval, ...Object.fromEntries(returns.map((v, i) => [`return${i}`, v])) });
-        log(`step ${done}: evaluation return ${lastEval.toFixed(1)} (seeds: ${returns.map((v) => v.toFixed(1)).join(', ')})`);
-      }
-      if (done % checkpointEvery === 0 || done === steps) {
-        await saveSacCheckpoint(checkpointPath, agent, o.saveReplay === false ? null : buffer, { step: done, evaluations, task: o.task, label });
-      }
-      bar?.update(done, {
-        'upd/s': updateCalls > 0 ? (updateCalls * 1000) / (performance.now() - t0) : null,
-        eval: Number.isFinite(lastEval) ? lastEval : null,
-      });
-    }
-  } finally {
-    bar?.done();
-    metrics.close();
-    buffer.dispose();
-    envs.dispose();
-    evalEnvs.dispose();
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const result: TrainSacResult = {
-    outDir, label, config, evaluations, metricsPath, checkpointPath, curve: null,
-    stepsPerSecond: (steps - startStep) / seconds,
-    updatesPerSecond: updateCalls / seconds,
-    seconds,
+  // Everything that holds native memory or a simulation, disposed in reverse on the way out.
+  const owned: Disposable[] = [];
+  const own = <T extends Disposable>(d: T): T => (owned.push(d), d);
+  const disposeAll = (): void => {
+    for (const d of owned.reverse()) d[Symbol.dispose]();
+    owned.length = 0;
   };
-  agent.dispose();
-  if (o.curve !== false) result.curve = await writeCurves([result], path.join(outDir, 'curve'), `${label} on ${o.task}`);
-  return result;
+  try {
+    return await trainLoop();
+  } finally {
+    disposeAll();
+  }
+
+  async function trainLoop(): Promise<TrainSacResult> {
+    const envs = own(await makeVecEnv(o.task, S, { ...envOptions, seed: baseSeed, autoReset: true }));
+    const evalEnvs = own(await makeVecEnv(o.task, S, { ...envOptions, seed: baseSeed + 1_000_003, autoReset: false }));
+    const obsSize = envs.observationSpec.shape[0];
+    const actSize = envs.actionSpec.shape[0];
+    const device = config.device ?? defaultDevice();
+    const agent = own(new SacAgent({ ...config, device, observationSize: obsSize, actionSize: actSize, seed: baseSeed }));
+    const buffer = own(new ReplayBuffer({
+      seeds: S, capacity: Math.min(config.replayCapacity, steps), observationSize: obsSize, actionSize: actSize, device,
+    }));
+    const rng = new Rng(baseSeed * 31 + 7);
+    const evaluations: Evaluation[] = [];
+    let startStep = 0;
+    const resumed = o.resume === true && existsSync(checkpointPath);
+    if (resumed) {
+      const state = await loadSacCheckpoint(checkpointPath, agent, buffer);
+      if (state.task !== o.task) throw new RangeError(`Expected a checkpoint of task '${o.task}' in ${outDir} but received one of '${state.task}'`);
+      startStep = state.step;
+      evaluations.push(...state.evaluations);
+      rng.seed(baseSeed * 31 + 7 + startStep);
+      dropMetricsAfter(metricsPath, startStep);
+    }
+    const metrics = new MetricsWriter(metricsPath, { append: resumed });
+    const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
+    const bar = stream ? new ProgressBar({ total: steps, unit: 'steps', start: startStep, stream }) : null;
+    const log = (msg: string): void => (bar ? bar.log(msg) : undefined);
+    metrics.write('run', startStep, {
+      task: o.task, variant: config.variant, label, seeds: S, steps, device, resumed,
+      hidden: config.hidden, batchSize: config.batchSize, updatesPerStep: config.updatesPerStep, entropyPerDim: config.entropyPerDim,
+    });
+    log(`${label} on ${o.task}: ${S} seed(s), ${steps.toLocaleString()} steps, ${device}${resumed ? `, resumed at step ${startStep}` : ''}; writing to ${outDir}`);
+
+    const obs = new Float32Array(envs.reset(baseSeed));
+    const nextObs = new Float32Array(obs.length);
+    const actions = new Float32Array(S * actSize);
+    const masks = new Float32Array(S).fill(1);
+    const episodeReturn = new Float64Array(S);
+    let lastEpisodeReturn = NaN;
+    let lastEval = evaluations.length ? mean(evaluations[evaluations.length - 1].returns) : NaN;
+    let updateCalls = 0;
+    const t0 = performance.now();
+    let windowT = t0;
+    let windowSteps = 0;
+    let windowUpdates = 0;
+
+    try {
+      for (let step = startStep; step < steps; step++) {
+        if (step < config.warmupSteps) {
+          for (let i = 0; i < actions.length; i++) actions[i] = rng.uniform(-1, 1);
+        } else {
+          agent.act(obs, { out: actions });
+        }
+        const r = envs.step(actions);
+        // The transition's next observation is the real one, also where the episode was cut off.
+        nextObs.set(r.observations);
+        for (let i = 0; i < S; i++) {
+          episodeReturn[i] += r.rewards[i];
+          if (r.truncated[i]) nextObs.set(envs.finalObservations.subarray(i * obsSize, (i + 1) * obsSize), i * obsSize);
+        }
+        buffer.add(obs, actions, r.rewards, nextObs, masks);
+        obs.set(r.observations);
+        if (r.truncated[0]) {
+          lastEpisodeReturn = mean(Array.from(episodeReturn));
+          episodeReturn.fill(0);
+        } else {
+          for (let i = 1; i < S; i++) if (r.truncated[i]) episodeReturn[i] = 0;
+        }
+
+        // (After a resume without the saved buffer, updates wait until it holds a batch.)
+        if (step + 1 >= config.warmupSteps && buffer.size >= Math.min(config.batchSize, config.warmupSteps, buffer.capacity)) {
+          for (let u = 0; u < config.updatesPerStep; u++) {
+            agent.update(buffer.sample(config.batchSize, agent.generator));
+            updateCalls++;
+            windowUpdates++;
+          }
+        }
+        windowSteps++;
+        const done = step + 1;
+
+        if (done % logEvery === 0 || done === steps) {
+          const now = performance.now();
+          const dt = (now - windowT) / 1000;
+          const m = agent.metrics();
+          metrics.write('train', done, {
+            episodeReturn: lastEpisodeReturn,
+            stepsPerSecond: windowSteps / dt,
+            updatesPerSecond: windowUpdates / dt,
+            criticLoss: m ? mean(m.criticLoss) : null,
+            actorLoss: m ? mean(m.actorLoss) : null,
+            entropy: m ? mean(m.entropy) : null,
+            ...(m?.delta ? { delta: mean(m.delta) } : {}),
+            ...(m?.alpha ? { alpha: mean(m.alpha) } : {}),
+            bufferSize: buffer.size,
+          });
+          windowT = now;
+          windowSteps = 0;
+          windowUpdates = 0;
+        }
+        if (done % evalEvery === 0 || done === steps) {
+          const returns = evaluate(agent, evalEnvs, evalEpisodes);
+          evaluations.push({ step: done, returns });
+          lastEval = mean(returns);
+          metrics.write('eval', done, { return: lastEval, ...Object.fromEntries(returns.map((v, i) => [`return${i}`, v])) });
+          log(`step ${done}: evaluation return ${lastEval.toFixed(1)} (seeds: ${returns.map((v) => v.toFixed(1)).join(', ')})`);
+        }
+        if (done % checkpointEvery === 0 || done === steps) {
+          await saveSacCheckpoint(checkpointPath, agent, o.saveReplay === false ? null : buffer, { step: done, evaluations, task: o.task, label });
+        }
+        bar?.update(done, {
+          'upd/s': updateCalls > 0 ? (updateCalls * 1000) / (performance.now() - t0) : null,
+          eval: Number.isFinite(lastEval) ? lastEval : null,
+        });
+      }
+    } finally {
+      bar?.done();
+      metrics.close();
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const result: TrainSacResult = {
+      outDir, label, config, evaluations, metricsPath, checkpointPath, curve: null,
+      stepsPerSecond: (steps - startStep) / seconds,
+      updatesPerSecond: updateCalls / seconds,
+      seconds,
+    };
+    disposeAll();
+    if (o.curve !== false) result.curve = await writeCurves([result], path.join(outDir, 'curve'), `${label} on ${o.task}`);
+    return result;
+  }
+}
+
+/** On resume: drops the metric lines written after the checkpoint's step (they will be redone). */
+function dropMetricsAfter(file: string, step: number): void {
+  if (!existsSync(file)) return;
+  const kept = readFileSync(file, 'utf8').split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    try {
+      return (JSON.parse(line) as { step?: number }).step! <= step;
+    } catch {
+      return false; // a line cut short by a crash
+    }
+  });
+  writeFileSync(file, kept.map((l) => `${l}\n`).join(''));
 }
 
 /** Mean return of `episodes` deterministic episodes per seed (one evaluation environment per seed). */
