@@ -60,7 +60,7 @@ export class ReplayBuffer implements Disposable {
   #staged = 0;
   readonly #stagingRows: number;
   readonly #staging: Float32Array; // [S, stagingRows, F] (only the first `staged` rows of each seed used)
-  #stagingTensors = new Map<number, Tensor>();
+  #stagingTensor: Tensor | null = null; // [S · stagingRows · F] on the device; k rows use a view of it
   #batch: BatchTensors | null = null;
   #disposed = false;
 
@@ -123,11 +123,8 @@ export class ReplayBuffer implements Disposable {
     const k = this.#staged;
     if (k === 0) return;
     const f = this.rowSize;
-    let rows = this.#stagingTensors.get(k);
-    if (!rows) {
-      rows = empty([this.seeds, k, f], { device: this.device });
-      this.#stagingTensors.set(k, rows);
-    }
+    this.#stagingTensor ??= empty([this.seeds * this.#stagingRows * f], { device: this.device });
+    const rows = this.#stagingTensor.view(0, [this.seeds, k, f]);
     // Pack the first k rows of each seed densely as [S, k, F].
     const packed = k === this.#stagingRows ? this.#staging : new Float32Array(this.seeds * k * f);
     if (packed !== this.#staging) {
@@ -137,6 +134,7 @@ export class ReplayBuffer implements Disposable {
     }
     rows.write(packed);
     scatterRows(this.storage, rows, this.#next);
+    rows.dispose(); // the view only
     this.#next = (this.#next + k) % this.capacity;
     this.#size = Math.min(this.#size + k, this.capacity);
     this.#staged = 0;
@@ -244,8 +242,7 @@ export class ReplayBuffer implements Disposable {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#disposeBatch();
-    for (const t of this.#stagingTensors.values()) t.dispose();
-    this.#stagingTensors.clear();
+    this.#stagingTensor?.dispose();
     this.storage.dispose();
   }
 
