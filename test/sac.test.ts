@@ -173,6 +173,24 @@ describe(`SAC agent on small problems (seed ${seed})`, function () {
     }
   });
 
+  it('autoDelta raises δ while the truncated policy\'s entropy is below the target, per seed', () => {
+    using agent = new SacAgent({ observationSize: 3, actionSize: 4, hidden: 16, batchSize: 32, seeds: 2, autoDelta: true, deltaLr: 0.05, device: 'cpu', seed: 5 });
+    using buffer = new ReplayBuffer({ seeds: 2, capacity: 128, observationSize: 3, actionSize: 4, device: 'cpu' });
+    const r = rng(seed + 7);
+    for (let i = 0; i < 100; i++) {
+      const v = (n: number) => Float32Array.from({ length: n }, () => 2 * r() - 1);
+      buffer.add(v(6), v(8), v(2), v(6), [1, 1]);
+    }
+    for (let i = 0; i < 10; i++) agent.update(buffer.sample(32, agent.generator));
+    const m = agent.metrics()!;
+    // The truncation to [−1, 1] removes entropy, so the executed policy sits below D·H_d = 1 nat.
+    for (let s = 0; s < 2; s++) {
+      expect(m.entropy[s], `entropy of seed ${s}`).to.be.lessThan(agent.targetEntropy);
+      expect(m.delta![s], `δ of seed ${s}`).to.be.greaterThan(0);
+    }
+    expect(m.delta![0]).to.not.equal(m.delta![1]);
+  });
+
   it('deterministic actions draw no random numbers (evaluations leave the training stream alone)', () => {
     using agent = new SacAgent({ observationSize: 3, actionSize: 2, hidden: 8, seeds: 2, device: 'cpu' });
     const obs = new Float32Array([0.1, 0.2, 0.3, -0.1, -0.2, -0.3]);
