@@ -4,7 +4,10 @@ A figure is the median of timed repeats after warm-up. Each repeat is timed with
 the current stream and spans `inner` back-to-back calls, `inner` chosen so a sample lasts at least
 about 1 ms (as the node harness does), then divided by `inner`.
 """
+import datetime
+import json
 import math
+import pathlib
 import statistics
 import sys
 
@@ -53,3 +56,17 @@ def random_tensor(n, device="cuda", seed=0):
     """Uniform values in [-1, 1): random, never zeros (like the node benches)."""
     g = torch.Generator(device=device).manual_seed(seed)
     return torch.rand(n, device=device, generator=g) * 2 - 1
+
+
+def write_results(path, results, quick):
+    """Writes the baselines JSON that bench/run.ts --baselines reads (device, versions, cases)."""
+    out = {
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "quick": quick,
+        "cases": results,
+    }
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(path).write_text(json.dumps(out, indent=2) + "\n")

@@ -10,10 +10,8 @@ standard-library module: this folder comes first on sys.path); its cases() retur
   python3 run_all.py --out baselines.json [--filter <substr>] [--quick]
 """
 import argparse
-import datetime
 import gc
 import importlib.util
-import json
 import pathlib
 import sys
 import traceback
@@ -62,16 +60,7 @@ def main():
             gc.collect()
             torch.cuda.empty_cache()  # give the next case the whole device
 
-    out = {
-        "device": torch.cuda.get_device_name(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "quick": args.quick,
-        "cases": results,
-    }
-    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    _common.write_results(args.out, results, args.quick)
     print(f"[baselines] wrote {args.out} ({len(results)} cases, {failures} failed)", file=sys.stderr)
     return 1 if failures else 0
 

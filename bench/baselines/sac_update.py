@@ -35,10 +35,7 @@ or through run_all.py, which calls cases().
 """
 import argparse
 import copy
-import datetime
-import json
 import math
-import pathlib
 import sys
 
 import torch
@@ -372,16 +369,7 @@ def main():
         print(f"{name}: eager {fmt(res['eager_ms'])}, compile {fmt(res['compile_ms'])}", flush=True)
         torch.cuda.empty_cache()
     if args.out:
-        out = {
-            "device": torch.cuda.get_device_name(),
-            "torch": torch.__version__,
-            "cuda": torch.version.cuda,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "quick": args.quick,
-            "cases": results,
-        }
-        pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        pathlib.Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+        _common.write_results(args.out, results, args.quick)
         print(f"[sac_update] wrote {args.out}", file=sys.stderr)
     return 1 if failures else 0
 
