@@ -11,9 +11,9 @@ import { int } from './train.js';
 /** The demo's settings: the SAC-ERA recipe scaled down (smaller networks, batch and warm-up). */
 export const DEMO_SETTINGS: Readonly<TrainSacOptions> = Object.freeze({
   task: 'cartpole-balance',
-  // Each action held for 4 control steps (DMC's usual cartpole setting): 250 decisions per
-  // episode, so value propagates in fewer updates.
-  actionRepeat: 4,
+  // Each action held for 8 control steps (the action repeat pixel-based DMC benchmarks use for
+  // cartpole): 125 decisions per episode, so value propagates in few updates.
+  actionRepeat: 8,
   steps: 8000,
   seeds: 2,
   hidden: 64,

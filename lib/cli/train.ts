@@ -27,6 +27,7 @@ interface SacFlags {
   evalEvery: string;
   evalEpisodes: string;
   entropyPerDim?: string;
+  lr?: string;
   autoDelta?: boolean;
   device?: 'cpu' | 'cuda';
   precision?: 'f32' | 'tf32' | 'bf16';
@@ -68,6 +69,8 @@ export function sacOptionsFromFlags(f: SacFlags): Omit<TrainSacOptions, 'variant
     evalEvery: int(f.evalEvery, '--eval-every'),
     evalEpisodes: int(f.evalEpisodes, '--eval-episodes'),
     entropyPerDim: num(f.entropyPerDim, '--entropy-per-dim'),
+    actorLr: num(f.lr, '--lr'),
+    criticLr: num(f.lr, '--lr'),
     autoDelta: f.autoDelta,
     device: f.device,
     precision: f.precision,
@@ -119,6 +122,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--updates-per-step <n>', 'updates per environment step (default 2)')
     .option('--eval-every <n>', 'steps between evaluations', '10000')
     .option('--eval-episodes <n>', 'deterministic episodes per evaluation and seed', '10')
+    .option('--lr <x>', 'actor and critic learning rate (default 3e-4)')
     .option('--entropy-per-dim <x>', 'ERA target entropy per action dimension (default 0.25)')
     .option('--auto-delta', "tune the README's δ so the truncated policy's entropy meets the target")
     .option('--device <cpu|cuda>', 'device (default: cuda where present)')
