@@ -18,8 +18,9 @@
  *   replay);
  * - host transfers (`toArray`, `write`, `tensor(...)` of host data on CUDA) and `synchronize()` are
  *   refused while recording, with an error naming the op.
- * Temporaries the function creates and disposes while recording stay reserved for the graph until
- * it is disposed, so replays never write into memory that was handed out again.
+ * Memory the function allocates while recording stays reserved for the graph until it is disposed,
+ * whether it is freed during the recording (temporaries) or later (a tensor the function kept), so
+ * replays never write into memory that was handed out again.
  *
  * `captureGraph` runs `fn` eagerly `warmup` times first (default 1; lazily allocated buffers and
  * one-off work happen there, and its effects are real), then records one more call, which does not

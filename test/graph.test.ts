@@ -135,6 +135,37 @@ describeCuda(`captureGraph on CUDA (seed ${seed})`, () => {
     for (const t of [out, src, other]) t.dispose();
   });
 
+  it('a tensor allocated while recording and disposed afterwards stays reserved for the graph', () => {
+    const n = 2048;
+    const src = era.tensor(randomArray(n, seed + 1), [n], { device: 'cuda' });
+    let kept: Tensor | null = null;
+    const g = era.captureGraph(() => {
+      kept?.dispose();
+      kept = era.scale(src, 2); // allocated during the recording, outlives it
+    }, { device: 'cuda', warmup: 0 });
+    kept!.dispose();
+    const other = era.full([n], 7, { device: 'cuda' });
+    g.replay();
+    expect(Array.from(other.toArray()).every((v) => v === 7)).to.equal(true);
+    g.dispose();
+    other.dispose();
+    src.dispose();
+  });
+
+  it('overlapping copies between views of one tensor behave as memmove (as on the CPU)', () => {
+    const host = Float32Array.from({ length: 10 }, (_, i) => i);
+    const want = Float32Array.from(host);
+    want.copyWithin(2, 0, 6);
+    const t = era.tensor(host, [10], { device: 'cuda' });
+    era.copy(t.slice(2, 8), t.slice(0, 6));
+    expect(Array.from(t.toArray())).to.deep.equal(Array.from(want));
+    const c = era.tensor(Float32Array.from(host), [10], { device: 'cpu' });
+    era.copy(c.slice(2, 8), c.slice(0, 6));
+    expect(Array.from(c.toArray())).to.deep.equal(Array.from(want));
+    t.dispose();
+    c.dispose();
+  });
+
   it('host transfers are refused while recording, and the process stays usable', () => {
     const x = era.ones([8], { device: 'cuda' });
     let err: Error | undefined;

@@ -98,6 +98,11 @@ struct Allocator {
   // recorded kernels address them, so nothing else may reuse them until the graph is destroyed.
   bool capturing = false;
   std::vector<std::pair<void*, size_t>> held;
+  // Blocks allocated during the recording. Those still live when it ends belong to the graph as
+  // well: freed later, they join the graph's held list (graph_owned maps them to it) until the
+  // graph is destroyed, since every replay still writes them.
+  std::vector<void*> recorded;
+  std::unordered_map<void*, std::vector<std::pair<void*, size_t>>*> graph_owned;
 
   void return_blocks_locked(std::vector<std::pair<void*, size_t>>& blocks) {
     for (auto& [p, size] : blocks) {
@@ -260,6 +265,7 @@ void* device_alloc(size_t bytes, const char* op) {
     a.stats.device_allocations++;
   }
   a.live[p] = size;
+  if (a.capturing) a.recorded.push_back(p);
   a.stats.in_use += size;
   if (a.stats.in_use > a.stats.peak) a.stats.peak = a.stats.in_use;
   return p;
@@ -276,6 +282,12 @@ void device_free(void* ptr) {
   a.stats.in_use -= size;
   if (a.capturing) {
     a.held.emplace_back(ptr, size);
+    return;
+  }
+  auto owner = a.graph_owned.find(ptr);
+  if (owner != a.graph_owned.end()) {
+    owner->second->emplace_back(ptr, size);
+    a.graph_owned.erase(owner);
     return;
   }
   a.stats.cached += size;
@@ -429,7 +441,8 @@ struct Graph {
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   size_t nodes = 0;
-  std::vector<std::pair<void*, size_t>> held;  // blocks freed during the recording
+  std::vector<std::pair<void*, size_t>> held;  // blocks freed during the recording (or since)
+  std::vector<void*> recorded;                 // blocks allocated during the recording
 };
 
 bool capturing() {
@@ -449,18 +462,25 @@ void begin_capture(const char* op) {
 }
 
 namespace {
-// Ends the recording and hands the held blocks to the caller.
-cudaError_t stop_capture(cudaGraph_t* graph, std::vector<std::pair<void*, size_t>>& held) {
+// Ends the recording and hands the held and recorded blocks to the caller.
+cudaError_t stop_capture(cudaGraph_t* graph, std::vector<std::pair<void*, size_t>>& held,
+                         std::vector<void*>& recorded) {
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
   a.capturing = false;
   held.swap(a.held);
+  recorded.swap(a.recorded);
   return cudaStreamEndCapture(ctx().stream, graph);
 }
 
-void give_back(std::vector<std::pair<void*, size_t>>& held) {
+// Returns the held blocks to the cache and forgets which live blocks the graph owned.
+void give_back(std::vector<std::pair<void*, size_t>>& held, const std::vector<void*>& recorded) {
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
+  for (void* p : recorded) {
+    auto it = a.graph_owned.find(p);
+    if (it != a.graph_owned.end() && it->second == &held) a.graph_owned.erase(it);
+  }
   a.return_blocks_locked(held);
 }
 }  // namespace
@@ -469,20 +489,28 @@ void abort_capture() {
   if (!capturing()) return;
   cudaGraph_t graph = nullptr;
   std::vector<std::pair<void*, size_t>> held;
-  stop_capture(&graph, held);
+  std::vector<void*> recorded;
+  stop_capture(&graph, held, recorded);
   cudaGetLastError();
   if (graph) cudaGraphDestroy(graph);
-  give_back(held);  // nothing recorded will ever run
+  give_back(held, {});  // nothing recorded will ever run
 }
 
 Graph* end_capture(const char* op) {
   auto* g = new Graph();
-  cudaError_t e = stop_capture(&g->graph, g->held);
+  cudaError_t e = stop_capture(&g->graph, g->held, g->recorded);
   if (e == cudaSuccess) e = cudaGraphInstantiate(&g->exec, g->graph, 0);
   if (e == cudaSuccess) e = cudaGraphGetNodes(g->graph, nullptr, &g->nodes);
   if (e != cudaSuccess) {
     destroy_graph(g);
     check(e, op);
+  }
+  {
+    // Blocks allocated while recording and still live now: the graph owns them once they are freed.
+    Allocator& a = allocator();
+    std::lock_guard<std::mutex> lock(a.mu);
+    for (void* p : g->recorded)
+      if (a.live.count(p)) a.graph_owned[p] = &g->held;
   }
   return g;
 }
@@ -502,7 +530,7 @@ void destroy_graph(Graph* graph) {
   if (graph->exec) cudaGraphExecDestroy(graph->exec);
   if (graph->graph) cudaGraphDestroy(graph->graph);
   cudaGetLastError();
-  give_back(graph->held);
+  give_back(graph->held, graph->recorded);
   delete graph;
 }
 

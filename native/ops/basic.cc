@@ -6,6 +6,7 @@
 #include "../cpu/random.h"
 #include "check.h"
 #include "dispatch.h"
+#include "gemm.h"  // overlaps()
 #ifdef ERA_WITH_CUDA
 #include "../cuda/elementwise.h"
 #include "../cuda/random.h"
@@ -44,6 +45,21 @@ void copy(const TensorView& dst, const TensorView& src) {
   if (dst.device == Device::CPU && src.device == Device::CPU) {
     std::memmove(dst.data, src.data, bytes);
   } else if (dst.device == Device::CUDA && src.device == Device::CUDA) {
+    if (dst.data == src.data) return;
+    if (overlaps(dst, src)) {
+      // cudaMemcpy of overlapping ranges is undefined: go through a scratch block, so views of one
+      // tensor copy as memmove does on the CPU. Freeing it at once is safe (stream-ordered reuse).
+      void* scratch = cuda_rt::device_alloc(bytes, "copy");
+      try {
+        cuda_rt::device_copy(scratch, src.data, bytes, "copy");
+        cuda_rt::device_copy(dst.data, scratch, bytes, "copy");
+      } catch (...) {
+        cuda_rt::device_free(scratch);
+        throw;
+      }
+      cuda_rt::device_free(scratch);
+      return;
+    }
     cuda_rt::device_copy(dst.data, src.data, bytes, "copy");
   } else if (dst.device == Device::CUDA) {
     cuda_rt::upload(dst.data, src.data, bytes, "copy");
