@@ -70,3 +70,21 @@ def write_results(path, results, quick):
     }
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(path).write_text(json.dumps(out, indent=2) + "\n")
+
+
+def rotation(bytes_per_set, cap):
+    """How many input sets to rotate through so repeats span twice the L2 (at most cap)."""
+    l2 = torch.cuda.get_device_properties(0).L2_cache_size
+    return max(1, min(cap, math.ceil(2 * l2 / max(1, bytes_per_set))))
+
+
+def rotating(sets, fn):
+    """A no-argument function calling fn(0), fn(1), ... fn(sets - 1), fn(0), ..."""
+    step = [0]
+
+    def run():
+        i = step[0] % sets
+        step[0] += 1
+        fn(i)
+
+    return run

@@ -21,14 +21,10 @@ import sys
 
 import torch
 
-from _common import time_cuda
+from _common import rotation as _rotation, time_cuda
 
 DEVICE = "cuda"
 
-
-def _rotation(bytes_per_set, cap=16):
-    l2 = torch.cuda.get_device_properties(0).L2_cache_size
-    return max(1, min(cap, math.ceil(2 * l2 / max(1, bytes_per_set))))
 
 
 def _case(m, k, n, label, layout):
@@ -39,7 +35,7 @@ def _case(m, k, n, label, layout):
         try:
             gen = torch.Generator(device=DEVICE).manual_seed(0x6E0)
             esize = 2 if dtype == torch.bfloat16 else 4
-            sets = _rotation((m * k + k * n) * esize)
+            sets = _rotation((m * k + k * n) * esize, 16)
             a_shape = (k, m) if layout == "TN" else (m, k)
             b_shape = (n, k) if layout == "NT" else (k, n)
             A = [(torch.rand(a_shape, device=DEVICE, generator=gen) * 2 - 1).to(dtype) for _ in range(sets)]

@@ -21,15 +21,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from _common import time_compiled, time_cuda
+from _common import rotating as _rotating, rotation as _rotation, time_compiled, time_cuda
 
 DEVICE = "cuda"
 B, H, P = 256, 512, 1 << 20
 
-
-def _rotation(bytes_per_set, cap):
-    l2 = torch.cuda.get_device_properties(0).L2_cache_size
-    return max(1, min(cap, math.ceil(2 * l2 / max(1, bytes_per_set))))
 
 
 def _rand(shape, gen, low=-1.0, high=1.0):
@@ -44,16 +40,6 @@ class _NoTf32:
     def __exit__(self, *exc):
         torch.backends.cuda.matmul.allow_tf32 = self.prev
 
-
-def _rotating(sets, fn):
-    step = [0]
-
-    def run():
-        i = step[0] % sets
-        step[0] += 1
-        fn(i)
-
-    return run
 
 
 def _linear():

@@ -35,7 +35,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from _common import time_compiled, time_cuda
+from _common import rotating as _rotating, rotation as _rotation, time_compiled, time_cuda
 from sac_update import EPS, sample_action
 
 DEVICE = "cuda"
@@ -51,24 +51,10 @@ HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 LOG_2 = math.log(2.0)
 
 
-def _rotation(bytes_per_set, cap=64):
-    l2 = torch.cuda.get_device_properties(0).L2_cache_size
-    return max(1, min(cap, math.ceil(2 * l2 / max(1, bytes_per_set))))
-
 
 def _rand(shape, gen, low=-1.0, high=1.0):
     return torch.rand(shape, device=DEVICE, generator=gen) * (high - low) + low
 
-
-def _rotating(sets, fn):
-    step = [0]
-
-    def run():
-        i = step[0] % sets
-        step[0] += 1
-        fn(i)
-
-    return run
 
 
 def _policy_sets(seed, count):
@@ -103,7 +89,7 @@ def trunc_step(mu, log_std, w):
 
 
 def _truncated_normal():
-    sets = _rotation(7 * N_ELEMS * 4)
+    sets = _rotation(7 * N_ELEMS * 4, 64)
     mus, log_stds, ws, _ = _policy_sets(0x51C0, sets)
     eager = time_cuda(_rotating(sets, lambda i: trunc_step(mus[i], log_stds[i], ws[i])))
     x, gm, gl, lp = trunc_step(mus[0], log_stds[0], ws[0])
@@ -128,7 +114,7 @@ def tanh_step(mu, log_std, w, v):
 
 
 def _tanh_gaussian():
-    sets = _rotation(7 * N_ELEMS * 4)
+    sets = _rotation(7 * N_ELEMS * 4, 64)
     mus, log_stds, ws, vs = _policy_sets(0x7A4B, sets)
     eager = time_cuda(_rotating(sets, lambda i: tanh_step(mus[i], log_stds[i], ws[i], vs[i])))
     outs = tanh_step(mus[0], log_stds[0], ws[0], vs[0])
@@ -179,7 +165,7 @@ def sac_losses(q_next, q, q_pi, reward, mask, log_prob, log_alpha):
 
 
 def _losses():
-    sets = _rotation(9 * S * B * 4 + S * 4)
+    sets = _rotation(9 * S * B * 4 + S * 4, 64)
     gen = torch.Generator(device=DEVICE).manual_seed(0x1055)
     inputs = []
     for _ in range(sets):

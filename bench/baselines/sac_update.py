@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 
 import _common
-from _common import time_cuda
+from _common import rotation as _rotation, time_cuda
 from era_gaussian import era_log_std
 
 DEVICE = "cuda"
@@ -204,10 +204,6 @@ def make_batches(count, device, seed=0x5AC):
     return out
 
 
-def _rotation(bytes_per_set, cap=1024):
-    l2 = torch.cuda.get_device_properties(0).L2_cache_size
-    return max(1, min(cap, math.ceil(2 * l2 / max(1, bytes_per_set))))
-
 
 def _rotating(batches):
     step = [0]
@@ -242,7 +238,7 @@ class _Tf32:
 def _case(tf32):
     def run():
         with _Tf32(tf32):
-            sets = _rotation(BATCH_BYTES)
+            sets = _rotation(BATCH_BYTES, 1024)
             next_batch = _rotating(make_batches(sets, DEVICE))
             torch.manual_seed(0)
 
