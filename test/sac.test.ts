@@ -11,6 +11,7 @@ import path from 'node:path';
 
 import { expect } from 'chai';
 
+import era from '../lib/index.js';
 import { gaussian, gaussianBackward } from '../lib/era/gaussian.js';
 import { Generator, normal, uniform } from '../lib/random.js';
 import { makeVecEnv } from '../lib/rl/env/index.js';
@@ -202,6 +203,28 @@ describe(`SAC agent on small problems (seed ${seed})`, function () {
     agent.act(obs);
     expect(agent.generator.offset).to.be.greaterThan(offset);
   });
+
+  for (const variant of ['era', 'sac'] as const) {
+    it(`${variant}: updates and actions leave no tensors behind, and dispose frees everything`, () => {
+      const before = era.memory().cpu.tensors;
+      const agent = new SacAgent({ variant, seeds: 2, hidden: 16, batchSize: 8, observationSize: 3, actionSize: 2, device: 'cpu', autoDelta: variant === 'era' });
+      const buffer = new ReplayBuffer({ seeds: 2, capacity: 64, observationSize: 3, actionSize: 2, device: 'cpu' });
+      for (let i = 0; i < 30; i++) buffer.add(new Float32Array(6).fill(i / 30), new Float32Array(4).fill(0.1), [1, 1], new Float32Array(6).fill(0.2), [1, 1]);
+      const round = () => {
+        agent.update(buffer.sample(8, agent.generator));
+        agent.act(new Float32Array(6));
+        agent.act(new Float32Array(6), { deterministic: true });
+        agent.metrics();
+      };
+      round();
+      const steady = era.memory().cpu;
+      for (let i = 0; i < 20; i++) round();
+      expect(era.memory().cpu).to.deep.equal(steady);
+      agent.dispose();
+      buffer.dispose();
+      expect(era.memory().cpu.tensors).to.equal(before);
+    });
+  }
 
   it('bad options and inputs name the argument', () => {
     expectThrowsNaming(() => new SacAgent({ observationSize: 0, actionSize: 1 }), RangeError, 'options.observationSize');
