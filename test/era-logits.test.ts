@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 
 import { EraError } from '../lib/errors.js';
-import { logits, logitsBackward, type LogitsOptions, type LogitsResult } from '../lib/era/logits.js';
+import { logits, logitsBackward, type LogitsOptions, type LogitsResult, type ResolvedLogitsOptions } from '../lib/era/logits.js';
 import { native } from '../lib/native.js';
 import { empty, tensor, type Tensor } from '../lib/tensor.js';
 import { describeCuda, expectClose, finiteDifferences, rng, testSeed } from './helpers.js';
@@ -16,16 +16,8 @@ const seed = testSeed();
 
 // ---- float64 reference -------------------------------------------------------------------------
 
-interface RefOptions {
-  omegaLow: number;
-  omegaHigh: number;
-  k: number;
-  topFraction: number;
-  temperature: number;
-  topK: number;
-  referenceTest: boolean;
-  rescaleAdvantages: boolean;
-}
+/** The options the float64 reference takes: what the kernels receive, less the index check. */
+type RefOptions = Omit<ResolvedLogitsOptions, 'validateIndices'>;
 
 const REF_DEFAULTS: RefOptions = {
   omegaLow: 0.45, omegaHigh: 3, k: 2, topFraction: 0.2, temperature: 1, topK: 0, referenceTest: false, rescaleAdvantages: false,
