@@ -27,11 +27,15 @@ function philox(ctr: number[], key: number[]): number[] {
   return c;
 }
 
+/** The native word-to-(0, 1) map, in f32 steps (the native draws are checked bit for bit against it). */
+function unitRef(word: number): number {
+  return Math.fround((Math.fround(word >>> 9) + 0.5) * 1.1920928955078125e-7);
+}
+
 function uniformRef(seed: number, offset: number, i: number, low: number, high: number): number {
   const block = offset / 4 + Math.floor(i / 4);
   const w = philox([block >>> 0, Math.floor(block / 2 ** 32), 0, 0], [seed >>> 0, Math.floor(seed / 2 ** 32)]);
-  const u = Math.fround((Math.fround(w[i % 4] >>> 8) + 0.5) * 5.9604644775390625e-8);
-  return Math.fround((high - low) * u + low);
+  return Math.fround((high - low) * unitRef(w[i % 4]) + low);
 }
 
 const seed = testSeed();
@@ -63,6 +67,12 @@ describe(`Philox random numbers (seed ${seed})`, () => {
     era.manualSeed(seed);
     using d = era.uniform([10], { device: 'cpu' });
     expect(Array.from(d.toArray())).to.deep.equal(Array.from(a.toArray()));
+  });
+
+  it('the extreme words map strictly inside (0, 1)', () => {
+    // 2^24 - 0.5 is not an f32: a 24-bit map sent the top 256 words to exactly 1 (seen at seed 205360350)
+    expect(unitRef(0xffffffff)).to.equal(1 - 2 ** -24);
+    expect(unitRef(0)).to.equal(2 ** -24);
   });
 
   it('uniform and normal draws have the right moments and ranges', () => {

@@ -47,9 +47,11 @@ ERA_HD Philox4 philox_block(uint64_t seed, uint64_t block) {
   return philox4x32_10(c, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 
-// A 32-bit word to a float strictly inside (0, 1): the top 24 bits plus one half, times 2^-24.
+// A 32-bit word to a float strictly inside (0, 1): the top 23 bits plus one half, times 2^-23.
+// Both ends are exact floats (2^-24 and 1 - 2^-24); with 24 bits the top value k + 0.5 = 2^24 - 0.5
+// would round to 2^24 and give exactly 1.
 ERA_HD float philox_unit_float(uint32_t x) {
-  return (static_cast<float>(x >> 8) + 0.5f) * 5.9604644775390625e-08f;
+  return (static_cast<float>(x >> 9) + 0.5f) * 1.1920928955078125e-07f;
 }
 
 // A 32-bit word to a double strictly inside (0, 1).
