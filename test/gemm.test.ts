@@ -18,7 +18,7 @@ import era, { type Tensor } from '../lib/index.js';
 import { native } from '../lib/native.js';
 import { bf16ToF32, f32ToBf16 } from '../lib/nn/bf16.js';
 import { matmul, matmulKernel, type Activation, type Precision } from '../lib/nn/functional.js';
-import { describeCuda, randomArray, relativeError, testSeed } from './helpers.js';
+import { describeCuda, randomArray, relativeError, skipOnSimulator, testSeed } from './helpers.js';
 
 const seed = testSeed();
 
@@ -430,6 +430,7 @@ describeCuda(`matmul on CUDA against the CPU (seed ${seed})`, () => {
   });
 
   it('a 4096 x 4096 x 4096 bf16 product agrees with the CPU on sampled rows', function () {
+    skipOnSimulator(this);  // 2^36 multiply-adds: hours for the CPU simulator
     this.timeout(300000);
     const n = 4096;
     era.scope(() => {

@@ -10,6 +10,17 @@ import { native } from '../lib/native.js';
 
 export const hasCuda = cudaAvailable();
 
+/**
+ * True when the CUDA backend is the CPU simulator (`npm run test:sim`, native/sim/): the kernels
+ * run as fibers, thousands of times slower than on a GPU, so the few GPU-sized cases skip there.
+ */
+export const cudaSimulated = hasCuda && native().info().build.cudaArchitectures === 'sim';
+
+/** Skips a test whose size only a real GPU gets through in reasonable time. */
+export function skipOnSimulator(ctx: Mocha.Context): void {
+  if (cudaSimulated) ctx.skip();
+}
+
 /** A describe() whose tests need a CUDA device. */
 export function describeCuda(title: string, body: (this: Mocha.Suite) => void): Mocha.Suite {
   return describe(`${title} [cuda]`, function () {

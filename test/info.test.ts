@@ -17,7 +17,7 @@ describe('era.info() and the era command', () => {
   it('reports backend, addon and build flags', () => {
     const i = era.info();
     expect(i.backend).to.equal(hasCuda && process.env.ERA_DEVICE !== 'cpu' ? 'cuda' : 'cpu');
-    expect(i.addon.path).to.match(/era_(cuda|cpu)\.node$/);
+    expect(i.addon.path).to.match(/era_(cuda|cpu|cuda_sim)\.node$/);
     expect(i.build.napiVersion).to.equal(8);
     expect(i.cuda.available).to.equal(hasCuda);
     if (!hasCuda) expect(i.cuda.reason).to.be.a('string').and.not.empty;

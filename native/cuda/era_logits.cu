@@ -27,9 +27,13 @@ constexpr float kSentinel = -1e4f;  // the reference's log-prob for tokens outsi
 
 // One MUFU instruction; relative error ~2^-22, far below the tolerances that matter here.
 __device__ __forceinline__ float ex2(float x) {
+#if defined(ERA_CUDA_SIM)
+  return exp2f(x);  // the CUDA simulator (native/sim/) runs this file on the CPU
+#else
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
   return y;
+#endif
 }
 
 // IEEE-754 total order of the bit patterns as an unsigned integer (for radix selection).
@@ -60,9 +64,16 @@ struct Elem<float> {
 };
 
 __device__ __forceinline__ uint32_t bf16x2_rn(float lo, float hi) {
+#if defined(ERA_CUDA_SIM)
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (lo) is the low half
+  uint32_t d;
+  std::memcpy(&d, &v, 4);
+  return d;
+#else
   uint32_t d;  // cvt packs its first source into the upper half
   asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
   return d;
+#endif
 }
 
 template <>

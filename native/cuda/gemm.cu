@@ -89,6 +89,30 @@ __device__ __forceinline__ void store_pair(const Args& a, const float* bias, flo
 
 // ---------------------------------------------------------------------------------------------
 // PTX wrappers.
+#if defined(ERA_CUDA_SIM)
+// The CUDA simulator (native/sim/) emulates these warp-wide instructions on the CPU.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  era_sim::cp_async16(dst, src, valid);
+}
+__device__ __forceinline__ void cp_async_commit() {}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {}
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
+  era_sim::ldmatrix_x4(r, p, false);
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
+  era_sim::ldmatrix_x4(r, p, true);
+}
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4],
+                                         const uint32_t (&b)[2]) {
+  era_sim::mma_bf16_m16n8k16(d, a, b);
+}
+__device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4],
+                                         const uint32_t (&b)[2]) {
+  era_sim::mma_tf32_m16n8k8(d, a, b);
+}
+__device__ __forceinline__ uint32_t to_tf32(float f) { return era_sim::f32_to_tf32_rna(f); }
+#else
 __device__ __forceinline__ unsigned smem_addr(const void* p) {
   return static_cast<unsigned>(__cvta_generic_to_shared(p));
 }
@@ -141,6 +165,8 @@ __device__ __forceinline__ uint32_t to_tf32(float f) {
   asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(f));
   return r;
 }
+
+#endif  // ERA_CUDA_SIM
 
 // Two floats as a bf16x2 register: `lo` (the smaller k) in the low half.
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {

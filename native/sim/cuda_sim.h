@@ -1,0 +1,237 @@
+// Force-included (g++ -include) into every native/cuda/*.cu file when it is compiled as C++ for
+// the CUDA simulator (the era_cuda_sim addon, ERA_CUDA_SIM=1). It supplies what nvcc would: the
+// execution-space keywords, the built-in variables, barriers, warp shuffles, atomics, the math
+// intrinsics the kernels use, and era_sim::launch, which scripts/cuda-sim-source.mjs puts in place
+// of each `kernel<<<grid, block, smem, stream>>>(args)`. Threads are fibers (fiber.h); memory and
+// streams come from cudart_sim.cc. It checks the kernels' logic, indexing and synchronisation,
+// not their speed or the GPU's exact float rounding.
+#pragma once
+
+// Ours, not the toolkit's: `static` gives one copy per kernel, which is right because blocks run
+// one at a time. The toolkit keeps a keyword that is already defined.
+#define __shared__ static
+#define __DEVICE_LAUNCH_PARAMETERS_H__  // its built-ins are const; ours are set by the scheduler
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "sim/cudart_sim.h"
+#include "sim/fiber.h"
+
+extern "C" {
+extern uint3 threadIdx;
+extern uint3 blockIdx;
+extern dim3 blockDim;
+extern dim3 gridDim;
+extern int warpSize;
+}
+
+#ifndef __launch_bounds__
+#define __launch_bounds__(...)
+#endif
+
+// ---- barriers and warp collectives ------------------------------------------------------------
+inline void __syncthreads() { era_sim::block_barrier(); }
+// Counts the threads whose predicate is non-zero; the count is published before the barrier opens.
+inline int __syncthreads_count(int pred) { return era_sim::block_count(pred); }
+inline void __syncwarp(unsigned mask = 0xffffffffu) { era_sim::warp_barrier(mask); }
+inline void __threadfence() {}
+inline void __threadfence_block() {}
+
+namespace era_sim {
+
+// Every lane of `mask` publishes `mine`; each reads lane `src`'s value. Two barriers: one so all
+// values are written before any is read, one so none is overwritten before all are read.
+template <class T>
+T warp_exchange(unsigned mask, const T& mine, int src) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= kSlotBytes, "slot too small");
+  unsigned char* slots = warp_slots();
+  std::memcpy(slots + lane_id() * kSlotBytes, &mine, sizeof(T));
+  warp_barrier(mask);
+  T out;
+  std::memcpy(&out, slots + src * kSlotBytes, sizeof(T));
+  warp_barrier(mask);
+  return out;
+}
+
+// All 32 lanes publish `mine`; `all[l]` receives lane l's value (the tensor-core emulation).
+template <class T>
+void warp_all_gather(const T& mine, T (&all)[32]) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= kSlotBytes, "slot too small");
+  unsigned char* slots = warp_slots();
+  std::memcpy(slots + lane_id() * kSlotBytes, &mine, sizeof(T));
+  warp_barrier(0xffffffffu);
+  for (int l = 0; l < 32; ++l) std::memcpy(&all[l], slots + l * kSlotBytes, sizeof(T));
+  warp_barrier(0xffffffffu);
+}
+
+}  // namespace era_sim
+
+template <class T>
+T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
+  const int lane = era_sim::lane_id();
+  return era_sim::warp_exchange(mask, v, (lane / width) * width + (src % width));
+}
+template <class T>
+T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
+  const int lane = era_sim::lane_id();
+  const int src = lane ^ lane_mask;
+  return era_sim::warp_exchange(mask, v, src / width == lane / width ? src : lane);
+}
+template <class T>
+T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+  const int lane = era_sim::lane_id();
+  const int src = (lane % width) + static_cast<int>(delta) < width ? lane + static_cast<int>(delta) : lane;
+  return era_sim::warp_exchange(mask, v, src);
+}
+template <class T>
+T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+  const int lane = era_sim::lane_id();
+  const int src = (lane % width) >= static_cast<int>(delta) ? lane - static_cast<int>(delta) : lane;
+  return era_sim::warp_exchange(mask, v, src);
+}
+inline unsigned __ballot_sync(unsigned mask, int pred) {
+  unsigned votes[32];
+  era_sim::warp_all_gather(static_cast<unsigned>(pred != 0), votes);
+  unsigned out = 0;
+  for (int l = 0; l < 32; ++l)
+    if ((mask >> l & 1u) && votes[l]) out |= 1u << l;
+  return out;
+}
+// The lanes of `mask` whose `value` equals the caller's.
+template <class T>
+unsigned __match_any_sync(unsigned mask, T value) {
+  T all[32];
+  era_sim::warp_all_gather(value, all);
+  const int lane = era_sim::lane_id();
+  unsigned out = 0;
+  for (int l = 0; l < 32; ++l)
+    if ((mask >> l & 1u) && all[l] == all[lane]) out |= 1u << l;
+  return out;
+}
+inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
+inline int __all_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) == __ballot_sync(mask, 1); }
+
+// ---- atomics: fibers never preempt each other, so a plain read-modify-write is atomic ---------
+template <class T>
+T atomicAdd(T* p, T v) { T old = *p; *p = old + v; return old; }
+template <class T>
+T atomicMax(T* p, T v) { T old = *p; *p = std::max(old, v); return old; }
+template <class T>
+T atomicMin(T* p, T v) { T old = *p; *p = std::min(old, v); return old; }
+template <class T>
+T atomicExch(T* p, T v) { T old = *p; *p = v; return old; }
+template <class T>
+T atomicCAS(T* p, T cmp, T v) { T old = *p; if (old == cmp) *p = v; return old; }
+
+// ---- loads, bit casts and integer intrinsics ---------------------------------------------------
+template <class T>
+T __ldg(const T* p) { return *p; }
+template <class T>
+T __ldcs(const T* p) { return *p; }  // streaming (evict-first) hints mean nothing here
+template <class T>
+void __stcs(T* p, T v) { *p = v; }
+inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
+inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline int __float_as_int(float f) { int u; std::memcpy(&u, &f, 4); return u; }
+inline float __int_as_float(int u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline long long __double_as_longlong(double d) { long long u; std::memcpy(&u, &d, 8); return u; }
+inline double __longlong_as_double(long long u) { double d; std::memcpy(&d, &u, 8); return d; }
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
+inline int __clz(unsigned x) { return x ? __builtin_clz(x) : 32; }
+inline int __clzll(unsigned long long x) { return x ? __builtin_clzll(x) : 64; }
+inline int __ffs(unsigned x) { return __builtin_ffs(static_cast<int>(x)); }
+inline unsigned __brev(unsigned x) {
+  unsigned r = 0;
+  for (int i = 0; i < 32; ++i) r |= ((x >> i) & 1u) << (31 - i);
+  return r;
+}
+inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
+  return static_cast<unsigned long long>((static_cast<unsigned __int128>(a) * b) >> 64);
+}
+inline unsigned __umulhi(unsigned a, unsigned b) {
+  return static_cast<unsigned>((static_cast<unsigned long long>(a) * b) >> 32);
+}
+using std::max;
+using std::min;
+inline long long max(long long a, int b) { return a > b ? a : b; }
+inline long long min(long long a, int b) { return a < b ? a : b; }
+
+// ---- float intrinsics: the exact operation (the GPU's fast forms differ only in low bits) -----
+inline float __expf(float x) { return std::exp(x); }
+inline float __logf(float x) { return std::log(x); }
+inline float __log2f(float x) { return std::log2(x); }
+inline float __powf(float a, float b) { return std::pow(a, b); }
+inline float __sinf(float x) { return std::sin(x); }
+inline float __cosf(float x) { return std::cos(x); }
+inline float __tanhf(float x) { return std::tanh(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float __frcp_rn(float x) { return 1.0f / x; }
+inline float __fsqrt_rn(float x) { return std::sqrt(x); }
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
+inline double __fma_rn(double a, double b, double c) { return std::fma(a, b, c); }
+inline float __saturatef(float x) { return x < 0.f ? 0.f : (x > 1.f ? 1.f : (x == x ? x : 0.f)); }
+inline int __float2int_rn(float x) { return static_cast<int>(std::nearbyint(x)); }
+inline int __float2int_rd(float x) { return static_cast<int>(std::floor(x)); }
+inline int __float2int_rz(float x) { return static_cast<int>(x); }
+inline unsigned __float2uint_rn(float x) { return static_cast<unsigned>(std::nearbyint(x)); }
+inline float __int2float_rn(int x) { return static_cast<float>(x); }
+inline float __uint2float_rn(unsigned x) { return static_cast<float>(x); }
+inline float __ull2float_rn(unsigned long long x) { return static_cast<float>(x); }
+inline float __ll2float_rn(long long x) { return static_cast<float>(x); }
+inline float exp10f(float x) { return std::pow(10.f, x); }
+inline float normcdff(float x) { return 0.5f * std::erfc(-x / std::sqrt(2.f)); }
+inline double normcdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+// ---- the tensor-core and async-copy PTX the GEMM uses (warp_matrix.h) ------------------------
+#include "sim/warp_matrix.h"
+
+// nvcc's cuda_runtime.h lets a kernel be passed where the runtime API takes `const void*`.
+template <class... P>
+cudaError_t cudaFuncSetAttribute(void (*kernel)(P...), cudaFuncAttribute attr, int value) {
+  return ::cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), attr, value);
+}
+
+// ---- kernel launches ---------------------------------------------------------------------------
+namespace era_sim {
+
+struct LaunchConfig {
+  dim3 grid, block;
+  size_t smem;
+  cudaStream_t stream;
+  LaunchConfig(dim3 g, dim3 b, size_t s = 0, cudaStream_t st = nullptr)
+      : grid(g), block(b), smem(s), stream(st) {}
+};
+
+// kernel<<<c>>>(args...): the arguments are converted to the kernel's parameter types and copied
+// now, as CUDA does at launch; the grid runs now or at graph replay (submit, cudart_sim.cc).
+template <class... P, class... A>
+void launch(const LaunchConfig& c, const char* name, void (*kernel)(P...), A&&... args) {
+  if (!launch_fits(c.grid, c.block, c.smem, name)) return record_error(cudaErrorInvalidConfiguration);
+  auto params = std::make_shared<std::tuple<std::decay_t<P>...>>(std::forward<A>(args)...);
+  submit(c.stream, [c, name, kernel, params] {
+    const std::function<void()> body = [&] { std::apply(kernel, *params); };
+    if (!run_grid(c.grid, c.block, c.smem, name, body)) record_error(cudaErrorLaunchFailure);
+  });
+}
+
+}  // namespace era_sim

@@ -1,0 +1,299 @@
+// Fibers for the CUDA simulator (see fiber.h). x86-64 System V only: the context switch saves
+// the callee-saved registers and the SSE/x87 control words on the fiber's own stack.
+#include "sim/fiber.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#if !defined(__x86_64__)
+#error "the CUDA simulator's fibers are written for x86-64"
+#endif
+
+// The CUDA built-in variables. cuda_sim.h declares them (instead of device_launch_parameters.h,
+// whose declarations are const); the scheduler sets them before resuming each fiber.
+extern "C" {
+uint3 threadIdx;
+uint3 blockIdx;
+dim3 blockDim;
+dim3 gridDim;
+int warpSize = 32;
+}
+
+extern "C" void era_sim_switch(void** save_sp, void* next_sp);
+asm(R"(
+  .text
+  .globl era_sim_switch
+  .hidden era_sim_switch
+  .type era_sim_switch,@function
+era_sim_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size era_sim_switch, .-era_sim_switch
+)");
+
+namespace era_sim {
+namespace {
+
+constexpr size_t kStackBytes = 256 * 1024;
+constexpr int kMaxThreads = 1024;
+
+enum class State : uint8_t { Ready, AtBlockBarrier, AtWarpBarrier, Done };
+
+struct Fiber {
+  void* sp = nullptr;
+  State state = State::Ready;
+  bool started = false;
+  unsigned warp_mask = 0;  // the mask of the warp barrier it waits at
+  uint3 tid{};
+};
+
+// One stack per thread slot of a block, reused by every block and launch.
+struct StackPool {
+  std::vector<unsigned char*> stacks;
+  unsigned char* top(int i) {
+    while (static_cast<int>(stacks.size()) <= i) {
+      const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+      void* p = mmap(nullptr, kStackBytes + page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p == MAP_FAILED) return nullptr;
+      mprotect(p, page, PROT_NONE);  // a guard page: an overflow faults instead of corrupting
+      stacks.push_back(static_cast<unsigned char*>(p));
+    }
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    return stacks[i] + page + kStackBytes;
+  }
+};
+
+struct BlockRun {
+  const std::function<void()>* body = nullptr;
+  std::vector<Fiber> fibers;
+  int current = -1;
+  void* scheduler_sp = nullptr;
+  int live = 0;
+  int at_block_barrier = 0;
+  int count_acc = 0;     // __syncthreads_count's running total for the barrier being filled
+  int count_result = 0;  // ... and the total of the barrier last released
+  std::vector<unsigned> live_lanes;     // per warp
+  std::vector<unsigned> waiting_lanes;  // per warp, lanes at a warp barrier
+  std::vector<unsigned char> slots;     // per warp, 32 exchange slots
+  std::vector<unsigned char> shared;    // dynamic shared memory (+ alignment slack)
+  void* shared_aligned = nullptr;
+};
+
+StackPool g_stacks;
+BlockRun g_run;
+std::mutex g_launch_mutex;
+
+Fiber& current_fiber() { return g_run.fibers[g_run.current]; }
+
+void yield_to_scheduler() { era_sim_switch(&current_fiber().sp, g_run.scheduler_sp); }
+
+void release_block_barrier() {
+  for (Fiber& f : g_run.fibers)
+    if (f.state == State::AtBlockBarrier) f.state = State::Ready;
+  g_run.at_block_barrier = 0;
+  g_run.count_result = g_run.count_acc;  // every waiter reads it on resuming, before the next release
+  g_run.count_acc = 0;
+}
+
+// Releases the lanes of warp `w` whose barrier is complete (all live lanes of its mask waiting).
+void release_complete_warp_barriers(int w) {
+  unsigned waiting = g_run.waiting_lanes[w];
+  while (waiting) {
+    const int lane = __builtin_ctz(waiting);
+    const unsigned need = g_run.fibers[w * 32 + lane].warp_mask & g_run.live_lanes[w];
+    if ((g_run.waiting_lanes[w] & need) == need) {
+      for (unsigned m = need; m; m &= m - 1) g_run.fibers[w * 32 + __builtin_ctz(m)].state = State::Ready;
+      g_run.waiting_lanes[w] &= ~need;
+    }
+    waiting &= waiting - 1;
+    waiting &= g_run.waiting_lanes[w];
+  }
+}
+
+[[noreturn]] void fiber_exit() {
+  Fiber& f = current_fiber();
+  const int w = g_run.current / 32;
+  f.state = State::Done;
+  --g_run.live;
+  g_run.live_lanes[w] &= ~(1u << (g_run.current % 32));
+  if (g_run.at_block_barrier > 0 && g_run.at_block_barrier == g_run.live) release_block_barrier();
+  release_complete_warp_barriers(w);
+  yield_to_scheduler();
+  __builtin_unreachable();  // a finished fiber is never resumed
+}
+
+void fiber_entry() {
+  (*g_run.body)();
+  fiber_exit();
+}
+
+// Lays out a fresh stack so that era_sim_switch "returns" into fiber_entry with the alignment
+// of a normal call (rsp = 8 mod 16 at entry).
+void* initial_stack(unsigned char* top) {
+  auto* sp = reinterpret_cast<uint64_t*>(top) - 9;  // 72 bytes: csr word, 6 registers, 2 returns
+  uint32_t mxcsr = __builtin_ia32_stmxcsr();
+  uint16_t fpucw;
+  asm volatile("fnstcw %0" : "=m"(fpucw));
+  std::memset(sp, 0, 9 * sizeof(uint64_t));
+  std::memcpy(sp, &mxcsr, 4);
+  std::memcpy(reinterpret_cast<unsigned char*>(sp) + 4, &fpucw, 2);
+  sp[7] = reinterpret_cast<uint64_t>(&fiber_entry);
+  sp[8] = 0;  // fiber_entry never returns
+  return sp;
+}
+
+bool run_block(dim3 block, const char* name) {
+  const int n = static_cast<int>(block.x * block.y * block.z);
+  const int warps = (n + 31) / 32;
+  g_run.fibers.assign(n, Fiber{});
+  for (int i = 0; i < n; ++i) {
+    Fiber& f = g_run.fibers[i];
+    f.tid.x = i % block.x;
+    f.tid.y = (i / block.x) % block.y;
+    f.tid.z = i / (block.x * block.y);
+  }
+  g_run.live = n;
+  g_run.at_block_barrier = 0;
+  g_run.count_acc = 0;
+  g_run.live_lanes.assign(warps, 0xffffffffu);
+  if (n % 32) g_run.live_lanes[warps - 1] = (1u << (n % 32)) - 1;
+  g_run.waiting_lanes.assign(warps, 0);
+  if (g_run.slots.size() < static_cast<size_t>(warps) * 32 * kSlotBytes)
+    g_run.slots.resize(static_cast<size_t>(warps) * 32 * kSlotBytes);
+  // Shared memory starts undefined on a GPU; all-ones bytes read back as NaN floats.
+  if (!g_run.shared.empty()) std::memset(g_run.shared.data(), 0xff, g_run.shared.size());
+
+  while (g_run.live > 0) {
+    bool ran = false;
+    for (int i = 0; i < n; ++i) {
+      Fiber& f = g_run.fibers[i];
+      if (f.state != State::Ready) continue;
+      g_run.current = i;
+      threadIdx = f.tid;
+      if (!f.started) {
+        unsigned char* top = g_stacks.top(i);
+        if (!top) {
+          std::fprintf(stderr, "era-sim: cannot map a fiber stack for %s\n", name);
+          return false;
+        }
+        f.started = true;
+        f.sp = initial_stack(top);
+      }
+      era_sim_switch(&g_run.scheduler_sp, f.sp);
+      ran = true;
+    }
+    if (!ran) {
+      int at_block = 0, at_warp = 0, done = 0;
+      for (const Fiber& f : g_run.fibers) {
+        at_block += f.state == State::AtBlockBarrier;
+        at_warp += f.state == State::AtWarpBarrier;
+        done += f.state == State::Done;
+      }
+      std::fprintf(stderr,
+                   "era-sim: %s deadlocked in block (%u,%u,%u): %d threads at __syncthreads, %d at a "
+                   "warp collective, %d returned, of %d\n",
+                   name, blockIdx.x, blockIdx.y, blockIdx.z, at_block, at_warp, done, n);
+      return false;  // the abandoned fibers' stacks are simply reused by the next launch
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool launch_fits(dim3 grid, dim3 block, size_t dynamic_smem, const char* name) {
+  const char* why = nullptr;
+  if (!grid.x || !grid.y || !grid.z || !block.x || !block.y || !block.z) why = "an empty grid or block";
+  else if (static_cast<uint64_t>(block.x) * block.y * block.z > kMaxThreads) why = "more than 1024 threads per block";
+  else if (block.z > 64) why = "block.z over 64";
+  else if (grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535) why = "a grid over the device's limits";
+  else if (dynamic_smem > 227 * 1024) why = "more than 227 KiB of dynamic shared memory";
+  if (why) std::fprintf(stderr, "era-sim: %s launched with %s\n", name, why);
+  return why == nullptr;
+}
+
+bool run_grid(dim3 grid, dim3 block, size_t dynamic_smem, const char* name,
+              const std::function<void()>& body) {
+  std::lock_guard<std::mutex> lock(g_launch_mutex);
+  if (static_cast<int>(block.x * block.y * block.z) > kMaxThreads) return false;
+  g_run.body = &body;
+  g_run.shared.assign(dynamic_smem ? dynamic_smem + 128 : 0, 0);
+  g_run.shared_aligned = dynamic_smem ? reinterpret_cast<void*>(
+                                            (reinterpret_cast<uintptr_t>(g_run.shared.data()) + 127) &
+                                            ~uintptr_t(127))
+                                      : nullptr;
+  gridDim = grid;
+  blockDim = block;
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        blockIdx = uint3{x, y, z};
+        if (!run_block(block, name)) return false;
+      }
+  return true;
+}
+
+void block_barrier() {
+  Fiber& f = current_fiber();
+  f.state = State::AtBlockBarrier;
+  if (++g_run.at_block_barrier == g_run.live) release_block_barrier();
+  else yield_to_scheduler();
+}
+
+int block_count(int pred) {
+  g_run.count_acc += pred != 0;
+  block_barrier();
+  return g_run.count_result;
+}
+
+void warp_barrier(unsigned mask) {
+  Fiber& f = current_fiber();
+  const int w = g_run.current / 32, lane = g_run.current % 32;
+  f.state = State::AtWarpBarrier;
+  f.warp_mask = mask | (1u << lane);
+  g_run.waiting_lanes[w] |= 1u << lane;
+  // Only the barrier this lane joins can have just completed (exits re-check them all).
+  const unsigned need = f.warp_mask & g_run.live_lanes[w];
+  if ((g_run.waiting_lanes[w] & need) == need) {
+    for (unsigned m = need; m; m &= m - 1) g_run.fibers[w * 32 + __builtin_ctz(m)].state = State::Ready;
+    g_run.waiting_lanes[w] &= ~need;
+  } else {
+    yield_to_scheduler();
+  }
+}
+
+int lane_id() { return g_run.current % 32; }
+
+unsigned char* warp_slots() {
+  return g_run.slots.data() + static_cast<size_t>(g_run.current / 32) * 32 * kSlotBytes;
+}
+
+void* dynamic_shared() { return g_run.shared_aligned; }
+
+}  // namespace era_sim

@@ -1,0 +1,37 @@
+// The simulator's thread model: every CUDA thread of a block is a fiber on the calling OS thread.
+// Blocks run one after another; inside a block the fibers run until they reach a barrier
+// (__syncthreads, a warp collective) or return, so barrier-separated phases interleave exactly as
+// CUDA's rules allow and a missing or divergent barrier shows up as a reported deadlock.
+#pragma once
+#include <vector_types.h>
+
+#include <cstddef>
+#include <functional>
+
+namespace era_sim {
+
+// Whether a launch fits the simulated device (an H100's limits): at most 1024 threads and 227 KiB
+// of dynamic shared memory per block, grid.x < 2^31, grid.y and grid.z <= 65535, nothing empty.
+// Prints why to stderr when not.
+bool launch_fits(dim3 grid, dim3 block, size_t dynamic_smem, const char* name);
+
+// Runs `body` once per thread of the grid. Returns false (and prints why to stderr) when the
+// kernel deadlocked at a barrier; `name` identifies the kernel in that message.
+bool run_grid(dim3 grid, dim3 block, size_t dynamic_smem, const char* name,
+              const std::function<void()>& body);
+
+// __syncthreads(): waits until every live thread of the block has arrived.
+void block_barrier();
+// __syncthreads_count(pred): a barrier that returns how many threads passed a non-zero `pred`.
+int block_count(int pred);
+// Waits until every live lane of the calling warp named in `mask` has arrived.
+void warp_barrier(unsigned mask);
+// The calling thread's lane (threadIdx flattened, mod 32) and its warp's 32 exchange slots of
+// kSlotBytes each, used by shuffles and the tensor-core emulation.
+constexpr int kSlotBytes = 64;
+int lane_id();
+unsigned char* warp_slots();
+// The launch's dynamic shared memory (extern __shared__), 128-byte aligned.
+void* dynamic_shared();
+
+}  // namespace era_sim

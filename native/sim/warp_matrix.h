@@ -1,0 +1,106 @@
+// The CUDA simulator's stand-ins for the warp-wide PTX of gemm.cu: ldmatrix, mma.sync (bf16
+// m16n8k16 and tf32 m16n8k8, f32 accumulate), cvt.rna.tf32 and cp.async. Included by cuda_sim.h.
+// The fragment layouts follow the PTX ISA's "Matrix Fragments for mma.m16n8k16 / mma.m16n8k8"
+// and "ldmatrix" sections: groupID = lane / 4 and threadID_in_group = lane % 4 pick the rows and
+// columns each lane holds, the lower 16 bits of a register hold the lower-indexed element.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace era_sim {
+
+inline float bf16_bits_to_float(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16: lanes 8j..8j+7 give the row addresses of
+// matrix j; every lane receives, in r[j], two 16-bit elements of matrix j: row lane/4, columns
+// 2(lane%4) and 2(lane%4)+1, or with .trans the same of the transposed matrix.
+inline void ldmatrix_x4(uint32_t (&r)[4], const void* row_address, bool transpose) {
+  const void* rows[32];
+  warp_all_gather(row_address, rows);
+  const int lane = lane_id();
+  for (int j = 0; j < 4; ++j) {
+    uint16_t e[2];
+    for (int h = 0; h < 2; ++h) {
+      const int row = transpose ? 2 * (lane % 4) + h : lane / 4;
+      const int col = transpose ? lane / 4 : 2 * (lane % 4) + h;
+      std::memcpy(&e[h], static_cast<const unsigned char*>(rows[8 * j + row]) + 2 * col, 2);
+    }
+    r[j] = static_cast<uint32_t>(e[0]) | (static_cast<uint32_t>(e[1]) << 16);
+  }
+}
+
+struct MmaOperands {
+  uint32_t a[4];
+  uint32_t b[2];
+};
+
+// D = A B + D for one m16n8 tile held across the warp. `a_at(ops, row, k)` and `b_at(ops, k, n)`
+// decode the fragments; the products are summed in double and rounded once, a close stand-in for
+// the tensor core's wide internal accumulation.
+template <int K, class AAt, class BAt>
+void mma_tile(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], AAt a_at, BAt b_at) {
+  MmaOperands mine;
+  std::memcpy(mine.a, a, sizeof mine.a);
+  std::memcpy(mine.b, b, sizeof mine.b);
+  MmaOperands all[32];
+  warp_all_gather(mine, all);
+  const int lane = lane_id(), g = lane / 4, t = lane % 4;
+  for (int i = 0; i < 4; ++i) {
+    const int row = g + (i >= 2 ? 8 : 0), col = 2 * t + (i & 1);
+    double acc = d[i];
+    for (int k = 0; k < K; ++k) acc += static_cast<double>(a_at(all, row, k)) * b_at(all, k, col);
+    d[i] = static_cast<float>(acc);
+  }
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32. A (16x16): register (row >= 8) + 2 (k >= 8)
+// of lane 4 (row % 8) + (k % 8) / 2, half k % 2. B (16x8): register (k >= 8) of lane 4 n + (k % 8) / 2.
+inline void mma_bf16_m16n8k16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  auto half = [](uint32_t w, int k) { return bf16_bits_to_float(static_cast<uint16_t>(k & 1 ? w >> 16 : w)); };
+  mma_tile<16>(
+      d, a, b,
+      [&](const MmaOperands* all, int row, int k) {
+        return half(all[4 * (row % 8) + (k % 8) / 2].a[(row >= 8) + 2 * (k >= 8)], k);
+      },
+      [&](const MmaOperands* all, int k, int n) { return half(all[4 * n + (k % 8) / 2].b[k >= 8], k); });
+}
+
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32. A (16x8): register (row >= 8) + 2 (k >= 4) of
+// lane 4 (row % 8) + k % 4. B (8x8): register (k >= 4) of lane 4 n + k % 4. A tf32 operand is an f32
+// bit pattern whose low 13 mantissa bits the tensor core ignores.
+inline void mma_tf32_m16n8k8(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  auto tf32 = [](uint32_t w) {
+    w &= 0xffffe000u;
+    float f;
+    std::memcpy(&f, &w, 4);
+    return f;
+  };
+  mma_tile<8>(
+      d, a, b,
+      [&](const MmaOperands* all, int row, int k) {
+        return tf32(all[4 * (row % 8) + k % 4].a[(row >= 8) + 2 * (k >= 4)]);
+      },
+      [&](const MmaOperands* all, int k, int n) { return tf32(all[4 * n + k % 4].b[k >= 4]); });
+}
+
+// cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero; NaN and infinity pass through.
+inline uint32_t f32_to_tf32_rna(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u) return u;
+  return (u + 0x1000u) & 0xffffe000u;
+}
+
+// cp.async.cg.shared.global with a source size of 16 or 0 (zero fill). Done at once: the
+// simulator cannot show a read that comes before cp.async.wait_group.
+inline void cp_async16(void* dst, const void* src, bool valid) {
+  if (valid) std::memcpy(dst, src, 16);
+  else std::memset(dst, 0, 16);
+}
+
+}  // namespace era_sim
