@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -64,15 +65,16 @@ T warp_exchange(unsigned mask, const T& mine, int src) {
   return out;
 }
 
-// All 32 lanes publish `mine`; `all[l]` receives lane l's value (the tensor-core emulation).
+// The lanes of `mask` publish `mine`; `all[l]` receives lane l's value (lanes outside the mask
+// leave stale slots, which callers ignore). Votes and the tensor-core emulation use it.
 template <class T>
-void warp_all_gather(const T& mine, T (&all)[32]) {
+void warp_all_gather(const T& mine, T (&all)[32], unsigned mask = 0xffffffffu) {
   static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= kSlotBytes, "slot too small");
   unsigned char* slots = warp_slots();
   std::memcpy(slots + lane_id() * kSlotBytes, &mine, sizeof(T));
-  warp_barrier(0xffffffffu);
+  warp_barrier(mask);
   for (int l = 0; l < 32; ++l) std::memcpy(&all[l], slots + l * kSlotBytes, sizeof(T));
-  warp_barrier(0xffffffffu);
+  warp_barrier(mask);
 }
 
 }  // namespace era_sim
@@ -80,13 +82,15 @@ void warp_all_gather(const T& mine, T (&all)[32]) {
 template <class T>
 T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
   const int lane = era_sim::lane_id();
-  return era_sim::warp_exchange(mask, v, (lane / width) * width + (src % width));
+  return era_sim::warp_exchange(mask, v, (lane / width) * width + (src & (width - 1)));
 }
+// As PTX's shfl.sync.bfly: a lane may read from its own or an earlier group of `width` lanes;
+// a source in a later group gives the lane its own value.
 template <class T>
 T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
   const int lane = era_sim::lane_id();
-  const int src = lane ^ lane_mask;
-  return era_sim::warp_exchange(mask, v, src / width == lane / width ? src : lane);
+  const int src = lane ^ (lane_mask & 31);
+  return era_sim::warp_exchange(mask, v, src <= (lane | (width - 1)) ? src : lane);
 }
 template <class T>
 T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
@@ -102,7 +106,7 @@ T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
 }
 inline unsigned __ballot_sync(unsigned mask, int pred) {
   unsigned votes[32];
-  era_sim::warp_all_gather(static_cast<unsigned>(pred != 0), votes);
+  era_sim::warp_all_gather(static_cast<unsigned>(pred != 0), votes, mask);
   unsigned out = 0;
   for (int l = 0; l < 32; ++l)
     if ((mask >> l & 1u) && votes[l]) out |= 1u << l;
@@ -112,7 +116,7 @@ inline unsigned __ballot_sync(unsigned mask, int pred) {
 template <class T>
 unsigned __match_any_sync(unsigned mask, T value) {
   T all[32];
-  era_sim::warp_all_gather(value, all);
+  era_sim::warp_all_gather(value, all, mask);
   const int lane = era_sim::lane_id();
   unsigned out = 0;
   for (int l = 0; l < 32; ++l)
@@ -227,6 +231,11 @@ struct LaunchConfig {
 template <class... P, class... A>
 void launch(const LaunchConfig& c, const char* name, void (*kernel)(P...), A&&... args) {
   if (!launch_fits(c.grid, c.block, c.smem, name)) return record_error(cudaErrorInvalidConfiguration);
+  // Past 48 KiB a kernel needs cudaFuncSetAttribute(MaxDynamicSharedMemorySize) first, as on a GPU.
+  if (c.smem > 48 * 1024 && c.smem > max_dynamic_shared_memory(reinterpret_cast<const void*>(kernel))) {
+    std::fprintf(stderr, "era-sim: %s asks for %zu bytes of dynamic shared memory without the opt-in\n", name, c.smem);
+    return record_error(cudaErrorInvalidValue);
+  }
   auto params = std::make_shared<std::tuple<std::decay_t<P>...>>(std::forward<A>(args)...);
   submit(c.stream, [c, name, kernel, params] {
     const std::function<void()> body = [&] { std::apply(kernel, *params); };

@@ -88,10 +88,12 @@ inline void mma_tf32_m16n8k8(float (&d)[4], const uint32_t (&a)[4], const uint32
       [&](const MmaOperands* all, int k, int n) { return tf32(all[4 * n + k % 4].b[k >= 4]); });
 }
 
-// cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero; NaN and infinity pass through.
+// cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero. Infinity passes through; a NaN
+// becomes the canonical NaN, whose payload survives the 13 bits the tensor core ignores.
 inline uint32_t f32_to_tf32_rna(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fffffffu;
   if ((u & 0x7f800000u) == 0x7f800000u) return u;
   return (u + 0x1000u) & 0xffffe000u;
 }
