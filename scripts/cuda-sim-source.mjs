@@ -2,6 +2,7 @@
 // Turns a native/cuda/*.cu file into C++ that g++ compiles for the CUDA simulator (native/sim/):
 //   kernel<<<grid, block, smem, stream>>>(args)  ->  ::era_sim::launch(LaunchConfig(...), "kernel", kernel, args)
 //   extern __shared__ T name[];                   ->  T* name = dynamic shared memory of the launch
+//   __global__ void k(...) {                       ->  ... { plus a thread counter (ERA_SIM_LAUNCH_LOG)
 // Everything else is left as written, and line numbers are kept so compiler messages point into
 // the .cu file (a #line directive names it). Usage: node cuda-sim-source.mjs in.cu out.cc
 import fs from 'node:fs';
@@ -48,10 +49,31 @@ export function toSimSource(text) {
     pos = paren + 1;
   }
   out += text.slice(pos);
-  return out.replace(
+  return countThreads(out).replace(
     /extern\s+__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)?([A-Za-z_][\w:]*(?:\s+[A-Za-z_][\w:]*)*?)\s+(\w+)\s*\[\s*\]\s*;/g,
     (_, type, name) => `${type}* ${name} = static_cast<${type}*>(::era_sim::dynamic_shared());`,
   );
+}
+
+// Puts a thread counter (era_sim::KernelCounter, one static per instantiation) at the top of
+// every __global__ function body, on the line of its opening brace.
+function countThreads(text) {
+  const re = /__global__\s+void\s+(?:__launch_bounds__\([^)]*\)\s+)?(\w+)\s*\(/g;
+  let out = '';
+  let pos = 0;
+  for (let m; (m = re.exec(text)); ) {
+    let i = m.index + m[0].length;
+    for (let depth = 1; depth > 0; i++) {
+      if (text[i] === '(') depth++;
+      else if (text[i] === ')') depth--;
+    }
+    while (/\s/.test(text[i])) i++;
+    if (text[i] !== '{') continue;  // a declaration, not a definition
+    out += text.slice(pos, i + 1) + ` static ::era_sim::KernelCounter era_sim_threads_("${m[1]}"); era_sim_threads_.hit();`;
+    pos = i + 1;
+    re.lastIndex = pos;
+  }
+  return out + text.slice(pos);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {

@@ -8,8 +8,11 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #if !defined(__x86_64__)
@@ -102,6 +105,25 @@ struct BlockRun {
   void* shared_aligned = nullptr;
 };
 
+// Threads run per kernel, summed over its template instantiations. With
+// ERA_SIM_LAUNCH_LOG=<file> they are appended there as "name count" lines at exit, for
+// scripts/sim-kernel-coverage.mjs. Counters are trivially destructible statics, so they are
+// still readable when this destructor runs.
+struct LaunchLog {
+  std::vector<KernelCounter*> counters;
+  ~LaunchLog() {
+    const char* file = std::getenv("ERA_SIM_LAUNCH_LOG");
+    if (!file || !*file) return;
+    std::map<std::string, long long> totals;
+    for (const KernelCounter* c : counters) totals[c->name] += c->threads;
+    if (FILE* f = std::fopen(file, "a")) {
+      for (const auto& [name, n] : totals) std::fprintf(f, "%s %lld\n", name.c_str(), n);
+      std::fclose(f);
+    }
+  }
+};
+
+LaunchLog g_launch_log;
 StackPool g_stacks;
 BlockRun g_run;
 std::mutex g_launch_mutex;
@@ -278,6 +300,10 @@ void warp_barrier(unsigned mask) {
   } else {
     yield_to_scheduler();
   }
+}
+
+KernelCounter::KernelCounter(const char* kernel_name) : name(kernel_name) {
+  g_launch_log.counters.push_back(this);
 }
 
 int lane_id() { return g_run.current % 32; }

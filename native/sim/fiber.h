@@ -31,6 +31,15 @@ void warp_barrier(unsigned mask);
 constexpr int kSlotBytes = 64;
 int lane_id();
 unsigned char* warp_slots();
+// Counts the threads a kernel ran (scripts/cuda-sim-source.mjs puts one, as a static, at the top of
+// every __global__ function; see ERA_SIM_LAUNCH_LOG in fiber.cc).
+struct KernelCounter {
+  const char* name;
+  long long threads = 0;
+  explicit KernelCounter(const char* kernel_name);
+  void hit() { ++threads; }
+};
+
 // The launch's dynamic shared memory (extern __shared__), 128-byte aligned.
 void* dynamic_shared();
 
