@@ -129,6 +129,12 @@ describeCuda('tensors on cuda', () => {
         const dst = era.empty([n], { device: 'cuda' });
         era.copy(dst, ga);
         expectClose(dst.toArray(), a, { atol: 0, rtol: 0, what: `copy n=${n}` });
+        // i32 with an integer alpha, wrapping as the CPU does (extremes included)
+        const ia = Int32Array.from(a, (v, i) => (i % 7 === 0 ? 2147483647 : Math.round(v * 1e9)));
+        const ib = Int32Array.from(b, (v, i) => (i % 5 === 0 ? -2147483648 : Math.round(v * 1e9)));
+        const iCpu = era.add(era.tensor(ia, [n], { device: 'cpu' }), era.tensor(ib, [n], { device: 'cpu' }), { alpha: 3 });
+        const iCuda = era.add(era.tensor(ia, [n], { device: 'cuda' }), era.tensor(ib, [n], { device: 'cuda' }), { alpha: 3 });
+        expect(Array.from(iCuda.toArray()), `i32 add n=${n}`).to.deep.equal(Array.from(iCpu.toArray()));
       });
     }
   });

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if !defined(__x86_64__)
@@ -128,6 +129,39 @@ StackPool g_stacks;
 BlockRun g_run;
 std::mutex g_launch_mutex;
 
+// The order in which a block's ready fibers are resumed. Index order by default; with
+// ERA_SIM_ORDER=reverse, or shuffle (a fresh permutation per block, seeded by ERA_SIM_SEED),
+// threads that touch the same memory without a barrier between them see each other's writes in
+// another order, so a kernel whose results change under it has a race the barriers do not cover.
+std::vector<int> g_order;  // empty: index order
+
+void schedule_order(int n) {
+  static const std::string mode = [] {
+    const char* m = std::getenv("ERA_SIM_ORDER");
+    return std::string(m ? m : "");
+  }();
+  static uint64_t state = [] {
+    const char* s = std::getenv("ERA_SIM_SEED");
+    return s ? std::strtoull(s, nullptr, 10) : 1;
+  }();
+  if (mode.empty() || mode == "index") {
+    g_order.clear();
+    return;
+  }
+  g_order.resize(n);
+  for (int i = 0; i < n; ++i) g_order[i] = mode == "reverse" ? n - 1 - i : i;
+  if (mode == "shuffle") {
+    for (int i = n - 1; i > 0; --i) {  // Fisher-Yates on a splitmix64 stream
+      state += 0x9e3779b97f4a7c15ull;
+      uint64_t z = state;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      z ^= z >> 31;
+      std::swap(g_order[i], g_order[static_cast<int>(z % static_cast<uint64_t>(i + 1))]);
+    }
+  }
+}
+
 Fiber& current_fiber() { return g_run.fibers[g_run.current]; }
 
 void yield_to_scheduler() { era_sim_switch(&current_fiber().sp, g_run.scheduler_sp); }
@@ -186,6 +220,7 @@ bool run_block(dim3 block, const char* name) {
   const int n = static_cast<int>(block.x * block.y * block.z);
   const int warps = (n + 31) / 32;
   g_run.fibers.assign(n, Fiber{});
+  schedule_order(n);
   for (int i = 0; i < n; ++i) {
     Fiber& f = g_run.fibers[i];
     f.tid.x = i % block.x;
@@ -205,7 +240,8 @@ bool run_block(dim3 block, const char* name) {
 
   while (g_run.live > 0) {
     bool ran = false;
-    for (int i = 0; i < n; ++i) {
+    for (int k = 0; k < n; ++k) {
+      const int i = g_order.empty() ? k : g_order[k];
       Fiber& f = g_run.fibers[i];
       if (f.state != State::Ready) continue;
       g_run.current = i;
