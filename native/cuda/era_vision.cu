@@ -189,7 +189,7 @@ cross_entropy_reduce_kernel(const float* __restrict__ row_loss, const int32_t* _
   bad[threadIdx.x] = first_bad;
   __syncthreads();
   for (int half = kReduceThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) {
+    if (static_cast<int>(threadIdx.x) < half) {
       sums[threadIdx.x] += sums[threadIdx.x + half];
       bad[threadIdx.x] = min(bad[threadIdx.x], bad[threadIdx.x + half]);
     }

@@ -21,6 +21,7 @@
 #include <cuda_bf16.h>
 
 #include <climits>
+#include <cstring>
 #include <string>
 
 #include "../core/cuda_runtime.h"
@@ -171,7 +172,9 @@ __device__ __forceinline__ uint32_t to_tf32(float f) {
 // Two floats as a bf16x2 register: `lo` (the smaller k) in the low half.
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&v);
+  uint32_t bits;
+  memcpy(&bits, &v, sizeof(bits));  // not a pointer cast: that breaks strict aliasing in host builds (the simulator)
+  return bits;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ template <class... P, class... A>
 void launch(const LaunchConfig& c, const char* name, void (*kernel)(P...), A&&... args) {
   if (!launch_fits(c.grid, c.block, c.smem, name)) return record_error(cudaErrorInvalidConfiguration);
   // Past 48 KiB a kernel needs cudaFuncSetAttribute(MaxDynamicSharedMemorySize) first, as on a GPU.
-  if (c.smem > 48 * 1024 && c.smem > max_dynamic_shared_memory(reinterpret_cast<const void*>(kernel))) {
+  if (c.smem > 48 * 1024 && c.smem > static_cast<size_t>(max_dynamic_shared_memory(reinterpret_cast<const void*>(kernel)))) {
     std::fprintf(stderr, "era-sim: %s asks for %zu bytes of dynamic shared memory without the opt-in\n", name, c.smem);
     return record_error(cudaErrorInvalidValue);
   }
