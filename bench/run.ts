@@ -152,7 +152,8 @@ async function main(): Promise<number> {
   const title = `era-cuda benchmarks: ${deviceName}`;
   const header = [
     `era-cuda ${info.version}, ${device} backend, node ${info.node}` +
-      (device === 'cuda' ? `, CUDA runtime ${info.cuda.runtimeVersion}, driver ${info.cuda.driverVersion}, sm ${info.cuda.computeCapability}` : '') +
+      (device === 'cuda' ? `, CUDA runtime ${info.cuda.runtimeVersion}, driver ${info.cuda.driverVersion}, sm ${info.cuda.computeCapability}`
+        : `, ${info.cpu.threads} of ${info.cpu.cores} CPUs, GEMM kernel ${info.cpu.gemmKernel}`) +
       `, ${new Date().toISOString()}${values.quick ? ', --quick' : ''}.`,
     `Ceiling: ${ceiling ? `device copy ${fmt(ceiling.gbps)} GB/s (${ceiling.case}, this run)` : 'none (the copy case did not run)'}.`,
     base ? `PyTorch baselines: torch ${base.torch ?? '?'} on ${base.device ?? '?'}${base.device && (device !== 'cuda' || base.device !== deviceName) ? ' (**not the device measured here**)' : ''}.` : 'PyTorch baselines: none.',

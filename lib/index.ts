@@ -2,6 +2,7 @@
  * era-cuda: ERA (Entropy Regularizing Activation) for Node.js, with fused CUDA kernels and CPU
  * reference twins. `import era from 'era-cuda'` or import the names you need.
  */
+import { getNumThreads, setNumThreads } from './cpu.js';
 import { cudaAvailable, defaultDevice } from './device.js';
 import { EraError } from './errors.js';
 import { gaussian, gaussianBackward } from './era/gaussian.js';
@@ -20,6 +21,7 @@ import { Tensor, empty, full, ones, tensor, zeros } from './tensor.js';
 export type { Device } from './device.js';
 export type { DType, TensorData, TensorOptions } from './tensor.js';
 export type { EraInfo, MemoryReport } from './runtime.js';
+export type { CpuInfo } from './cpu.js';
 export type { EraErrorCode } from './errors.js';
 export type { RandomOptions } from './random.js';
 export type { CaptureGraphOptions } from './graph.js';
@@ -29,13 +31,13 @@ export type { CrossEntropyOptions, CrossEntropyResult, VisionOptions } from './e
 
 export {
   CudaGraph, EraError, Generator, Tensor, add, captureGraph, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
-  gaussian, gaussianBackward, info, isCapturing, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, report, rl, scale, scope, softmax, softmaxBackward,
-  softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
+  gaussian, gaussianBackward, getNumThreads, info, isCapturing, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, report, rl, scale, scope, softmax, softmaxBackward,
+  setNumThreads, softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
 };
 
 const era = {
   CudaGraph, EraError, Generator, Tensor, add, captureGraph, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
-  gaussian, gaussianBackward, info, isCapturing, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, report, rl, scale, scope, softmax, softmaxBackward,
-  softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
+  gaussian, gaussianBackward, getNumThreads, info, isCapturing, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, report, rl, scale, scope, softmax, softmaxBackward,
+  setNumThreads, softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
 };
 export default era;

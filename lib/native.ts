@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { EraError } from './errors.js';
+import { expected, oneOf } from './validate.js';
 
 /** dtype and device codes shared with native/core/dtype.h. */
 export const DTYPE_CODE = { f32: 0, i32: 1, bf16: 2 } as const;
@@ -65,6 +66,9 @@ export interface NativeApi {
   timerStart(): void;
   timerStop(): number;
   setErrorClass(cls: typeof EraError): void;
+  cpuInfo(): { threads: number; gemmKernel: string; gemmKernels: string[] };
+  setCpuThreads(threads: number): void;
+  setCpuGemmKernel(name: string): void;
   fill(out: NativeTensor, value: number): void;
   copy(dst: NativeTensor, src: NativeTensor): void;
   add(out: NativeTensor, a: NativeTensor, b: NativeTensor, alpha: number): void;
@@ -139,15 +143,39 @@ function load(): { api: NativeApi; report: LoadReport } {
   throw new EraError(`era-cuda: could not load a native addon. Tried:\n${tried}\nPossible fixes:\n${fix}`, 'ERA_LOAD_FAILED');
 }
 
+/**
+ * ERA_NUM_THREADS and ERA_CPU_GEMM (lib/cpu.ts), applied once the addon loads. A value that is
+ * not understood is an error rather than silently ignored.
+ */
+function applyCpuEnvironment(api: NativeApi): void {
+  const threads = process.env.ERA_NUM_THREADS;
+  if (threads !== undefined && threads !== '') {
+    const n = Number(threads);
+    if (!/^\s*\d+\s*$/.test(threads) || n < 1 || n > 1024)
+      throw new RangeError(expected('an integer from 1 to 1024', 'the environment variable ERA_NUM_THREADS', threads));
+    api.setCpuThreads(n);
+  }
+  const kernel = process.env.ERA_CPU_GEMM;
+  if (kernel !== undefined && kernel !== '')
+    api.setCpuGemmKernel(oneOf(kernel, api.cpuInfo().gemmKernels, 'the environment variable ERA_CPU_GEMM'));
+}
+
 let loaded: { api: NativeApi; report: LoadReport } | undefined;
+
+function ensureLoaded(): { api: NativeApi; report: LoadReport } {
+  if (!loaded) {
+    const l = load();
+    applyCpuEnvironment(l.api);
+    loaded = l;
+  }
+  return loaded;
+}
 
 /** The native addon (loaded on first use). */
 export function native(): NativeApi {
-  loaded ??= load();
-  return loaded.api;
+  return ensureLoaded().api;
 }
 
 export function loadReport(): LoadReport {
-  loaded ??= load();
-  return loaded.report;
+  return ensureLoaded().report;
 }

@@ -1,6 +1,7 @@
 /** What is running: era.info(), era.memory(), and control of the CUDA backend. */
 import { createRequire } from 'node:module';
 
+import { cpuInfo, type CpuInfo } from './cpu.js';
 import { cudaAvailable, defaultDevice } from './device.js';
 import { loadReport, native, type NativeMemory } from './native.js';
 
@@ -23,6 +24,8 @@ export interface EraInfo {
     driverVersion: string;
     runtimeVersion: string;
   };
+  /** The CPU backend: its threads and GEMM kernel (lib/cpu.ts). */
+  cpu: CpuInfo;
   node: string;
 }
 
@@ -57,7 +60,7 @@ export function info(): EraInfo {
         runtimeVersion: cudaVersion(c.runtimeVersion),
       }
     : { available: false, reason: c.reason, driverVersion: cudaVersion(c.driverVersion), runtimeVersion: cudaVersion(c.runtimeVersion) };
-  return { version: version(), backend: defaultDevice(), addon: loadReport(), build: n.build, cuda, node: process.version };
+  return { version: version(), backend: defaultDevice(), addon: loadReport(), build: n.build, cuda, cpu: cpuInfo(), node: process.version };
 }
 
 export type MemoryReport = NativeMemory;

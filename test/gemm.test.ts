@@ -15,6 +15,7 @@
 import { expect } from 'chai';
 
 import era, { type Tensor } from '../lib/index.js';
+import { cpuInfo, setCpuGemmKernel } from '../lib/cpu.js';
 import { native } from '../lib/native.js';
 import { bf16ToF32, f32ToBf16 } from '../lib/nn/bf16.js';
 import { matmul, matmulKernel, type Activation, type Precision } from '../lib/nn/functional.js';
@@ -201,17 +202,36 @@ const CPU_PROBLEMS: Problem[] = [
   { m: 20, k: 30, n: 40, accumulate: true, bias: 'shared', activation: 'elu', transA: true },
   { m: 5, k: 0, n: 6, bias: 'shared', activation: 'tanh' },
   { m: 5, k: 0, n: 6, accumulate: true },
-  { m: 70, k: 600, n: 520 }, // several KC and NC blocks of the CPU kernel
+  { m: 70, k: 600, n: 520 }, // several KC blocks, split over threads
+  { m: 203, k: 300, n: 389, transA: true, transB: true, bias: 'shared', activation: 'elu' }, // ragged tiles
+  { m: 1, k: 1000, n: 700, bias: 'shared' }, // one row: the threads split the columns
+  { m: 100, k: 90000, n: 50 }, // packed operands over 16 MiB: two row slabs and two column slabs
   { m: 4, k: 9, n: 11, batch: 3 },
   { m: 4, k: 9, n: 11, batch: 3, sharedB: true, transB: true, bias: 'batch', activation: 'relu' },
   { m: 4, k: 9, n: 11, batch: 2, transA: true, bias: 'shared' },
 ];
 
-describe(`matmul on the CPU against float64 (seed ${seed})`, () => {
+// Inputs and float64 references of CPU_PROBLEMS, made once for all kernels (the largest takes seconds).
+const cpuCases = new Map<number, { inp: Inputs; ref: ReturnType<typeof reference> }>();
+function cpuCase(i: number): { inp: Inputs; ref: ReturnType<typeof reference> } {
+  let c = cpuCases.get(i);
+  if (!c) {
+    const inp = makeInputs(CPU_PROBLEMS[i], seed + 17 * i);
+    c = { inp, ref: reference(CPU_PROBLEMS[i], inp) };
+    cpuCases.set(i, c);
+  }
+  return c;
+}
+
+// The CPU grid runs once per micro-kernel this CPU has ('avx2-fma', 'portable'; lib/cpu.ts).
+for (const kernel of cpuInfo().gemmKernels) describe(`matmul on the CPU, ${kernel} kernel, against float64 (seed ${seed})`, () => {
+  const initial = cpuInfo().gemmKernel;
+  before(() => setCpuGemmKernel(kernel));
+  after(() => setCpuGemmKernel(initial));
+
   for (const [i, p] of CPU_PROBLEMS.entries()) {
     it(label(p), () => {
-      const inp = makeInputs(p, seed + 17 * i);
-      const ref = reference(p, inp);
+      const { inp, ref } = cpuCase(i);
       expectGemmClose(run(p, inp, 'cpu'), ref.out, ref.scale, p.k, label(p));
     });
   }
@@ -260,7 +280,7 @@ describe(`matmul on the CPU against float64 (seed ${seed})`, () => {
   });
 
   it('reports the CPU kernel', () => {
-    expect(matmulKernel({ m: 4, n: 4, k: 4 })).to.equal('cpu blocked');
+    expect(matmulKernel({ m: 4, n: 4, k: 4 })).to.equal(`cpu ${kernel}`);
   });
 });
 

@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->tensor_ctor = Napi::Persistent(tensor);
   exports.Set("NativeTensor", tensor);
   register_runtime(env, exports);
+  register_cpu(env, exports);
   register_basic(env, exports);
   register_era_gaussian(env, exports);
   register_era_vision(env, exports);

@@ -5,6 +5,7 @@
 namespace era::addon {
 
 void register_runtime(Napi::Env env, Napi::Object exports);
+void register_cpu(Napi::Env env, Napi::Object exports);
 void register_basic(Napi::Env env, Napi::Object exports);
 void register_era_gaussian(Napi::Env env, Napi::Object exports);
 void register_era_vision(Napi::Env env, Napi::Object exports);

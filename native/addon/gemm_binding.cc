@@ -30,7 +30,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
 }
 
 // matmulKernel(m, n, k, batch, transA, transB, bf16, precision, cuda) -> the kernel matmul would
-// run ("cpu blocked" for the CPU backend).
+// run ("cpu avx2-fma" or "cpu portable" for the CPU backend).
 Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     ops::GemmShape s;

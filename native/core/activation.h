@@ -4,6 +4,9 @@
 #include <math.h>
 
 #include "host_device.h"
+#if !defined(__CUDA_ARCH__)
+#include "expm1.h"
+#endif
 
 namespace era {
 
@@ -19,11 +22,23 @@ inline const char* activation_name(Activation a) {
   return "unknown";
 }
 
+// Host loops over activate() with a constant activation vectorise only if the call is inlined,
+// which GCC's size heuristic declines now that ELU's expm1 is inline arithmetic.
+#if !defined(__CUDACC__) && (defined(__GNUC__) || defined(__clang__))
+#define ERA_ACTIVATE_INLINE __attribute__((always_inline))
+#else
+#define ERA_ACTIVATE_INLINE
+#endif
+
 // y = act(x). ELU uses alpha = 1: x > 0 ? x : exp(x) - 1.
-ERA_HD float activate(float x, Activation a) {
+ERA_HD ERA_ACTIVATE_INLINE float activate(float x, Activation a) {
   switch (a) {
     case Activation::Relu: return x > 0.f ? x : 0.f;
+#if defined(__CUDA_ARCH__)
     case Activation::Elu: return x > 0.f ? x : expm1f(x);
+#else
+    case Activation::Elu: return elu(x);  // expm1.h: branch-free, so CPU loops vectorise
+#endif
     case Activation::Tanh: return tanhf(x);
     default: return x;
   }

@@ -1,120 +1,231 @@
-// Blocked GEMM in the usual three-level form: B is packed in KC x NC blocks (NR-column panels),
-// A in MC x KC blocks (MR-row panels), and an MR x NR register micro-kernel runs over the panels.
-// Packing also transposes, converts bf16 and applies the tf32/bf16 rounding, so the micro-kernel
-// sees one layout only. Ragged edges are zero-padded inside the packed panels.
+// The CPU GEMM in two parallel phases per batch item:
+//   1. pack: A into mr-row panels and B into nr-column panels, each panel holding the whole depth
+//      k ([panel][p][lane], ragged panels zero-padded). Packing also transposes, widens bf16 and
+//      applies the tf32/bf16 rounding, so the micro-kernel sees one layout only;
+//   2. compute: tiles of MC rows x some columns, each over KC-deep slices, calling the micro-kernel
+//      per (column panel, row panel) with the B panel kept in L1 across the row panels.
+// Operands too large to pack whole are cut into slabs of rows (A) and columns (B).
 #include "gemm.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "../core/bf16.h"
+#include "gemm_kernels.h"
+#include "parallel.h"
 
 namespace era::cpu {
 namespace {
 
-constexpr int64_t MR = 4;
-constexpr int64_t NR = 8;
-constexpr int64_t MC = 64;
-constexpr int64_t KC = 256;
-constexpr int64_t NC = 512;
+constexpr int64_t KC = 256;             // depth of one micro-kernel call
+constexpr int64_t MC = 96;              // rows per tile (a multiple of every kernel's mr)
+constexpr int64_t kSlabFloats = 1 << 22;  // at most 16 MiB per packed operand
+constexpr int64_t kTaskMacs = 1 << 17;  // below this much work a task is not worth a thread
 
-// Element (i, j) of a logical [rows, cols] operand stored row-major as [rows, cols], or as
-// [cols, rows] when `trans`, read as f32 and rounded.
-struct Operand {
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+template <GemmInput I, GemmRound R>
+inline float load(const void* data, int64_t idx) {
+  float v;
+  if constexpr (I == GemmInput::BF16) v = bf16_to_f32(static_cast<const uint16_t*>(data)[idx]);
+  else v = static_cast<const float*>(data)[idx];
+  if constexpr (R == GemmRound::TF32) return round_tf32(v);
+  else if constexpr (R == GemmRound::BF16) return round_bf16(v);
+  else return v;
+}
+
+// An operand seen as `lines` (rows of A, columns of B) of depth k: element (line, p) is at
+// data[line * line_stride + p * depth_stride].
+struct Lines {
   const void* data;
-  int64_t rows, cols;
-  bool trans;
-  GemmInput input;
-  GemmRound round;
-
-  float get(int64_t i, int64_t j) const {
-    int64_t idx = trans ? j * rows + i : i * cols + j;
-    float v = input == GemmInput::BF16 ? bf16_to_f32(static_cast<const uint16_t*>(data)[idx])
-                                       : static_cast<const float*>(data)[idx];
-    if (round == GemmRound::TF32) return round_tf32(v);
-    if (round == GemmRound::BF16) return round_bf16(v);
-    return v;
-  }
+  int64_t line_stride, depth_stride;
 };
 
-// A block [i0, i0+mc) x [p0, p0+kc) into MR-row panels: ap[panel][p][r].
-void pack_a(const Operand& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* ap) {
-  for (int64_t ip = 0; ip < mc; ip += MR) {
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t r = 0; r < MR; ++r)
-        *ap++ = ip + r < mc ? a.get(i0 + ip + r, p0 + p) : 0.f;
-  }
-}
-
-// B block [p0, p0+kc) x [j0, j0+nc) into NR-column panels: bp[panel][p][c].
-void pack_b(const Operand& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* bp) {
-  for (int64_t jp = 0; jp < nc; jp += NR) {
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t c = 0; c < NR; ++c)
-        *bp++ = jp + c < nc ? b.get(p0 + p, j0 + jp + c) : 0.f;
-  }
-}
-
-// c[0:mr, 0:nr] += ap (kc x MR) · bp (kc x NR); ldc is the row stride of c.
-void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr,
-                  int64_t nr) {
-  float acc[MR][NR] = {};
-  for (int64_t p = 0; p < kc; ++p) {
-    const float* av = ap + p * MR;
-    const float* bv = bp + p * NR;
-    for (int64_t r = 0; r < MR; ++r) {
-      const float ar = av[r];
-      for (int64_t q = 0; q < NR; ++q) acc[r][q] += ar * bv[q];
+// Packs lines [first, first + count) into panels of w lines: out[panel][p][lane], lanes past
+// `count` zero. Reads run along whichever index is contiguous in memory.
+template <GemmInput I, GemmRound R>
+void pack_panels(const Lines& src, int64_t first, int64_t count, int64_t k, int64_t w, float* out) {
+  for (int64_t l0 = 0; l0 < count; l0 += w) {
+    const int64_t valid = std::min(w, count - l0);
+    float* panel = out + (l0 / w) * k * w;
+    if (src.depth_stride == 1) {
+      for (int64_t lane = 0; lane < w; ++lane) {
+        if (lane < valid) {
+          const int64_t base = (first + l0 + lane) * src.line_stride;
+          for (int64_t p = 0; p < k; ++p) panel[p * w + lane] = load<I, R>(src.data, base + p);
+        } else {
+          for (int64_t p = 0; p < k; ++p) panel[p * w + lane] = 0.f;
+        }
+      }
+    } else {
+      for (int64_t p = 0; p < k; ++p) {
+        const int64_t base = (first + l0) * src.line_stride + p * src.depth_stride;
+        float* dst = panel + p * w;
+        for (int64_t lane = 0; lane < valid; ++lane) dst[lane] = load<I, R>(src.data, base + lane * src.line_stride);
+        for (int64_t lane = valid; lane < w; ++lane) dst[lane] = 0.f;
+      }
     }
   }
-  if (mr == MR && nr == NR) {
-    for (int64_t r = 0; r < MR; ++r)
-      for (int64_t q = 0; q < NR; ++q) c[r * ldc + q] += acc[r][q];
-  } else {
-    for (int64_t r = 0; r < mr; ++r)
-      for (int64_t q = 0; q < nr; ++q) c[r * ldc + q] += acc[r][q];
-  }
 }
 
-}  // namespace
+using PackFn = void (*)(const Lines&, int64_t, int64_t, int64_t, int64_t, float*);
 
-void gemm(const GemmArgs& g) {
-  const int64_t m = g.m, n = g.n, k = g.k;
-  if (m == 0 || n == 0) return;
-  float* out = g.out;
-  if (!g.accumulate) std::fill(out, out + m * n, 0.f);
+PackFn pack_function(GemmInput input, GemmRound round) {
+  if (input == GemmInput::BF16) return pack_panels<GemmInput::BF16, GemmRound::None>;  // bf16 is exact
+  if (round == GemmRound::TF32) return pack_panels<GemmInput::F32, GemmRound::TF32>;
+  if (round == GemmRound::BF16) return pack_panels<GemmInput::F32, GemmRound::BF16>;
+  return pack_panels<GemmInput::F32, GemmRound::None>;
+}
 
-  if (k > 0) {
-    const Operand a{g.a, m, k, g.trans_a, g.input, g.round};
-    const Operand b{g.b, k, n, g.trans_b, g.input, g.round};
-    std::vector<float> ap(static_cast<size_t>(((std::min(MC, m) + MR - 1) / MR) * MR * KC));
-    std::vector<float> bp(static_cast<size_t>(((std::min(NC, n) + NR - 1) / NR) * NR * KC));
-    for (int64_t j0 = 0; j0 < n; j0 += NC) {
-      const int64_t nc = std::min(NC, n - j0);
-      for (int64_t p0 = 0; p0 < k; p0 += KC) {
-        const int64_t kc = std::min(KC, k - p0);
-        pack_b(b, p0, kc, j0, nc, bp.data());
-        for (int64_t i0 = 0; i0 < m; i0 += MC) {
-          const int64_t mc = std::min(MC, m - i0);
-          pack_a(a, i0, mc, p0, kc, ap.data());
-          for (int64_t ip = 0; ip < mc; ip += MR) {
-            for (int64_t jp = 0; jp < nc; jp += NR) {
-              micro_kernel(kc, ap.data() + ip * kc, bp.data() + jp * kc,
-                           out + (i0 + ip) * n + (j0 + jp), n, std::min(MR, mc - ip),
-                           std::min(NR, nc - jp));
-            }
-          }
+// Packed-operand buffers, reused across calls by the thread that calls gemm() (workers only read
+// them during the call).
+std::vector<float>& scratch(int which) {
+  thread_local std::vector<float> buffers[2];
+  return buffers[which];
+}
+
+// One slab of one batch item: rows [i0, i0 + ms) x columns [j0, j0 + ns) of out.
+struct Slab {
+  int64_t i0, ms, j0, ns;
+};
+
+class GemmRun {
+ public:
+  explicit GemmRun(const GemmArgs& g)
+      : g_(g), kern_(active_gemm_kernel()), pack_(pack_function(g.input, g.round)), threads_(num_threads()) {}
+
+  void run() {
+    const int64_t k = g_.k;
+    // Slabs bound the packed buffers; with k > 0 each holds at least one tile's rows / one panel.
+    const int64_t slab_rows = k > 0 ? std::max(MC, kSlabFloats / k / MC * MC) : g_.m;
+    const int64_t slab_cols = k > 0 ? std::max(kern_.nr, kSlabFloats / k / kern_.nr * kern_.nr) : g_.n;
+    for (int64_t b = 0; b < g_.batch; ++b) {
+      for (int64_t i0 = 0; i0 < g_.m; i0 += slab_rows) {
+        for (int64_t j0 = 0; j0 < g_.n; j0 += slab_cols) {
+          const Slab s{i0, std::min(slab_rows, g_.m - i0), j0, std::min(slab_cols, g_.n - j0)};
+          // B's packing does not depend on the row slab: pack it again only when it changes.
+          const bool pack_a = j0 == 0;
+          const bool pack_b = i0 == 0 || slab_cols < g_.n;
+          run_slab(b, s, pack_a, pack_b);
         }
       }
     }
   }
 
-  if (g.bias || g.act != Activation::None) {
-    for (int64_t i = 0; i < m; ++i) {
-      float* row = out + i * n;
-      for (int64_t j = 0; j < n; ++j) row[j] = activate(row[j] + (g.bias ? g.bias[j] : 0.f), g.act);
+ private:
+  void run_slab(int64_t b, const Slab& s, bool pack_a, bool pack_b) {
+    const int64_t k = g_.k, mr = kern_.mr, nr = kern_.nr;
+    const int64_t a_panels = ceil_div(s.ms, mr), b_panels = ceil_div(s.ns, nr);
+    std::vector<float>& ap = scratch(0);
+    std::vector<float>& bp = scratch(1);
+    const bool parallel = threads_ > 1 && s.ms * s.ns * std::max<int64_t>(k, 1) >= 2 * kTaskMacs;
+
+    if (k > 0 && (pack_a || pack_b)) {
+      if (pack_a) ap.resize(std::max<size_t>(ap.size(), static_cast<size_t>(a_panels * mr * k)));
+      if (pack_b) bp.resize(std::max<size_t>(bp.size(), static_cast<size_t>(b_panels * nr * k)));
+      const Lines a_lines{static_cast<const char*>(g_.a) + b * g_.stride_a * elem_size(),
+                          g_.trans_a ? 1 : k, g_.trans_a ? g_.m : 1};
+      const Lines b_lines{static_cast<const char*>(g_.b) + b * g_.stride_b * elem_size(),
+                          g_.trans_b ? k : 1, g_.trans_b ? 1 : g_.n};
+      // Pack tasks of about 16 panels each: A's first, then B's.
+      constexpr int64_t per = 16;
+      const int64_t a_tasks = pack_a ? ceil_div(a_panels, per) : 0;
+      const int64_t b_tasks = pack_b ? ceil_div(b_panels, per) : 0;
+      auto pack_task = [&](int64_t t) {
+        if (t < a_tasks) {
+          const int64_t first = t * per * mr;
+          pack_(a_lines, s.i0 + first, std::min(per * mr, s.ms - first), k, mr, ap.data() + t * per * mr * k);
+        } else {
+          const int64_t first = (t - a_tasks) * per * nr;
+          pack_(b_lines, s.j0 + first, std::min(per * nr, s.ns - first), k, nr, bp.data() + (t - a_tasks) * per * nr * k);
+        }
+      };
+      for_tasks(a_tasks + b_tasks, parallel, pack_task);
+    }
+
+    // Tiles: MC rows by a column chunk; chunks narrow until there are about 4 tasks per thread
+    // (never below 4 panels, nor below kTaskMacs of work each).
+    const int64_t row_tiles = ceil_div(s.ms, MC);
+    int64_t col_tiles = 1;
+    if (parallel) {
+      const int64_t by_work = std::max<int64_t>(1, s.ms * s.ns * std::max<int64_t>(k, 1) / kTaskMacs);
+      const int64_t wanted = std::min<int64_t>(4 * threads_, by_work);
+      col_tiles = std::clamp<int64_t>(ceil_div(wanted, row_tiles), 1, std::max<int64_t>(1, b_panels / 4));
+    }
+    const int64_t tile_cols = round_up(ceil_div(s.ns, col_tiles), nr);
+    col_tiles = ceil_div(s.ns, tile_cols);
+    auto tile_task = [&](int64_t t) {
+      const int64_t ti = t / col_tiles, tj = t % col_tiles;
+      compute_tile(b, s, ti * MC, std::min(MC, s.ms - ti * MC), tj * tile_cols, std::min(tile_cols, s.ns - tj * tile_cols),
+                   ap.data(), bp.data());
+    };
+    for_tasks(row_tiles * col_tiles, parallel, tile_task);
+  }
+
+  template <typename F>
+  void for_tasks(int64_t tasks, bool parallel, const F& fn) {
+    if (parallel) {
+      parallel_for(tasks, fn);
+    } else {
+      for (int64_t t = 0; t < tasks; ++t) fn(t);
     }
   }
+
+  // Rows [r0, r0 + rows) and columns [c0, c0 + cols) of the slab (r0 a multiple of MC, c0 of nr).
+  void compute_tile(int64_t b, const Slab& s, int64_t r0, int64_t rows, int64_t c0, int64_t cols, const float* ap,
+                    const float* bp) const {
+    const int64_t n = g_.n, k = g_.k, mr = kern_.mr, nr = kern_.nr;
+    float* out = g_.out + b * g_.stride_out + (s.i0 + r0) * n + (s.j0 + c0);
+    if (!g_.accumulate)
+      for (int64_t i = 0; i < rows; ++i) std::fill(out + i * n, out + i * n + cols, 0.f);
+    for (int64_t p0 = 0; p0 < k; p0 += KC) {
+      const int64_t kc = std::min(KC, k - p0);
+      for (int64_t jp = 0; jp < cols; jp += nr) {
+        const float* bpanel = bp + ((c0 + jp) / nr) * nr * k + p0 * nr;
+        for (int64_t ip = 0; ip < rows; ip += mr) {
+          const float* apanel = ap + ((r0 + ip) / mr) * mr * k + p0 * mr;
+          kern_.run(kc, apanel, bpanel, out + ip * n + jp, n, std::min(mr, rows - ip), std::min(nr, cols - jp));
+        }
+      }
+    }
+    if (g_.bias || g_.act != Activation::None) {
+      const float* bias = g_.bias ? g_.bias + b * g_.stride_bias + s.j0 + c0 : nullptr;
+      switch (g_.act) {
+        case Activation::Relu: return epilogue<Activation::Relu>(out, bias, rows, cols);
+        case Activation::Elu: return epilogue<Activation::Elu>(out, bias, rows, cols);
+        case Activation::Tanh: return epilogue<Activation::Tanh>(out, bias, rows, cols);
+        default: return epilogue<Activation::None>(out, bias, rows, cols);
+      }
+    }
+  }
+
+  // out = act(out + bias), one loop per activation so that it vectorises.
+  template <Activation A>
+  void epilogue(float* out, const float* bias, int64_t rows, int64_t cols) const {
+    for (int64_t i = 0; i < rows; ++i) {
+      float* row = out + i * g_.n;
+      if (bias) {
+        for (int64_t j = 0; j < cols; ++j) row[j] = activate(row[j] + bias[j], A);
+      } else {
+        for (int64_t j = 0; j < cols; ++j) row[j] = activate(row[j], A);
+      }
+    }
+  }
+
+  size_t elem_size() const { return g_.input == GemmInput::BF16 ? 2 : 4; }
+
+  const GemmArgs& g_;
+  const GemmMicroKernel& kern_;
+  const PackFn pack_;
+  const int threads_;
+};
+
+}  // namespace
+
+void gemm(const GemmArgs& g) {
+  if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  GemmRun(g).run();
 }
 
 }  // namespace era::cpu

@@ -1,5 +1,7 @@
-// The CPU GEMM: out = act(beta * out + op(a) · op(b) + bias), f32 accumulation, blocked and
-// packed for the cache (no threads). One call is one [m, n] product; the op layer loops batches.
+// The CPU GEMM: out = act(beta * out + op(a) · op(b) + bias), f32 accumulation, packed for the
+// cache, a SIMD micro-kernel (gemm_kernels.h) and the worker threads of parallel.h. A call is one
+// [m, n] product or a batch of them at fixed strides. The result does not depend on the thread
+// count: every element is summed in the same order whichever thread computes it.
 #pragma once
 #include <cstdint>
 
@@ -23,6 +25,10 @@ struct GemmArgs {
   float* out = nullptr;         // [m, n]
   bool accumulate = false;      // beta = 1 (out is read) or 0 (out is only written)
   Activation act = Activation::None;
+  // A batch of products: item i reads a + i * stride_a, b + i * stride_b, bias + i * stride_bias
+  // and writes out + i * stride_out (strides in elements; 0 shares an operand).
+  int64_t batch = 1;
+  int64_t stride_a = 0, stride_b = 0, stride_bias = 0, stride_out = 0;
 };
 
 void gemm(const GemmArgs& args);

@@ -2,19 +2,30 @@
 
 #include <cmath>
 
+#include "parallel.h"
+
 namespace era::cpu {
 
 namespace {
 
+// Elements per chunk of an element-wise loop, and the work per chunk of a row loop, below which a
+// thread costs more than it saves.
+constexpr int64_t kGrain = 1 << 14;
+int64_t row_grain(int64_t d) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(1, d)); }
+
 // One loop per activation, so the switch is outside it and the body can vectorise.
 template <Activation A>
 void forward_loop(float* y, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = activate(x[i], A);
+  parallel_chunks(n, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) y[i] = activate(x[i], A);
+  });
 }
 
 template <Activation A>
 void backward_loop(float* dx, const float* dy, const float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = activation_grad(dy[i], y[i], A);
+  parallel_chunks(n, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) dx[i] = activation_grad(dy[i], y[i], A);
+  });
 }
 
 }  // namespace
@@ -41,27 +52,29 @@ void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, cons
                         const float* bias, int64_t rows, int64_t d, float eps,
                         int64_t members, int64_t w_stride, int64_t b_stride) {
   const int64_t rows_per_member = members ? rows / members : 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t member = r / rows_per_member;
-    const float* w = weight + member * w_stride;
-    const float* b = bias + member * b_stride;
-    const float* xr = x + r * d;
-    double s = 0;
-    for (int64_t j = 0; j < d; ++j) s += xr[j];
-    const double mu = d ? s / static_cast<double>(d) : 0.0;
-    double ss = 0;
-    for (int64_t j = 0; j < d; ++j) {
-      const double c = xr[j] - mu;
-      ss += c * c;
+  parallel_chunks(rows, row_grain(d), [&](int64_t r_begin, int64_t r_end) {
+    for (int64_t r = r_begin; r < r_end; ++r) {
+      const int64_t member = r / rows_per_member;
+      const float* w = weight + member * w_stride;
+      const float* b = bias + member * b_stride;
+      const float* xr = x + r * d;
+      double s = 0;
+      for (int64_t j = 0; j < d; ++j) s += xr[j];
+      const double mu = d ? s / static_cast<double>(d) : 0.0;
+      double ss = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        const double c = xr[j] - mu;
+        ss += c * c;
+      }
+      const double var = d ? ss / static_cast<double>(d) : 0.0;
+      const double rs = 1.0 / std::sqrt(var + static_cast<double>(eps));
+      mean[r] = static_cast<float>(mu);
+      rstd[r] = static_cast<float>(rs);
+      float* yr = y + r * d;
+      for (int64_t j = 0; j < d; ++j)
+        yr[j] = static_cast<float>((xr[j] - mu) * rs * w[j] + b[j]);
     }
-    const double var = d ? ss / static_cast<double>(d) : 0.0;
-    const double rs = 1.0 / std::sqrt(var + static_cast<double>(eps));
-    mean[r] = static_cast<float>(mu);
-    rstd[r] = static_cast<float>(rs);
-    float* yr = y + r * d;
-    for (int64_t j = 0; j < d; ++j)
-      yr[j] = static_cast<float>((xr[j] - mu) * rs * w[j] + b[j]);
-  }
+  });
 }
 
 void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
@@ -69,44 +82,48 @@ void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* d
                          int64_t d, bool accumulate, int64_t members, int64_t w_stride,
                          int64_t dw_stride, int64_t db_stride) {
   const int64_t rows_per_member = members ? rows / members : 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* w = weight + (r / rows_per_member) * w_stride;
-    const float* xr = x + r * d;
-    const float* dyr = dy + r * d;
-    const double mu = mean[r], rs = rstd[r];
-    // dxhat = dy * w; dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-    double sum_g = 0, sum_gx = 0;
-    for (int64_t j = 0; j < d; ++j) {
-      const double xhat = (xr[j] - mu) * rs;
-      const double g = static_cast<double>(dyr[j]) * w[j];
-      sum_g += g;
-      sum_gx += g * xhat;
+  parallel_chunks(rows, row_grain(d), [&](int64_t r_begin, int64_t r_end) {
+    for (int64_t r = r_begin; r < r_end; ++r) {
+      const float* w = weight + (r / rows_per_member) * w_stride;
+      const float* xr = x + r * d;
+      const float* dyr = dy + r * d;
+      const double mu = mean[r], rs = rstd[r];
+      // dxhat = dy * w; dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+      double sum_g = 0, sum_gx = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        const double xhat = (xr[j] - mu) * rs;
+        const double g = static_cast<double>(dyr[j]) * w[j];
+        sum_g += g;
+        sum_gx += g * xhat;
+      }
+      const double mg = d ? sum_g / static_cast<double>(d) : 0.0;
+      const double mgx = d ? sum_gx / static_cast<double>(d) : 0.0;
+      float* dxr = dx + r * d;
+      for (int64_t j = 0; j < d; ++j) {
+        const double xhat = (xr[j] - mu) * rs;
+        const double g = static_cast<double>(dyr[j]) * w[j];
+        dxr[j] = static_cast<float>(rs * (g - mg - xhat * mgx));
+      }
     }
-    const double mg = d ? sum_g / static_cast<double>(d) : 0.0;
-    const double mgx = d ? sum_gx / static_cast<double>(d) : 0.0;
-    float* dxr = dx + r * d;
-    for (int64_t j = 0; j < d; ++j) {
-      const double xhat = (xr[j] - mu) * rs;
-      const double g = static_cast<double>(dyr[j]) * w[j];
-      dxr[j] = static_cast<float>(rs * (g - mg - xhat * mgx));
-    }
-  }
+  });
   // Parameter grads: per member, column sums over its rows, each in double and in row order.
   if (!dweight && !dbias) return;
   for (int64_t e = 0; e < members; ++e) {
     float* dw = dweight ? dweight + e * dw_stride : nullptr;
     float* db = dbias ? dbias + e * db_stride : nullptr;
     const int64_t r0 = e * rows_per_member, r1 = r0 + rows_per_member;
-    for (int64_t j = 0; j < d; ++j) {
-      double sw = 0, sb = 0;
-      for (int64_t r = r0; r < r1; ++r) {
-        const double g = dy[r * d + j];
-        sw += g * ((x[r * d + j] - static_cast<double>(mean[r])) * rstd[r]);
-        sb += g;
+    parallel_chunks(d, row_grain(rows_per_member), [&](int64_t j_begin, int64_t j_end) {
+      for (int64_t j = j_begin; j < j_end; ++j) {
+        double sw = 0, sb = 0;
+        for (int64_t r = r0; r < r1; ++r) {
+          const double g = dy[r * d + j];
+          sw += g * ((x[r * d + j] - static_cast<double>(mean[r])) * rstd[r]);
+          sb += g;
+        }
+        if (dw) dw[j] = static_cast<float>((accumulate ? dw[j] : 0.0) + sw);
+        if (db) db[j] = static_cast<float>((accumulate ? db[j] : 0.0) + sb);
       }
-      if (dw) dw[j] = static_cast<float>((accumulate ? dw[j] : 0.0) + sw);
-      if (db) db[j] = static_cast<float>((accumulate ? db[j] : 0.0) + sb);
-    }
+    });
   }
 }
 
@@ -149,11 +166,13 @@ void reduce_last(float* out, const float* x, int64_t rows, int64_t d, double alp
 }
 
 void reduce_first(float* out, const float* x, int64_t rows, int64_t d, double alpha, bool accumulate) {
-  for (int64_t j = 0; j < d; ++j) {
-    double s = 0;
-    for (int64_t r = 0; r < rows; ++r) s += x[r * d + j];
-    out[j] = static_cast<float>((accumulate ? out[j] : 0.0) + alpha * s);
-  }
+  parallel_chunks(d, row_grain(rows), [&](int64_t j_begin, int64_t j_end) {
+      for (int64_t j = j_begin; j < j_end; ++j) {
+        double s = 0;
+        for (int64_t r = 0; r < rows; ++r) s += x[r * d + j];
+        out[j] = static_cast<float>((accumulate ? out[j] : 0.0) + alpha * s);
+      }
+  });
 }
 
 void broadcast(float* dx, const float* dy, int64_t rows, int64_t d, int mode, float alpha,

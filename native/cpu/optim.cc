@@ -2,10 +2,19 @@
 
 #include <cmath>
 
+#include "parallel.h"
+
 namespace era::cpu {
 
+namespace {
+// Elements per chunk below which a worker thread costs more than it saves.
+constexpr int64_t kGrain = 1 << 14;
+}  // namespace
+
 void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const AdamHyper& h) {
-  for (int64_t i = 0; i < n; ++i) adam_update(p[i], g[i], m[i], v[i], h);
+  parallel_chunks(n, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) adam_update(p[i], g[i], m[i], v[i], h);
+  });
 }
 
 void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum,
@@ -33,7 +42,9 @@ void scale_inplace(float* x, int64_t n, float s) {
 }
 
 void polyak(float* target, const float* online, int64_t n, float tau) {
-  for (int64_t i = 0; i < n; ++i) target[i] = (1.f - tau) * target[i] + tau * online[i];
+  parallel_chunks(n, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) target[i] = (1.f - tau) * target[i] + tau * online[i];
+  });
 }
 
 }  // namespace era::cpu

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../cpu/gemm.h"
+#include "../cpu/gemm_kernels.h"
 #include "check.h"
 #include "dispatch.h"
 #ifdef ERA_WITH_CUDA
@@ -98,7 +99,6 @@ void matmul(const TensorView& out, const TensorView& a, const TensorView& b,
   const int64_t stride_a = a.ndim == 3 ? m * k : 0;
   const int64_t stride_b = b.ndim == 3 ? k * n : 0;
   const int64_t stride_out = m * n;
-  const size_t esize = dtype_size(a.dtype);
   if (out.numel == 0) return;
 
   if (a.device == Device::CUDA) {
@@ -122,13 +122,16 @@ void matmul(const TensorView& out, const TensorView& a, const TensorView& b,
                                                                           : cpu::GemmRound::BF16;
         g.accumulate = o.accumulate;
         g.act = o.act;
-        for (int64_t i = 0; i < batch; ++i) {
-          g.a = static_cast<const char*>(a.data) + i * stride_a * esize;
-          g.b = static_cast<const char*>(b.data) + i * stride_b * esize;
-          g.bias = bias ? bias->ptr<float>() + i * bias_stride : nullptr;
-          g.out = out.ptr<float>() + i * stride_out;
-          cpu::gemm(g);
-        }
+        g.a = a.data;
+        g.b = b.data;
+        g.bias = bias ? bias->ptr<float>() : nullptr;
+        g.out = out.ptr<float>();
+        g.batch = batch;
+        g.stride_a = stride_a;
+        g.stride_b = stride_b;
+        g.stride_bias = bias_stride;
+        g.stride_out = stride_out;
+        cpu::gemm(g);
       },
       [&](void* s) {
         ERA_CUDA_ONLY(
@@ -148,7 +151,7 @@ void matmul(const TensorView& out, const TensorView& a, const TensorView& b,
 }
 
 std::string matmul_kernel_name(const GemmShape& s, Device device) {
-  if (device == Device::CPU) return "cpu blocked";
+  if (device == Device::CPU) return std::string("cpu ") + cpu::active_gemm_kernel().name;  // "cpu avx2-fma"
   cuda_rt::require("matmul");
 #ifdef ERA_WITH_CUDA
   cuda::GemmParams p;

@@ -76,7 +76,6 @@ void matmul_strided(const StridedMatrices& out, const StridedMatrices& a, const 
     require_int(g.k, "k", "shape");
     require_int(g.batch, "batch", "shape");
   }
-  const int64_t esize = static_cast<int64_t>(dtype_size(a.t.dtype));
   const char* pa = static_cast<const char*>(sa.data);
   const char* pb = static_cast<const char*>(sb.data);
   float* pout = static_cast<float*>(const_cast<void*>(so.data));
@@ -96,13 +95,16 @@ void matmul_strided(const StridedMatrices& out, const StridedMatrices& a, const 
                                                                             : cpu::GemmRound::BF16;
         c.accumulate = o.accumulate;
         c.act = o.act;
-        for (int64_t i = 0; i < g.batch; ++i) {
-          c.a = pa + i * a.stride * esize;
-          c.b = pb + i * b.stride * esize;
-          c.bias = pbias ? pbias + i * bias_stride : nullptr;
-          c.out = pout + i * out.stride;
-          cpu::gemm(c);
-        }
+        c.a = pa;
+        c.b = pb;
+        c.bias = pbias;
+        c.out = pout;
+        c.batch = g.batch;
+        c.stride_a = a.stride;
+        c.stride_b = b.stride;
+        c.stride_bias = bias_stride;
+        c.stride_out = out.stride;
+        cpu::gemm(c);
       },
       [&](void* s) {
         ERA_CUDA_ONLY(

@@ -1,0 +1,31 @@
+// The GEMM's register micro-kernels: each computes an mr x nr block of C from packed panels
+// (A: kc x mr, B: kc x nr, both zero-padded), so the blocking and threading in gemm.cc are shared.
+// A portable one always exists; an AVX2+FMA one is used where the CPU has it (checked at run time,
+// so one build serves every x86-64 machine). They differ in rounding only: FMA rounds once per
+// multiply-add, the portable one twice.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace era::cpu {
+
+struct GemmMicroKernel {
+  const char* name;
+  int64_t mr, nr;
+  // c[0:rows, 0:cols] += ap · bp over kc steps; ldc is c's row stride; rows <= mr, cols <= nr.
+  void (*run)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t rows, int64_t cols);
+};
+
+const GemmMicroKernel& portable_gemm_kernel();
+// Null where this build or this CPU has no AVX2 and FMA.
+const GemmMicroKernel* avx2_gemm_kernel();
+
+// The kernel gemm() uses: the fastest this CPU runs, unless set_gemm_kernel chose another.
+const GemmMicroKernel& active_gemm_kernel();
+// The kernels this CPU can run, fastest first.
+std::vector<std::string> available_gemm_kernels();
+// Selects a kernel by name; false (and no change) when it is not available here.
+bool set_gemm_kernel(const std::string& name);
+
+}  // namespace era::cpu

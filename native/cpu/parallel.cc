@@ -1,0 +1,190 @@
+// A small fork-join pool: workers sleep on a condition variable, a parallel_for publishes a task
+// range and a generation number, everyone (the caller too) claims task indices from an atomic
+// counter, and the caller waits until the workers it woke have finished.
+#include "parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+namespace era::cpu {
+namespace {
+
+int default_threads() {
+  int n = 0;
+#if defined(__linux__)
+  // The affinity mask, not the machine's CPU count: taskset, containers and job schedulers
+  // restrict it, and oversubscribing them makes a GEMM slower, not faster.
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
+#endif
+  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(n, 1, kDefaultThreadCap);
+}
+
+class Pool {
+ public:
+  Pool() : wanted_(default_threads()) {}
+
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      keep_ = 0;
+    }
+    wake_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+
+  int threads() const { return wanted_.load(); }
+
+  void set_threads(int n) {
+    acquire();  // no parallel_for in flight while workers come and go
+    wanted_ = n;
+    const size_t keep = static_cast<size_t>(n - 1);
+    if (workers_.size() > keep) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        keep_ = static_cast<int>(keep);
+      }
+      wake_.notify_all();
+      for (size_t i = keep; i < workers_.size(); ++i) workers_[i].join();
+      workers_.resize(keep);
+      std::lock_guard<std::mutex> lock(mutex_);
+      keep_ = kMaxThreads;
+    }
+    busy_ = false;
+  }
+
+  void run(int64_t tasks, const std::function<void(int64_t)>& fn) {
+    if (tasks <= 0) return;
+    bool expected = false;
+    if (tasks == 1 || wanted_ == 1 || !busy_.compare_exchange_strong(expected, true)) {
+      run_serially(tasks, fn);
+      return;
+    }
+    start_workers();
+    const int helpers = static_cast<int>(std::min<int64_t>(static_cast<int64_t>(workers_.size()), tasks - 1));
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      fn_ = &fn;
+      tasks_ = tasks;
+      next_ = 0;
+      error_ = nullptr;
+      helpers_ = helpers;
+      running_ = helpers;
+      ++generation_;
+    }
+    wake_.notify_all();
+    claim_tasks();
+    std::exception_ptr error;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [&] { return running_ == 0; });
+      error = error_;
+      fn_ = nullptr;
+    }
+    busy_ = false;
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
+  // Spins until no parallel_for holds the pool (only set_threads waits; callers run serially).
+  void acquire() {
+    bool expected = false;
+    while (!busy_.compare_exchange_weak(expected, true)) {
+      expected = false;
+      std::this_thread::yield();
+    }
+  }
+
+  static void run_serially(int64_t tasks, const std::function<void(int64_t)>& fn) {
+    std::exception_ptr error;
+    for (int64_t t = 0; t < tasks; ++t) {
+      try {
+        fn(t);
+      } catch (...) {
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+  }
+
+  // Workers start on the first parallel call after a (re)size; a thread that cannot be created
+  // just leaves the pool smaller.
+  void start_workers() {
+    const size_t want = static_cast<size_t>(wanted_ - 1);
+    while (workers_.size() < want) {
+      try {
+        workers_.emplace_back([this, index = static_cast<int>(workers_.size())] { work(index); });
+      } catch (const std::system_error&) {
+        break;
+      }
+    }
+  }
+
+  void claim_tasks() {
+    for (;;) {
+      const int64_t t = next_.fetch_add(1);
+      if (t >= tasks_) return;
+      try {
+        (*fn_)(t);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
+  }
+
+  void work(int index) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return index >= keep_ || (generation_ != seen && index < helpers_); });
+      if (index >= keep_) return;
+      seen = generation_;
+      lock.unlock();
+      claim_tasks();
+      lock.lock();
+      if (--running_ == 0) done_.notify_one();
+    }
+  }
+
+  std::atomic<int> wanted_;
+  std::atomic<bool> busy_{false};
+  std::vector<std::thread> workers_;  // touched only by the thread holding busy_ (and ~Pool)
+
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  uint64_t generation_ = 0;
+  int helpers_ = 0;   // workers 0..helpers_-1 join the current generation
+  int running_ = 0;   // of those, how many have not finished
+  int keep_ = kMaxThreads;  // workers with an index >= keep_ exit
+  const std::function<void(int64_t)>* fn_ = nullptr;
+  int64_t tasks_ = 0;
+  std::atomic<int64_t> next_{0};
+  std::exception_ptr error_;
+};
+
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().threads(); }
+
+void set_num_threads(int n) { pool().set_threads(std::clamp(n, 1, kMaxThreads)); }
+
+void parallel_for(int64_t tasks, const std::function<void(int64_t)>& fn) { pool().run(tasks, fn); }
+
+}  // namespace era::cpu
