@@ -8,7 +8,8 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import era, { type Tensor } from '../lib/index.js';
@@ -166,6 +167,17 @@ describe(`CPU threads: results do not depend on the thread count (seed ${seed})`
     }
   }
 
+  it('the pool survives resizing between calls (workers stopped, restarted, more than CPUs)', () => {
+    const counts = [4, 1, 8, 2, 2, 6, 1, 3, 8, 5, 1, 7];
+    const product = () => era.scope(() => matmul(rand([130, 211], seed + 40), rand([211, 170], seed + 41), { activation: 'elu' }).toArray() as Float32Array);
+    era.setNumThreads(1);
+    const want = product();
+    for (const [i, threads] of counts.entries()) {
+      era.setNumThreads(threads);
+      for (let r = 0; r < 3; r++) expect(product(), `call ${r} after setNumThreads(${threads}) (#${i})`).to.deep.equal(want);
+    }
+  });
+
   it('ELU forward and backward, and the first-dim sum', () => {
     expectSameForEveryThreadCount('elu', () => era.scope(() => {
       const x = rand([300, 701], seed + 1);
@@ -196,6 +208,19 @@ describe(`CPU threads: results do not depend on the thread count (seed ${seed})`
       adamStep(p, rand([n], seed + 10), m, v, { lr: 1e-3, step: 3, weightDecay: 0.01 });
       return [p.toArray(), m.toArray(), v.toArray()] as Float32Array[];
     }));
+  });
+});
+
+describe('CPU threads: the worker pool\'s native self-test', () => {
+  // Exceptions from tasks, nested calls, two OS threads at once (native/cpu/parallel_selftest.cc).
+  // Built by the CMake build next to the addon; the node-gyp build and the GPU bundle lack it.
+  const exe = path.join(path.dirname(era.info().addon.path), 'era_parallel_selftest');
+
+  it('passes', function () {
+    if (!existsSync(exe)) this.skip();
+    const r = spawnSync(exe, { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^[1-9]\d* passed, 0 failed$/m);
   });
 });
 

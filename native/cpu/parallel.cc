@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -91,6 +90,7 @@ class Pool {
       done_.wait(lock, [&] { return running_ == 0; });
       error = error_;
       fn_ = nullptr;
+      helpers_ = 0;
     }
     busy_ = false;
     if (error) std::rethrow_exception(error);
@@ -124,8 +124,9 @@ class Pool {
     const size_t want = static_cast<size_t>(wanted_ - 1);
     while (workers_.size() < want) {
       try {
-        workers_.emplace_back([this, index = static_cast<int>(workers_.size())] { work(index); });
-      } catch (const std::system_error&) {
+        // A new worker starts as if it had seen the last generation, so it only joins the next.
+        workers_.emplace_back([this, index = static_cast<int>(workers_.size()), seen = generation_] { work(index, seen); });
+      } catch (...) {  // std::system_error, std::bad_alloc
         break;
       }
     }
@@ -144,8 +145,7 @@ class Pool {
     }
   }
 
-  void work(int index) {
-    uint64_t seen = 0;
+  void work(int index, uint64_t seen) {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
       wake_.wait(lock, [&] { return index >= keep_ || (generation_ != seen && index < helpers_); });
@@ -164,7 +164,7 @@ class Pool {
 
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  uint64_t generation_ = 0;
+  uint64_t generation_ = 0;  // written (under mutex_) only by the busy_ holder, who may read it unlocked
   int helpers_ = 0;   // workers 0..helpers_-1 join the current generation
   int running_ = 0;   // of those, how many have not finished
   int keep_ = kMaxThreads;  // workers with an index >= keep_ exit
