@@ -305,7 +305,7 @@ describe('`era train sac` command line', function () {
   it('--help lists the options', () => {
     const r = cli(['train', 'sac', '--help']);
     expect(r.status, r.stderr).to.equal(0);
-    for (const flag of ['--task', '--steps', '--seeds', '--baseline', '--resume', '--out']) expect(r.stdout).to.include(flag);
+    for (const flag of ['--task', '--steps', '--seeds', '--baseline', '--resume', '--out', '--threads']) expect(r.stdout).to.include(flag);
   });
 
   it('an unknown task fails with a message listing the tasks', () => {
@@ -313,6 +313,12 @@ describe('`era train sac` command line', function () {
     expect(r.status).to.not.equal(0);
     expect(r.stderr).to.match(/cartpole-juggle/);
     expect(r.stderr).to.match(/cheetah-run/);
+  });
+
+  it('--threads 0 fails, naming --threads', () => {
+    const r = cli(['train', 'sac', '--task', 'cartpole-balance', '--steps', '10', '--threads', '0', '--no-progress']);
+    expect(r.status).to.not.equal(0);
+    expect(r.stderr).to.include('Expected an integer between 1 and 1024 for --threads but received 0');
   });
 
   it('a tiny run with --baseline writes both variants, a combined curve and a summary', () => {

@@ -8,11 +8,14 @@ import path from 'node:path';
 
 import type { Command } from 'commander';
 
+import { MAX_THREADS, setNumThreads } from '../cpu.js';
 import { listTasks } from '../rl/env/index.js';
 import { trainSac, writeCurves, type TrainSacOptions, type TrainSacResult } from '../rl/sac/trainer.js';
+import { integer } from '../validate.js';
 
 interface SacFlags {
   task: string;
+  threads?: string;
   steps: string;
   seeds: string;
   seed: string;
@@ -127,6 +130,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--auto-delta', "tune the README's δ so the truncated policy's entropy meets the target")
     .option('--device <cpu|cuda>', 'device (default: cuda where present)')
     .option('--precision <f32|tf32|bf16>', 'GEMM precision (default f32)')
+    .option('--threads <n>', 'CPU backend threads (default: one per CPU; as ERA_NUM_THREADS)')
     .option('--model-path <file>', 'humanoid.xml for the humanoid tasks')
     .option('--action-repeat <n>', 'repeat each action n control steps')
     .option('--checkpoint-every <n>', 'steps between checkpoints (default 50000)')
@@ -135,6 +139,8 @@ export function registerTrainCommand(program: Command): void {
     .option('--no-progress', 'no progress line')
     .option('--no-save-replay', 'leave the replay buffer out of checkpoints')
     .action(async (f: SacFlags) => {
+      const threads = int(f.threads, '--threads');
+      if (threads !== undefined) setNumThreads(integer(threads, '--threads', 1, MAX_THREADS));
       const base = sacOptionsFromFlags(f);
       // One folder per task and base seed, so another --seed never resumes or overwrites this run.
       const outDir = path.resolve(f.out ?? path.join('runs', `${f.task}-seed${f.seed}`));
