@@ -10,14 +10,13 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import era, { type Tensor } from '../lib/index.js';
 import { MAX_THREADS, cpuInfo, setCpuGemmKernel } from '../lib/cpu.js';
 import { native } from '../lib/native.js';
 import { activation, activationBackward, layerNorm, layerNormBackward, matmul, sum, type Activation } from '../lib/nn/functional.js';
 import { adamStep } from '../lib/nn/optim.js';
-import { expectThrowsNaming, randomArray, testSeed } from './helpers.js';
+import { expectThrowsNaming, libModule, randomArray, runNode, testSeed } from './helpers.js';
 
 const seed = testSeed();
 const DEFAULT = cpuInfo();
@@ -101,10 +100,7 @@ describe(`CPU threads: settings (seed ${seed})`, () => {
   });
 
   describe('environment variables (a child process runs `era info --json`)', () => {
-    const tsx = fileURLToPath(import.meta.url).endsWith('.ts');
-    const cli = fileURLToPath(new URL(`../lib/cli/era.${tsx ? 'ts' : 'js'}`, import.meta.url));
-    const run = (env: Record<string, string>) => spawnSync(process.execPath, [...(tsx ? ['--import', 'tsx'] : []), cli, 'info', '--json'],
-      { encoding: 'utf8', env: { ...process.env, ...env } });
+    const run = (env: Record<string, string>) => runNode([libModule('cli/era'), 'info', '--json'], { env: { ...process.env, ...env } });
 
     it('ERA_NUM_THREADS and ERA_CPU_GEMM set the threads and the kernel', () => {
       const r = run({ ERA_NUM_THREADS: '3', ERA_CPU_GEMM: 'portable' });

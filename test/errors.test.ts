@@ -1,10 +1,8 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
 import era, { EraError, type Tensor } from '../lib/index.js';
 import { native } from '../lib/native.js';
-import { describeCuda, hasCuda } from './helpers.js';
+import { describeCuda, hasCuda, libModule, runNode } from './helpers.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError | typeof EraError;
 
@@ -136,12 +134,10 @@ describe('bad input gets a clear error naming the argument', () => {
 });
 
 describe('ERA_DEVICE', () => {
-  const tsx = fileURLToPath(import.meta.url).endsWith('.ts');
-  const index = fileURLToPath(new URL(`../lib/index.${tsx ? 'ts' : 'js'}`, import.meta.url));
+  const index = libModule('index');
   function runWith(device: string): { status: number | null; stderr: string; stdout: string } {
     const script = `import(${JSON.stringify(index)}).then((m) => console.log(m.defaultDevice())).catch((e) => { console.error(e.constructor.name + ': ' + e.message); process.exitCode = 3; })`;
-    const args = tsx ? ['--import', 'tsx', '-e', script] : ['-e', script];
-    const r = spawnSync(process.execPath, args, { env: { ...process.env, ERA_DEVICE: device }, encoding: 'utf8' });
+    const r = runNode(['-e', script], { env: { ...process.env, ERA_DEVICE: device } });
     return { status: r.status, stderr: r.stderr, stdout: r.stdout.trim() };
   }
 

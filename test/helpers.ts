@@ -1,14 +1,33 @@
 /**
  * Shared test utilities: the CUDA gate (GPU suites skip themselves, counted, where there is no
  * device; ERA_REQUIRE_CUDA=1 turns the skip into a failure), seeded inputs, float64 comparisons
- * that report the worst element, and central finite differences.
+ * that report the worst element, central finite differences, and child processes that work both
+ * from the TypeScript sources (tsx) and from the compiled copy (dist/test, the GPU bundle).
  */
 import { expect } from 'chai';
+import { spawnSync, type SpawnSyncOptionsWithStringEncoding, type SpawnSyncReturns } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 import { cudaAvailable } from '../lib/device.js';
 import { native } from '../lib/native.js';
 
 export const hasCuda = cudaAvailable();
+
+/** True when the tests run from the TypeScript sources (through tsx), false in the compiled copy. */
+export const runningFromSource = fileURLToPath(import.meta.url).endsWith('.ts');
+
+/** A lib/ module's file as this run loads it: lib/<name>.ts from source, dist/lib/<name>.js compiled. */
+export function libModule(name: string): string {
+  return fileURLToPath(new URL(`../lib/${name}.${runningFromSource ? 'ts' : 'js'}`, import.meta.url));
+}
+
+/** The extension a generated child script needs: .mts (run through tsx) or .mjs. */
+export const scriptExtension = runningFromSource ? '.mts' : '.mjs';
+
+/** `node <args>` in a child process, through tsx when the tests run from source. */
+export function runNode(args: readonly string[], options: Partial<SpawnSyncOptionsWithStringEncoding> = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [...(runningFromSource ? ['--import', 'tsx'] : []), ...args], { ...options, encoding: 'utf8' });
+}
 
 /**
  * True when the CUDA backend is the CPU simulator (`npm run test:sim`, native/sim/): the kernels

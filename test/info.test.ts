@@ -1,15 +1,10 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
 import era from '../lib/index.js';
-import { describeCuda, hasCuda } from './helpers.js';
-
-const tsx = fileURLToPath(import.meta.url).endsWith('.ts');
-const cli = fileURLToPath(new URL(`../lib/cli/era.${tsx ? 'ts' : 'js'}`, import.meta.url));
+import { describeCuda, hasCuda, libModule, runNode } from './helpers.js';
 
 function era_(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [...(tsx ? ['--import', 'tsx'] : []), cli, ...args], { encoding: 'utf8' });
+  const r = runNode([libModule('cli/era'), ...args]);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -6,11 +6,9 @@
  * metrics (round trip, NaN → null, flushing, a truncated last line, durability across
  * process.exit()); the progress line on a fake TTY and a fake log stream with a fake clock.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
@@ -19,10 +17,9 @@ import {
   MetricsWriter, PALETTE, ProgressBar, aggregateSeries, formatCount, formatDuration, formatTick, formatTicks, formatValue,
   learningCurveSvg, niceStep, niceTicks, readMetrics, svgToPng, writeLearningCurve, type LearningCurveSpec,
 } from '../lib/report/index.js';
-import { expectThrowsNaming, rng, testSeed } from './helpers.js';
+import { expectThrowsNaming, libModule, rng, runNode, scriptExtension, testSeed } from './helpers.js';
 
 const seed = testSeed();
-const here = path.dirname(fileURLToPath(import.meta.url));
 let tmp: string;
 
 // A small XML parser: enough to prove the SVG is well formed and to query its elements. -------
@@ -525,15 +522,15 @@ describe('report', () => {
     it('loses no line when the process exits without close()', function () {
       this.timeout(60_000);
       const file = path.join(tmp, 'exit.jsonl');
-      const script = path.join(tmp, 'exit-child.mts');
-      const lib = path.resolve(here, '../lib/report/metrics.ts');
+      const script = path.join(tmp, `exit-child${scriptExtension}`);
+      const lib = libModule('report/metrics');
       fs.writeFileSync(script, [
         `import { MetricsWriter } from ${JSON.stringify(lib)};`,
         `const w = new MetricsWriter(${JSON.stringify(file)}, { flushLines: 1000, flushIntervalMs: 3600000 });`,
         'for (let i = 0; i < 250; i++) w.write("train", i, { loss: i / 10 });',
         'process.exit(0);',
       ].join('\n'));
-      const res = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: path.resolve(here, '..'), encoding: 'utf8' });
+      const res = runNode([script]);
       expect(res.status, res.stderr).to.equal(0);
       const events = readMetrics(file);
       expect(events).to.have.length(250);

@@ -4,7 +4,6 @@
  * with known answers; checkpoints; a short training run on the CPU that must beat a random policy
  * by a clear margin; and the `era train sac` command line.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +21,7 @@ import { SacAgent } from '../lib/rl/sac/agent.js';
 import { loadSacCheckpoint, saveSacCheckpoint } from '../lib/rl/sac/checkpoint.js';
 import { evaluate, trainSac } from '../lib/rl/sac/trainer.js';
 import { tensor } from '../lib/tensor.js';
-import { describeCuda, expectClose, expectThrowsNaming, finiteDifferences, rng, testSeed } from './helpers.js';
+import { describeCuda, expectClose, expectThrowsNaming, finiteDifferences, libModule, rng, runNode, testSeed } from './helpers.js';
 import { truncSampleRef } from './rl-ops-ref.js';
 
 const seed = testSeed();
@@ -300,7 +299,7 @@ describe('trainSac --resume', function () {
 
 describe('`era train sac` command line', function () {
   this.timeout(120_000);
-  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'lib/cli/era.ts', ...args], { encoding: 'utf8' });
+  const cli = (args: string[]) => runNode([libModule('cli/era'), ...args]);
 
   it('--help lists the options', () => {
     const r = cli(['train', 'sac', '--help']);
