@@ -13,11 +13,11 @@
  */
 import os from 'node:os';
 
-import { native } from './native.js';
+import { MAX_CPU_THREADS, native } from './native.js';
 import { integer, oneOf } from './validate.js';
 
 /** The most threads setNumThreads accepts. */
-export const MAX_THREADS = 1024;
+export const MAX_THREADS = MAX_CPU_THREADS;
 
 export interface CpuInfo {
   /** Threads the CPU kernels use (getNumThreads()). */

@@ -147,12 +147,15 @@ function load(): { api: NativeApi; report: LoadReport } {
  * ERA_NUM_THREADS and ERA_CPU_GEMM (lib/cpu.ts), applied once the addon loads. A value that is
  * not understood is an error rather than silently ignored.
  */
+/** The most CPU threads the addon accepts (native/cpu/parallel.h kMaxThreads). */
+export const MAX_CPU_THREADS = 1024;
+
 function applyCpuEnvironment(api: NativeApi): void {
   const threads = process.env.ERA_NUM_THREADS;
   if (threads !== undefined && threads !== '') {
     const n = Number(threads);
-    if (!/^\s*\d+\s*$/.test(threads) || n < 1 || n > 1024)
-      throw new RangeError(expected('an integer from 1 to 1024', 'the environment variable ERA_NUM_THREADS', threads));
+    if (!/^\s*\d+\s*$/.test(threads) || n < 1 || n > MAX_CPU_THREADS)
+      throw new RangeError(expected(`an integer from 1 to ${MAX_CPU_THREADS}`, 'the environment variable ERA_NUM_THREADS', threads));
     api.setCpuThreads(n);
   }
   const kernel = process.env.ERA_CPU_GEMM;

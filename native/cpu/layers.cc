@@ -8,22 +8,20 @@ namespace era::cpu {
 
 namespace {
 
-// Elements per chunk of an element-wise loop, and the work per chunk of a row loop, below which a
-// thread costs more than it saves.
-constexpr int64_t kGrain = 1 << 14;
-int64_t row_grain(int64_t d) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(1, d)); }
+// Rows per chunk of a row loop: about kElementwiseGrain elements.
+int64_t row_grain(int64_t d) { return std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, d)); }
 
 // One loop per activation, so the switch is outside it and the body can vectorise.
 template <Activation A>
 void forward_loop(float* y, const float* x, int64_t n) {
-  parallel_chunks(n, kGrain, [&](int64_t begin, int64_t end) {
+  parallel_chunks(n, kElementwiseGrain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) y[i] = activate(x[i], A);
   });
 }
 
 template <Activation A>
 void backward_loop(float* dx, const float* dy, const float* y, int64_t n) {
-  parallel_chunks(n, kGrain, [&](int64_t begin, int64_t end) {
+  parallel_chunks(n, kElementwiseGrain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) dx[i] = activation_grad(dy[i], y[i], A);
   });
 }

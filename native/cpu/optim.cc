@@ -6,13 +6,9 @@
 
 namespace era::cpu {
 
-namespace {
-// Elements per chunk below which a worker thread costs more than it saves.
-constexpr int64_t kGrain = 1 << 14;
-}  // namespace
 
 void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const AdamHyper& h) {
-  parallel_chunks(n, kGrain, [&](int64_t begin, int64_t end) {
+  parallel_chunks(n, kElementwiseGrain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) adam_update(p[i], g[i], m[i], v[i], h);
   });
 }
@@ -42,7 +38,7 @@ void scale_inplace(float* x, int64_t n, float s) {
 }
 
 void polyak(float* target, const float* online, int64_t n, float tau) {
-  parallel_chunks(n, kGrain, [&](int64_t begin, int64_t end) {
+  parallel_chunks(n, kElementwiseGrain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) target[i] = (1.f - tau) * target[i] + tau * online[i];
   });
 }

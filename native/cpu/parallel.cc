@@ -63,7 +63,7 @@ class Pool {
     busy_ = false;
   }
 
-  void run(int64_t tasks, const std::function<void(int64_t)>& fn) {
+  void run(int64_t tasks, TaskFn fn) {
     if (tasks <= 0) return;
     bool expected = false;
     if (tasks == 1 || wanted_ == 1 || !busy_.compare_exchange_strong(expected, true)) {
@@ -74,7 +74,7 @@ class Pool {
     const int helpers = static_cast<int>(std::min<int64_t>(static_cast<int64_t>(workers_.size()), tasks - 1));
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      fn_ = &fn;
+      fn_ = &fn;  // fn lives on this frame until every worker has finished
       tasks_ = tasks;
       next_ = 0;
       error_ = nullptr;
@@ -106,7 +106,7 @@ class Pool {
     }
   }
 
-  static void run_serially(int64_t tasks, const std::function<void(int64_t)>& fn) {
+  static void run_serially(int64_t tasks, TaskFn fn) {
     std::exception_ptr error;
     for (int64_t t = 0; t < tasks; ++t) {
       try {
@@ -168,7 +168,7 @@ class Pool {
   int helpers_ = 0;   // workers 0..helpers_-1 join the current generation
   int running_ = 0;   // of those, how many have not finished
   int keep_ = kMaxThreads;  // workers with an index >= keep_ exit
-  const std::function<void(int64_t)>* fn_ = nullptr;
+  const TaskFn* fn_ = nullptr;
   int64_t tasks_ = 0;
   std::atomic<int64_t> next_{0};
   std::exception_ptr error_;
@@ -185,6 +185,6 @@ int num_threads() { return pool().threads(); }
 
 void set_num_threads(int n) { pool().set_threads(std::clamp(n, 1, kMaxThreads)); }
 
-void parallel_for(int64_t tasks, const std::function<void(int64_t)>& fn) { pool().run(tasks, fn); }
+void parallel_for(int64_t tasks, TaskFn fn) { pool().run(tasks, fn); }
 
 }  // namespace era::cpu
