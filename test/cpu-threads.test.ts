@@ -141,6 +141,9 @@ describe(`CPU threads: results do not depend on the thread count (seed ${seed})`
     { m: 1, k: 4096, n: 700 },
     { m: 700, k: 64, n: 3, transB: true, act: 'tanh' },
     { m: 150, k: 257, n: 190, accumulate: true },
+    // skinny products (native/cpu/gemm_skinny.cc), split into several chunks of lines
+    { m: 2000, k: 129, n: 1, batch: 3, transA: true, bias: true, act: 'elu' },
+    { m: 3, k: 129, n: 2100, transB: true, accumulate: true },
   ];
 
   for (const kernel of DEFAULT.gemmKernels) {

@@ -209,6 +209,14 @@ const CPU_PROBLEMS: Problem[] = [
   { m: 4, k: 9, n: 11, batch: 3 },
   { m: 4, k: 9, n: 11, batch: 3, sharedB: true, transB: true, bias: 'batch', activation: 'relu' },
   { m: 4, k: 9, n: 11, batch: 2, transA: true, bias: 'shared' },
+  // Skinny products (at most 4 rows or 4 columns: native/cpu/gemm_skinny.cc), in every layout,
+  // long enough on the other side to be cut into several chunks of lines.
+  ...LAYOUTS.map((l) => ({ m: 1500, k: 257, n: 1, ...l, bias: 'shared', activation: 'elu' }) as Problem),
+  ...LAYOUTS.map((l) => ({ m: 3, k: 129, n: 2100, ...l, accumulate: true, bias: 'shared', activation: 'tanh' }) as Problem),
+  ...LAYOUTS.map((l) => ({ m: 700, k: 70, n: 4, ...l, batch: 3, sharedB: true, bias: 'batch', activation: 'relu' }) as Problem),
+  ...LAYOUTS.map((l) => ({ m: 2, k: 33, n: 3, ...l, batch: 2, accumulate: true }) as Problem),
+  { m: 4, k: 0, n: 300, bias: 'shared', activation: 'elu' },
+  { m: 300, k: 0, n: 2, accumulate: true },
 ];
 
 // Inputs and float64 references of CPU_PROBLEMS, made once for all kernels (the largest takes seconds).

@@ -47,10 +47,14 @@ ERA_HD ERA_ACTIVATE_INLINE float activate(float x, Activation a) {
 // dL/dx from dL/dy and the forward output y (not the input): every activation here has a
 // derivative that is a function of its output, so backward needs only what forward wrote.
 //   relu: y > 0 ? 1 : 0        elu: y > 0 ? 1 : y + 1 (= exp(x))        tanh: 1 - y^2
-ERA_HD float activation_grad(float dy, float y, Activation a) {
+ERA_HD ERA_ACTIVATE_INLINE float activation_grad(float dy, float y, Activation a) {
   switch (a) {
     case Activation::Relu: return y > 0.f ? dy : 0.f;
+#if defined(__CUDA_ARCH__)
     case Activation::Elu: return y > 0.f ? dy : dy * (y + 1.f);
+#else
+    case Activation::Elu: return elu_grad(dy, y);  // expm1.h: branch-free, so CPU loops vectorise
+#endif
     case Activation::Tanh: return dy * (1.f - y * y);
     default: return dy;
   }

@@ -1,4 +1,4 @@
-// expm1 and ELU on the host. glibc's expm1f is a scalar call of about 20 ns, and ELU on a SAC
+// expm1 and ELU (forward and backward) on the host. glibc's expm1f is a scalar call of about 20 ns, and ELU on a SAC
 // critic's hidden layers makes millions of them per update; these versions are float64
 // arithmetic with no branches, which the compiler vectorises. Their float result is the float64
 // value rounded once: correctly rounded on every float we checked, where expm1f may be 1 ulp off.
@@ -66,6 +66,16 @@ inline float elu(float x) {
   const bool positive = static_cast<int32_t>(u) > 0;  // sign clear and not +0 (+NaN passes too)
   const float neg = expm1_nonpositive(f32_from_bits(select(positive, 0u, u)));
   return f32_from_bits(select(positive, u, f32_bits(neg)));
+}
+
+// ELU's derivative from its output: dy for y > 0, dy * (y + 1) otherwise (NaN y gives NaN). A
+// ?: here stays a branch, which mispredicts on every other element of a hidden layer.
+inline float elu_grad(float dy, float y) {
+  using namespace expm1_detail;
+  const uint32_t u = f32_bits(y);
+  const bool positive = u - 1u < 0x7f800000u;  // 0 < y <= +inf: sign clear, not zero, not NaN
+  const float negative_side = dy * (y + 1.f);
+  return f32_from_bits(select(positive, f32_bits(dy), f32_bits(negative_side)));
 }
 
 }  // namespace era

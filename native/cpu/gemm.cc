@@ -12,7 +12,9 @@
 
 #include "../core/bf16.h"
 #include "gemm_kernels.h"
+#include "gemm_skinny.h"
 #include "parallel.h"
+#include "vector_math.h"
 
 namespace era::cpu {
 namespace {
@@ -189,28 +191,8 @@ class GemmRun {
         }
       }
     }
-    if (g_.bias || g_.act != Activation::None) {
-      const float* bias = g_.bias ? g_.bias + b * g_.stride_bias + s.j0 + c0 : nullptr;
-      switch (g_.act) {
-        case Activation::Relu: return epilogue<Activation::Relu>(out, bias, rows, cols);
-        case Activation::Elu: return epilogue<Activation::Elu>(out, bias, rows, cols);
-        case Activation::Tanh: return epilogue<Activation::Tanh>(out, bias, rows, cols);
-        default: return epilogue<Activation::None>(out, bias, rows, cols);
-      }
-    }
-  }
-
-  // out = act(out + bias), one loop per activation so that it vectorises.
-  template <Activation A>
-  void epilogue(float* out, const float* bias, int64_t rows, int64_t cols) const {
-    for (int64_t i = 0; i < rows; ++i) {
-      float* row = out + i * g_.n;
-      if (bias) {
-        for (int64_t j = 0; j < cols; ++j) row[j] = activate(row[j] + bias[j], A);
-      } else {
-        for (int64_t j = 0; j < cols; ++j) row[j] = activate(row[j], A);
-      }
-    }
+    const float* bias = g_.bias ? g_.bias + b * g_.stride_bias + s.j0 + c0 : nullptr;
+    bias_activation(out, n, bias, rows, cols, g_.act);
   }
 
   size_t elem_size() const { return g_.input == GemmInput::BF16 ? 2 : 4; }
@@ -225,6 +207,7 @@ class GemmRun {
 
 void gemm(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  if (gemm_skinny(g)) return;
   GemmRun(g).run();
 }
 

@@ -1,8 +1,10 @@
 #include "layers.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "parallel.h"
+#include "vector_math.h"
 
 namespace era::cpu {
 
@@ -11,11 +13,31 @@ namespace {
 // Rows per chunk of a row loop: about kElementwiseGrain elements.
 int64_t row_grain(int64_t d) { return std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, d)); }
 
+// Sum of term(j) for j in [0, n) in float64, as 8 interleaved partial sums added at the end: the
+// partial sums are independent chains (a single running sum waits on each add), and the order is
+// fixed, so the result does not depend on the thread count.
+template <typename Term>
+inline double lane_sum(int64_t n, const Term& term) {
+  constexpr int64_t kLanes = 8;
+  double part[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) part[l] += term(j + l);
+  double s = 0;
+  for (; j < n; ++j) s += term(j);
+  for (int64_t l = 0; l < kLanes; ++l) s += part[l];
+  return s;
+}
+
 // One loop per activation, so the switch is outside it and the body can vectorise.
 template <Activation A>
 void forward_loop(float* y, const float* x, int64_t n) {
   parallel_chunks(n, kElementwiseGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) y[i] = activate(x[i], A);
+    if constexpr (A == Activation::Elu) {
+      elu_span(y + begin, x + begin, nullptr, end - begin);  // AVX2 where the CPU has it
+    } else {
+      for (int64_t i = begin; i < end; ++i) y[i] = activate(x[i], A);
+    }
   });
 }
 
@@ -56,14 +78,11 @@ void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, cons
       const float* w = weight + member * w_stride;
       const float* b = bias + member * b_stride;
       const float* xr = x + r * d;
-      double s = 0;
-      for (int64_t j = 0; j < d; ++j) s += xr[j];
-      const double mu = d ? s / static_cast<double>(d) : 0.0;
-      double ss = 0;
-      for (int64_t j = 0; j < d; ++j) {
+      const double mu = d ? lane_sum(d, [&](int64_t j) { return static_cast<double>(xr[j]); }) / static_cast<double>(d) : 0.0;
+      const double ss = lane_sum(d, [&](int64_t j) {
         const double c = xr[j] - mu;
-        ss += c * c;
-      }
+        return c * c;
+      });
       const double var = d ? ss / static_cast<double>(d) : 0.0;
       const double rs = 1.0 / std::sqrt(var + static_cast<double>(eps));
       mean[r] = static_cast<float>(mu);
@@ -87,13 +106,8 @@ void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* d
       const float* dyr = dy + r * d;
       const double mu = mean[r], rs = rstd[r];
       // dxhat = dy * w; dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-      double sum_g = 0, sum_gx = 0;
-      for (int64_t j = 0; j < d; ++j) {
-        const double xhat = (xr[j] - mu) * rs;
-        const double g = static_cast<double>(dyr[j]) * w[j];
-        sum_g += g;
-        sum_gx += g * xhat;
-      }
+      const double sum_g = lane_sum(d, [&](int64_t j) { return static_cast<double>(dyr[j]) * w[j]; });
+      const double sum_gx = lane_sum(d, [&](int64_t j) { return static_cast<double>(dyr[j]) * w[j] * ((xr[j] - mu) * rs); });
       const double mg = d ? sum_g / static_cast<double>(d) : 0.0;
       const double mgx = d ? sum_gx / static_cast<double>(d) : 0.0;
       float* dxr = dx + r * d;
@@ -111,15 +125,28 @@ void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* d
     float* db = dbias ? dbias + e * db_stride : nullptr;
     const int64_t r0 = e * rows_per_member, r1 = r0 + rows_per_member;
     parallel_chunks(d, row_grain(rows_per_member), [&](int64_t j_begin, int64_t j_end) {
-      for (int64_t j = j_begin; j < j_end; ++j) {
-        double sw = 0, sb = 0;
+      // Rows outer, a block of columns inner: contiguous reads that vectorise, and each column
+      // still summed in row order.
+      constexpr int64_t kBlock = 256;
+      double sw[kBlock], sb[kBlock];
+      for (int64_t c0 = j_begin; c0 < j_end; c0 += kBlock) {
+        const int64_t cols = std::min(kBlock, j_end - c0);
+        std::fill(sw, sw + cols, 0.0);
+        std::fill(sb, sb + cols, 0.0);
         for (int64_t r = r0; r < r1; ++r) {
-          const double g = dy[r * d + j];
-          sw += g * ((x[r * d + j] - static_cast<double>(mean[r])) * rstd[r]);
-          sb += g;
+          const double mu = mean[r], rs = rstd[r];
+          const float* dyr = dy + r * d + c0;
+          const float* xr = x + r * d + c0;
+          for (int64_t j = 0; j < cols; ++j) {
+            const double g = dyr[j];
+            sw[j] += g * ((xr[j] - mu) * rs);
+            sb[j] += g;
+          }
         }
-        if (dw) dw[j] = static_cast<float>((accumulate ? dw[j] : 0.0) + sw);
-        if (db) db[j] = static_cast<float>((accumulate ? db[j] : 0.0) + sb);
+        for (int64_t j = 0; j < cols; ++j) {
+          if (dw) dw[c0 + j] = static_cast<float>((accumulate ? dw[c0 + j] : 0.0) + sw[j]);
+          if (db) db[c0 + j] = static_cast<float>((accumulate ? db[c0 + j] : 0.0) + sb[j]);
+        }
       }
     });
   }
