@@ -95,13 +95,25 @@ struct Slab {
 class GemmRun {
  public:
   explicit GemmRun(const GemmArgs& g)
-      : g_(g), kern_(active_gemm_kernel()), pack_(pack_function(g.input, g.round)), threads_(num_threads()) {}
+      : g_(g), kern_(active_gemm_kernel()), pack_(pack_function(g.input, g.round)), threads_(num_threads()),
+        // f32 A with no rounding is read where it lies (the kernel takes its strides); bf16 or
+        // rounded A must be converted, so it is packed.
+        direct_a_(g.input == GemmInput::F32 && g.round == GemmRound::None) {}
 
   void run() {
-    const int64_t k = g_.k;
+    const int64_t k = g_.k, mr = kern_.mr, nr = kern_.nr;
     // Slabs bound the packed buffers; with k > 0 each holds at least one tile's rows / one panel.
     const int64_t slab_rows = k > 0 ? std::max(MC, kSlabFloats / k / MC * MC) : g_.m;
-    const int64_t slab_cols = k > 0 ? std::max(kern_.nr, kSlabFloats / k / kern_.nr * kern_.nr) : g_.n;
+    const int64_t slab_cols = k > 0 ? std::max(nr, kSlabFloats / k / nr * nr) : g_.n;
+    if (slab_rows >= g_.m && slab_cols >= g_.n) {
+      // Whole items fit: pack several batch items in one parallel phase and compute all their
+      // tiles in another, so small products still give every thread a share.
+      const int64_t item_floats = std::max<int64_t>(1, std::max(round_up(g_.m, mr), round_up(g_.n, nr)) * k);
+      const int64_t group = std::max<int64_t>(1, kSlabFloats / item_floats);
+      for (int64_t b0 = 0; b0 < g_.batch; b0 += group)
+        run_slab(b0, std::min(group, g_.batch - b0), Slab{0, g_.m, 0, g_.n}, true, true);
+      return;
+    }
     for (int64_t b = 0; b < g_.batch; ++b) {
       for (int64_t i0 = 0; i0 < g_.m; i0 += slab_rows) {
         for (int64_t j0 = 0; j0 < g_.n; j0 += slab_cols) {
@@ -109,60 +121,68 @@ class GemmRun {
           // B's packing does not depend on the row slab: pack it again only when it changes.
           const bool pack_a = j0 == 0;
           const bool pack_b = i0 == 0 || slab_cols < g_.n;
-          run_slab(b, s, pack_a, pack_b);
+          run_slab(b, 1, s, pack_a, pack_b);
         }
       }
     }
   }
 
  private:
-  void run_slab(int64_t b, const Slab& s, bool pack_a, bool pack_b) {
+  // Slab s of batch items [b0, b0 + items). An operand shared by the batch (stride 0) is packed once.
+  void run_slab(int64_t b0, int64_t items, const Slab& s, bool pack_a, bool pack_b) {
     const int64_t k = g_.k, mr = kern_.mr, nr = kern_.nr;
     const int64_t a_panels = ceil_div(s.ms, mr), b_panels = ceil_div(s.ns, nr);
+    const int64_t a_floats = a_panels * mr * k, b_floats = b_panels * nr * k;  // per packed copy
+    const int64_t a_copies = g_.stride_a == 0 ? 1 : items, b_copies = g_.stride_b == 0 ? 1 : items;
     std::vector<float>& ap = scratch(0);
     std::vector<float>& bp = scratch(1);
-    const bool parallel = threads_ > 1 && s.ms * s.ns * std::max<int64_t>(k, 1) >= 2 * kTaskMacs;
+    const bool parallel = threads_ > 1 && items * s.ms * s.ns * std::max<int64_t>(k, 1) >= 2 * kTaskMacs;
 
+    pack_a = pack_a && !direct_a_;
     if (k > 0 && (pack_a || pack_b)) {
-      if (pack_a) ap.resize(std::max<size_t>(ap.size(), static_cast<size_t>(a_panels * mr * k)));
-      if (pack_b) bp.resize(std::max<size_t>(bp.size(), static_cast<size_t>(b_panels * nr * k)));
-      const Lines a_lines{static_cast<const char*>(g_.a) + b * g_.stride_a * elem_size(),
-                          g_.trans_a ? 1 : k, g_.trans_a ? g_.m : 1};
-      const Lines b_lines{static_cast<const char*>(g_.b) + b * g_.stride_b * elem_size(),
-                          g_.trans_b ? k : 1, g_.trans_b ? 1 : g_.n};
-      // Pack tasks of about 16 panels each: A's first, then B's.
+      if (pack_a) ap.resize(std::max<size_t>(ap.size(), static_cast<size_t>(a_copies * a_floats)));
+      if (pack_b) bp.resize(std::max<size_t>(bp.size(), static_cast<size_t>(b_copies * b_floats)));
+      // Pack tasks of about 16 panels each: A's copies first, then B's.
       constexpr int64_t per = 16;
       const int64_t a_tasks = pack_a ? ceil_div(a_panels, per) : 0;
       const int64_t b_tasks = pack_b ? ceil_div(b_panels, per) : 0;
       auto pack_task = [&](int64_t t) {
-        if (t < a_tasks) {
-          const int64_t first = t * per * mr;
-          pack_(a_lines, s.i0 + first, std::min(per * mr, s.ms - first), k, mr, ap.data() + t * per * mr * k);
+        if (t < a_copies * a_tasks) {
+          const int64_t item = t / a_tasks, first = (t % a_tasks) * per * mr;
+          const Lines lines{static_cast<const char*>(g_.a) + (b0 + item) * g_.stride_a * elem_size(),
+                            g_.trans_a ? 1 : k, g_.trans_a ? g_.m : 1};
+          pack_(lines, s.i0 + first, std::min(per * mr, s.ms - first), k, mr, ap.data() + item * a_floats + first * k);
         } else {
-          const int64_t first = (t - a_tasks) * per * nr;
-          pack_(b_lines, s.j0 + first, std::min(per * nr, s.ns - first), k, nr, bp.data() + (t - a_tasks) * per * nr * k);
+          t -= a_copies * a_tasks;
+          const int64_t item = t / b_tasks, first = (t % b_tasks) * per * nr;
+          const Lines lines{static_cast<const char*>(g_.b) + (b0 + item) * g_.stride_b * elem_size(),
+                            g_.trans_b ? k : 1, g_.trans_b ? 1 : g_.n};
+          pack_(lines, s.j0 + first, std::min(per * nr, s.ns - first), k, nr, bp.data() + item * b_floats + first * k);
         }
       };
-      for_tasks(a_tasks + b_tasks, parallel, pack_task);
+      for_tasks(a_copies * a_tasks + b_copies * b_tasks, parallel, pack_task);
     }
 
-    // Tiles: MC rows by a column chunk; chunks narrow until there are about 4 tasks per thread
-    // (never below 4 panels, nor below kTaskMacs of work each).
+    // Tiles: MC rows by a column chunk; chunks narrow until the items have about 4 tasks per
+    // thread between them (never below 4 panels, nor below kTaskMacs of work each).
     const int64_t row_tiles = ceil_div(s.ms, MC);
     int64_t col_tiles = 1;
     if (parallel) {
-      const int64_t by_work = std::max<int64_t>(1, s.ms * s.ns * std::max<int64_t>(k, 1) / kTaskMacs);
-      const int64_t wanted = std::min<int64_t>(4 * threads_, by_work);
-      col_tiles = std::clamp<int64_t>(ceil_div(wanted, row_tiles), 1, std::max<int64_t>(1, b_panels / 4));
+      const int64_t by_work = std::max<int64_t>(1, items * s.ms * s.ns * std::max<int64_t>(k, 1) / kTaskMacs);
+      const int64_t per_item = ceil_div(std::min<int64_t>(4 * threads_, by_work), items);
+      col_tiles = std::clamp<int64_t>(ceil_div(per_item, row_tiles), 1, std::max<int64_t>(1, b_panels / 4));
     }
     const int64_t tile_cols = round_up(ceil_div(s.ns, col_tiles), nr);
     col_tiles = ceil_div(s.ns, tile_cols);
+    const int64_t tiles = row_tiles * col_tiles;
     auto tile_task = [&](int64_t t) {
-      const int64_t ti = t / col_tiles, tj = t % col_tiles;
-      compute_tile(b, s, ti * MC, std::min(MC, s.ms - ti * MC), tj * tile_cols, std::min(tile_cols, s.ns - tj * tile_cols),
-                   ap.data(), bp.data());
+      const int64_t item = t / tiles, ti = (t % tiles) / col_tiles, tj = t % col_tiles;
+      const float* a_pack = direct_a_ ? nullptr : ap.data() + (a_copies > 1 ? item : 0) * a_floats;
+      const float* b_pack = bp.data() + (b_copies > 1 ? item : 0) * b_floats;
+      compute_tile(b0 + item, s, ti * MC, std::min(MC, s.ms - ti * MC), tj * tile_cols, std::min(tile_cols, s.ns - tj * tile_cols),
+                   a_pack, b_pack);
     };
-    for_tasks(row_tiles * col_tiles, parallel, tile_task);
+    for_tasks(items * tiles, parallel, tile_task);
   }
 
   template <typename F>
@@ -175,19 +195,25 @@ class GemmRun {
   }
 
   // Rows [r0, r0 + rows) and columns [c0, c0 + cols) of the slab (r0 a multiple of MC, c0 of nr).
+  // ap is the slab's packed A, or null when A is read in place.
   void compute_tile(int64_t b, const Slab& s, int64_t r0, int64_t rows, int64_t c0, int64_t cols, const float* ap,
                     const float* bp) const {
-    const int64_t n = g_.n, k = g_.k, mr = kern_.mr, nr = kern_.nr;
+    const int64_t m = g_.m, n = g_.n, k = g_.k, mr = kern_.mr, nr = kern_.nr;
     float* out = g_.out + b * g_.stride_out + (s.i0 + r0) * n + (s.j0 + c0);
     if (!g_.accumulate)
       for (int64_t i = 0; i < rows; ++i) std::fill(out + i * n, out + i * n + cols, 0.f);
+    // A(i, p) of this batch item: packed panels [panel][p][lane], or A itself ([m, k] or [k, m]).
+    const float* a_item = static_cast<const float*>(g_.a) + b * g_.stride_a;
+    const int64_t a_row = ap ? 1 : (g_.trans_a ? 1 : k);
+    const int64_t a_depth = ap ? mr : (g_.trans_a ? m : 1);
     for (int64_t p0 = 0; p0 < k; p0 += KC) {
       const int64_t kc = std::min(KC, k - p0);
       for (int64_t jp = 0; jp < cols; jp += nr) {
         const float* bpanel = bp + ((c0 + jp) / nr) * nr * k + p0 * nr;
         for (int64_t ip = 0; ip < rows; ip += mr) {
-          const float* apanel = ap + ((r0 + ip) / mr) * mr * k + p0 * mr;
-          kern_.run(kc, apanel, bpanel, out + ip * n + jp, n, std::min(mr, rows - ip), std::min(nr, cols - jp));
+          const float* a = ap ? ap + ((r0 + ip) / mr) * mr * k + p0 * mr
+                              : a_item + (s.i0 + r0 + ip) * a_row + p0 * a_depth;
+          kern_.run(kc, a, a_row, a_depth, bpanel, out + ip * n + jp, n, std::min(mr, rows - ip), std::min(nr, cols - jp));
         }
       }
     }
@@ -201,6 +227,7 @@ class GemmRun {
   const GemmMicroKernel& kern_;
   const PackFn pack_;
   const int threads_;
+  const bool direct_a_;
 };
 
 }  // namespace

@@ -3,6 +3,8 @@
 // baseline x86-64 and this function only runs after the CPU check says it may.
 #include "gemm_kernels.h"
 
+#include <algorithm>
+
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define ERA_GEMM_AVX2 1
 #include <immintrin.h>
@@ -18,32 +20,41 @@ constexpr int64_t NR = 16;
 
 // The twelve accumulators are named variables, not an array: with an array GCC keeps a copy in
 // memory and stores every accumulator on every step (half the speed).
-__attribute__((target("avx2,fma"))) void avx2_6x16(int64_t kc, const float* ap, const float* bp, float* c,
-                                                     int64_t ldc, int64_t rows, int64_t cols) {
+__attribute__((target("avx2,fma"))) void avx2_6x16(int64_t kc, const float* a, int64_t a_row, int64_t a_depth,
+                                                     const float* bp, float* c, int64_t ldc, int64_t rows, int64_t cols) {
+  // One base pointer per row and one running offset: each step is a single index increment.
+  // Rows past `rows` repeat the last valid one (their results are never stored).
+  const float* a0 = a;
+  const float* a1 = a + std::min<int64_t>(1, rows - 1) * a_row;
+  const float* a2 = a + std::min<int64_t>(2, rows - 1) * a_row;
+  const float* a3 = a + std::min<int64_t>(3, rows - 1) * a_row;
+  const float* a4 = a + std::min<int64_t>(4, rows - 1) * a_row;
+  const float* a5 = a + std::min<int64_t>(5, rows - 1) * a_row;
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  int64_t off = 0;
   for (int64_t p = 0; p < kc; ++p) {
     const __m256 b0 = _mm256_loadu_ps(bp);
     const __m256 b1 = _mm256_loadu_ps(bp + 8);
-    __m256 a = _mm256_broadcast_ss(ap + 0);
-    c00 = _mm256_fmadd_ps(a, b0, c00);
-    c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(ap + 1);
-    c10 = _mm256_fmadd_ps(a, b0, c10);
-    c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(ap + 2);
-    c20 = _mm256_fmadd_ps(a, b0, c20);
-    c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(ap + 3);
-    c30 = _mm256_fmadd_ps(a, b0, c30);
-    c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(ap + 4);
-    c40 = _mm256_fmadd_ps(a, b0, c40);
-    c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(ap + 5);
-    c50 = _mm256_fmadd_ps(a, b0, c50);
-    c51 = _mm256_fmadd_ps(a, b1, c51);
-    ap += MR;
+    __m256 x = _mm256_broadcast_ss(a0 + off);
+    c00 = _mm256_fmadd_ps(x, b0, c00);
+    c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a1 + off);
+    c10 = _mm256_fmadd_ps(x, b0, c10);
+    c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a2 + off);
+    c20 = _mm256_fmadd_ps(x, b0, c20);
+    c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a3 + off);
+    c30 = _mm256_fmadd_ps(x, b0, c30);
+    c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(a4 + off);
+    c40 = _mm256_fmadd_ps(x, b0, c40);
+    c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(a5 + off);
+    c50 = _mm256_fmadd_ps(x, b0, c50);
+    c51 = _mm256_fmadd_ps(x, b1, c51);
+    off += a_depth;
     bp += NR;
   }
   const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
@@ -55,7 +66,7 @@ __attribute__((target("avx2,fma"))) void avx2_6x16(int64_t kc, const float* ap, 
     }
     return;
   }
-  // A ragged edge: the padded lanes hold zeros; only the valid part of C is touched.
+  // A ragged edge: only the valid part of C is touched.
   alignas(32) float tile[MR][NR];
   for (int r = 0; r < MR; ++r) {
     _mm256_store_ps(tile[r], acc[r][0]);

@@ -1,5 +1,6 @@
 // The portable micro-kernel (4 x 8, plain C++ the compiler vectorises for the target it has), and
 // the run-time choice between it and the AVX2 one.
+#include <algorithm>
 #include <atomic>
 
 #include "gemm_kernels.h"
@@ -10,14 +11,16 @@ namespace {
 constexpr int64_t MR = 4;
 constexpr int64_t NR = 8;
 
-void portable_4x8(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t rows,
-                  int64_t cols) {
+void portable_4x8(int64_t kc, const float* a, int64_t a_row, int64_t a_depth, const float* bp, float* c, int64_t ldc,
+                  int64_t rows, int64_t cols) {
+  // Rows past `rows` repeat the last valid one (their results are never stored).
+  const float* arow[MR];
+  for (int64_t r = 0; r < MR; ++r) arow[r] = a + std::min(r, rows - 1) * a_row;
   float acc[MR][NR] = {};
   for (int64_t p = 0; p < kc; ++p) {
-    const float* av = ap + p * MR;
     const float* bv = bp + p * NR;
     for (int64_t r = 0; r < MR; ++r) {
-      const float ar = av[r];
+      const float ar = arow[r][p * a_depth];
       for (int64_t q = 0; q < NR; ++q) acc[r][q] += ar * bv[q];
     }
   }

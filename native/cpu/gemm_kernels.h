@@ -1,5 +1,6 @@
-// The GEMM's register micro-kernels: each computes an mr x nr block of C from packed panels
-// (A: kc x mr, B: kc x nr, both zero-padded), so the blocking and threading in gemm.cc are shared.
+// The GEMM's register micro-kernels: each computes an mr x nr block of C from a block of A read
+// at two strides (a packed panel, or f32 A where it lies, so it needs no copy) and a packed panel
+// of B (kc x nr, zero-padded), so the blocking and threading in gemm.cc are shared.
 // A portable one always exists; an AVX2+FMA one is used where the CPU has it (checked at run time,
 // so one build serves every x86-64 machine). They differ in rounding only: FMA rounds once per
 // multiply-add, the portable one twice.
@@ -13,8 +14,10 @@ namespace era::cpu {
 struct GemmMicroKernel {
   const char* name;
   int64_t mr, nr;
-  // c[0:rows, 0:cols] += ap · bp over kc steps; ldc is c's row stride; rows <= mr, cols <= nr.
-  void (*run)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t rows, int64_t cols);
+  // c[0:rows, 0:cols] += A · bp over kc steps, where A(r, p) = a[r * a_row + p * a_depth] for
+  // r < rows (rows past `rows` are never read); ldc is c's row stride; rows <= mr, cols <= nr.
+  void (*run)(int64_t kc, const float* a, int64_t a_row, int64_t a_depth, const float* bp, float* c, int64_t ldc,
+              int64_t rows, int64_t cols);
 };
 
 const GemmMicroKernel& portable_gemm_kernel();

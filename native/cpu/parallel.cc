@@ -1,10 +1,13 @@
-// A small fork-join pool: workers sleep on a condition variable, a parallel_for publishes a task
-// range and a generation number, everyone (the caller too) claims task indices from an atomic
-// counter, and the caller waits until the workers it woke have finished.
+// A small fork-join pool: a parallel_for publishes a task range and a generation number, everyone
+// (the caller too) claims task indices from an atomic counter, and the caller waits until the
+// workers it woke have finished. Workers and the caller spin briefly before sleeping on a condition
+// variable: a training step makes hundreds of short parallel calls back to back, and waking a
+// sleeping thread costs a system call and tens of microseconds each time.
 #include "parallel.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -17,6 +20,33 @@
 
 namespace era::cpu {
 namespace {
+
+// How long a thread polls for the next call (a worker) or for the workers to finish (the caller)
+// before it sleeps: longer than the gap between two ops of a training step, short enough that an
+// idle pool stops using the CPU at once.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Polls ready() for up to kSpin; whether it became true.
+template <typename Ready>
+bool spin_until(const Ready& ready) {
+  if (ready()) return true;
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      cpu_relax();
+      if (ready()) return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
 
 int default_threads() {
   int n = 0;
@@ -52,13 +82,13 @@ class Pool {
     if (workers_.size() > keep) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        keep_ = static_cast<int>(keep);
+        keep_.store(static_cast<int>(keep));
       }
       wake_.notify_all();
       for (size_t i = keep; i < workers_.size(); ++i) workers_[i].join();
       workers_.resize(keep);
       std::lock_guard<std::mutex> lock(mutex_);
-      keep_ = kMaxThreads;
+      keep_.store(kMaxThreads);
     }
     busy_ = false;
   }
@@ -78,19 +108,22 @@ class Pool {
       tasks_ = tasks;
       next_ = 0;
       error_ = nullptr;
-      helpers_ = helpers;
-      running_ = helpers;
-      ++generation_;
+      helpers_.store(helpers);
+      running_.store(helpers);
+      // Last, with release: a worker that sees the new generation sees everything above.
+      generation_.fetch_add(1, std::memory_order_release);
     }
-    wake_.notify_all();
+    wake_.notify_all();  // a system call only if some worker is asleep
     claim_tasks();
     std::exception_ptr error;
     {
+      const auto finished = [&] { return running_.load(std::memory_order_acquire) == 0; };
+      spin_until(finished);
       std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [&] { return running_ == 0; });
+      done_.wait(lock, finished);
       error = error_;
       fn_ = nullptr;
-      helpers_ = 0;
+      helpers_.store(0);
     }
     busy_ = false;
     if (error) std::rethrow_exception(error);
@@ -125,7 +158,7 @@ class Pool {
     while (workers_.size() < want) {
       try {
         // A new worker starts as if it had seen the last generation, so it only joins the next.
-        workers_.emplace_back([this, index = static_cast<int>(workers_.size()), seen = generation_] { work(index, seen); });
+        workers_.emplace_back([this, index = static_cast<int>(workers_.size()), seen = generation_.load()] { work(index, seen); });
       } catch (...) {  // std::system_error, std::bad_alloc
         break;
       }
@@ -146,15 +179,23 @@ class Pool {
   }
 
   void work(int index, uint64_t seen) {
-    std::unique_lock<std::mutex> lock(mutex_);
+    const auto ready = [&] {
+      return index >= keep_.load() || (generation_.load(std::memory_order_acquire) != seen && index < helpers_.load());
+    };
     for (;;) {
-      wake_.wait(lock, [&] { return index >= keep_ || (generation_ != seen && index < helpers_); });
-      if (index >= keep_) return;
-      seen = generation_;
-      lock.unlock();
+      if (!spin_until(ready)) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, ready);
+      }
+      if (index >= keep_.load()) return;
+      seen = generation_.load(std::memory_order_acquire);
       claim_tasks();
-      lock.lock();
-      if (--running_ == 0) done_.notify_one();
+      if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        // The caller may be asleep on done_: notify under the mutex, so that it cannot check
+        // running_ and then miss this notification before it waits.
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.notify_one();
+      }
     }
   }
 
@@ -164,10 +205,12 @@ class Pool {
 
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  uint64_t generation_ = 0;  // written (under mutex_) only by the busy_ holder, who may read it unlocked
-  int helpers_ = 0;   // workers 0..helpers_-1 join the current generation
-  int running_ = 0;   // of those, how many have not finished
-  int keep_ = kMaxThreads;  // workers with an index >= keep_ exit
+  // Written under mutex_ (generation_, helpers_ and keep_ only by the busy_ holder); atomic so that
+  // spinning threads can poll them without the mutex.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> helpers_{0};   // workers 0..helpers_-1 join the current generation
+  std::atomic<int> running_{0};   // of those, how many have not finished
+  std::atomic<int> keep_{kMaxThreads};  // workers with an index >= keep_ exit
   const TaskFn* fn_ = nullptr;
   int64_t tasks_ = 0;
   std::atomic<int64_t> next_{0};
