@@ -210,17 +210,26 @@ describe(`CPU threads: results do not depend on the thread count (seed ${seed})`
   });
 });
 
-describe('CPU threads: the worker pool\'s native self-test', () => {
-  // Exceptions from tasks, nested calls, two OS threads at once (native/cpu/parallel_selftest.cc).
-  // Built by the CMake build next to the addon; the node-gyp build and the GPU bundle lack it.
-  const exe = path.join(path.dirname(era.info().addon.path), 'era_parallel_selftest');
+// Native self-tests, built by the CMake build next to the addon (the node-gyp build and the GPU
+// bundle lack them, and skip).
+const SELF_TESTS = [
+  // exceptions from tasks, nested calls, two OS threads at once (native/cpu/parallel_selftest.cc)
+  { name: 'era_parallel_selftest', what: 'the worker pool' },
+  // every AVX build of ELU bitwise equal to the baseline, and within an ulp of long double
+  // expm1 on 18 million floats (native/cpu/vector_math_selftest.cc)
+  { name: 'era_vector_math_selftest', what: 'the vectorised math' },
+];
 
-  it('passes', function () {
-    if (!existsSync(exe)) this.skip();
-    const r = spawnSync(exe, { encoding: 'utf8', timeout: 60_000 });
-    expect(r.status, r.stdout + r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/^[1-9]\d* passed, 0 failed$/m);
-  });
+describe('CPU: native self-tests', () => {
+  for (const t of SELF_TESTS) {
+    it(`${t.what} (${t.name}) passes`, function () {
+      const exe = path.join(path.dirname(era.info().addon.path), t.name);
+      if (!existsSync(exe)) this.skip();
+      const r = spawnSync(exe, { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.match(/^[1-9]\d* passed, 0 failed$/m);
+    });
+  }
 });
 
 describe('CPU ELU: the branch-free expm1 is correctly rounded', () => {
