@@ -13,28 +13,12 @@ namespace {
 // Rows per chunk of a row loop: about kElementwiseGrain elements.
 int64_t row_grain(int64_t d) { return std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, d)); }
 
-// Sum of term(j) for j in [0, n) in float64, as 8 interleaved partial sums added at the end: the
-// partial sums are independent chains (a single running sum waits on each add), and the order is
-// fixed, so the result does not depend on the thread count.
-template <typename Term>
-inline double lane_sum(int64_t n, const Term& term) {
-  constexpr int64_t kLanes = 8;
-  double part[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) part[l] += term(j + l);
-  double s = 0;
-  for (; j < n; ++j) s += term(j);
-  for (int64_t l = 0; l < kLanes; ++l) s += part[l];
-  return s;
-}
-
 // One loop per activation, so the switch is outside it and the body can vectorise.
 template <Activation A>
 void forward_loop(float* y, const float* x, int64_t n) {
   parallel_chunks(n, kElementwiseGrain, [&](int64_t begin, int64_t end) {
     if constexpr (A == Activation::Elu) {
-      elu_span(y + begin, x + begin, nullptr, end - begin);  // AVX2 where the CPU has it
+      elu_span(y + begin, x + begin, nullptr, end - begin);  // the widest vector build the CPU has
     } else {
       for (int64_t i = begin; i < end; ++i) y[i] = activate(x[i], A);
     }
@@ -75,21 +59,7 @@ void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, cons
   parallel_chunks(rows, row_grain(d), [&](int64_t r_begin, int64_t r_end) {
     for (int64_t r = r_begin; r < r_end; ++r) {
       const int64_t member = r / rows_per_member;
-      const float* w = weight + member * w_stride;
-      const float* b = bias + member * b_stride;
-      const float* xr = x + r * d;
-      const double mu = d ? lane_sum(d, [&](int64_t j) { return static_cast<double>(xr[j]); }) / static_cast<double>(d) : 0.0;
-      const double ss = lane_sum(d, [&](int64_t j) {
-        const double c = xr[j] - mu;
-        return c * c;
-      });
-      const double var = d ? ss / static_cast<double>(d) : 0.0;
-      const double rs = 1.0 / std::sqrt(var + static_cast<double>(eps));
-      mean[r] = static_cast<float>(mu);
-      rstd[r] = static_cast<float>(rs);
-      float* yr = y + r * d;
-      for (int64_t j = 0; j < d; ++j)
-        yr[j] = static_cast<float>((xr[j] - mu) * rs * w[j] + b[j]);
+      layer_norm_row(y + r * d, mean + r, rstd + r, x + r * d, weight + member * w_stride, bias + member * b_stride, d, eps);
     }
   });
 }
@@ -101,21 +71,7 @@ void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* d
   const int64_t rows_per_member = members ? rows / members : 0;
   parallel_chunks(rows, row_grain(d), [&](int64_t r_begin, int64_t r_end) {
     for (int64_t r = r_begin; r < r_end; ++r) {
-      const float* w = weight + (r / rows_per_member) * w_stride;
-      const float* xr = x + r * d;
-      const float* dyr = dy + r * d;
-      const double mu = mean[r], rs = rstd[r];
-      // dxhat = dy * w; dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-      const double sum_g = lane_sum(d, [&](int64_t j) { return static_cast<double>(dyr[j]) * w[j]; });
-      const double sum_gx = lane_sum(d, [&](int64_t j) { return static_cast<double>(dyr[j]) * w[j] * ((xr[j] - mu) * rs); });
-      const double mg = d ? sum_g / static_cast<double>(d) : 0.0;
-      const double mgx = d ? sum_gx / static_cast<double>(d) : 0.0;
-      float* dxr = dx + r * d;
-      for (int64_t j = 0; j < d; ++j) {
-        const double xhat = (xr[j] - mu) * rs;
-        const double g = static_cast<double>(dyr[j]) * w[j];
-        dxr[j] = static_cast<float>(rs * (g - mg - xhat * mgx));
-      }
+      layer_norm_row_backward(dx + r * d, dy + r * d, x + r * d, weight + (r / rows_per_member) * w_stride, mean[r], rstd[r], d);
     }
   });
   // Parameter grads: per member, column sums over its rows, each in double and in row order.

@@ -12,13 +12,20 @@ namespace era::cpu {
 // y[i] = elu(x[i] + bias[i]) (bias may be null); y may be x. ELU as expm1.h computes it.
 void elu_span(float* y, const float* x, const float* bias, int64_t n);
 
+// One row of layer norm over d values: mean and 1/std (float64 sums), y = (x - mean) * rstd * w + b.
+void layer_norm_row(float* y, float* mean, float* rstd, const float* x, const float* w, const float* b, int64_t d,
+                    float eps);
+// Its input gradient for one row, given the row's mean and rstd.
+void layer_norm_row_backward(float* dx, const float* dy, const float* x, const float* w, double mu, double rs, int64_t d);
+
 // A GEMM's epilogue on a block of its output: out[r][c] = act(out[r][c] + bias[c]) for r < rows,
 // c < cols, rows ldc apart; bias may be null.
 void bias_activation(float* out, int64_t ldc, const float* bias, int64_t rows, int64_t cols, Activation act);
 
-// The builds: 0 baseline (SSE2 on x86-64), 1 AVX2, 2 AVX-512. elu_span runs the highest this CPU
-// supports; elu_span_level runs a given one (at most vector_math_level()), for the self-test.
+// The builds: 0 baseline (SSE2 on x86-64), 1 AVX2, 2 AVX-512. The functions above run the highest
+// this CPU supports (vector_math_level()). set_vector_math_level picks a lower one for the
+// self-test, which compares the builds; it returns the level now in use.
 int vector_math_level();
-void elu_span_level(int level, float* y, const float* x, const float* bias, int64_t n);
+int set_vector_math_level(int level);
 
 }  // namespace era::cpu

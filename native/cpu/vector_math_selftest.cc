@@ -1,9 +1,11 @@
 // Checks of vector_math.cc that the JS tests cannot make: every build this CPU runs (baseline,
-// AVX2, AVX-512) gives bitwise the same ELU, and that ELU is within one float ulp of long-double
+// AVX2, AVX-512) gives bitwise the same ELU and layer-norm rows, and that ELU is within one float ulp of long-double
 // expm1 on a dense sweep of [-104, 0] (it has been correctly rounded on every float checked; the
 // count of those that are not is printed). Built with the addon (build/Release/
 // era_vector_math_selftest) and run by test/cpu-threads.test.ts.
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -59,8 +61,9 @@ int main() {
   for (int64_t i = 0; i < n; ++i) bias[i] = static_cast<float>((i % 17) - 8) * 0.125f;
 
   std::vector<float> want(x.size()), want_biased(x.size()), got(x.size());
-  elu_span_level(0, want.data(), x.data(), nullptr, n);
-  elu_span_level(0, want_biased.data(), x.data(), bias.data(), n);
+  set_vector_math_level(0);
+  elu_span(want.data(), x.data(), nullptr, n);
+  elu_span(want_biased.data(), x.data(), bias.data(), n);
 
   // Accuracy of the baseline build against long double.
   int64_t worst = 0, not_nearest = 0, checked = 0;
@@ -93,24 +96,66 @@ int main() {
   for (int64_t i = 0; i < n && same; ++i) {
     float one;
     const float s = x[i] + bias[i];
-    elu_span_level(0, &one, &s, nullptr, 1);
+    elu_span(&one, &s, nullptr, 1);
     same = bits(one) == bits(want_biased[i]);
   }
   check(same, "elu_span with a bias is elu(x + bias)");
 
+  // Layer norm rows of odd and round widths, forward and backward, on the baseline build.
+  std::vector<float> lx, lw, lb, ldy;
+  uint32_t state = 12345;
+  const auto next = [&] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<float>(state >> 8) / 16777216.f * 4.f - 2.f;
+  };
+  const int64_t widths[] = {1, 7, 8, 9, 64, 255, 256, 1000};
+  for (int64_t d : widths)
+    for (int64_t j = 0; j < d; ++j) lx.push_back(next() * 3.f + 1.f), lw.push_back(next()), lb.push_back(next()), ldy.push_back(next());
+  const auto layer_norm_all = [&](std::vector<float>& y, std::vector<float>& stats, std::vector<float>& dx) {
+    y.assign(lx.size(), 0.f);
+    dx.assign(lx.size(), 0.f);
+    stats.assign(2 * std::size(widths), 0.f);
+    int64_t at = 0, row = 0;
+    for (int64_t d : widths) {
+      layer_norm_row(y.data() + at, &stats[2 * row], &stats[2 * row + 1], lx.data() + at, lw.data() + at, lb.data() + at, d, 1e-5f);
+      layer_norm_row_backward(dx.data() + at, ldy.data() + at, lx.data() + at, lw.data() + at, stats[2 * row], stats[2 * row + 1], d);
+      at += d, ++row;
+    }
+  };
+  std::vector<float> ln_y, ln_stats, ln_dx;
+  layer_norm_all(ln_y, ln_stats, ln_dx);
+  // Against float64 for the widest row: the mean of y is the mean of b plus what w carries.
+  {
+    const int64_t d = 1000, at = static_cast<int64_t>(lx.size()) - d;
+    double mu = 0, var = 0;
+    for (int64_t j = 0; j < d; ++j) mu += lx[at + j];
+    mu /= d;
+    for (int64_t j = 0; j < d; ++j) var += (lx[at + j] - mu) * (lx[at + j] - mu);
+    const double rs = 1.0 / std::sqrt(var / d + 1e-5);
+    double worst = 0;
+    for (int64_t j = 0; j < d; ++j) worst = std::max(worst, std::fabs(ln_y[at + j] - ((lx[at + j] - mu) * rs * lw[at + j] + lb[at + j])));
+    check(std::fabs(ln_stats[2 * 7] - mu) < 1e-6 && std::fabs(ln_stats[2 * 7 + 1] - rs) < 1e-6 * rs && worst < 1e-5,
+          "layer_norm_row matches float64 on a row of 1000");
+  }
+
   // Every build agrees bitwise, whole and in odd-length pieces (vector bodies and scalar tails).
   for (int level = 1; level <= top; ++level) {
     const std::string name = level == 1 ? "avx2" : "avx512";
-    elu_span_level(level, got.data(), x.data(), nullptr, n);
+    check(set_vector_math_level(level) == level, name + " build selected");
+    elu_span(got.data(), x.data(), nullptr, n);
     check(std::memcmp(got.data(), want.data(), x.size() * 4) == 0, name + " build equals the baseline");
-    elu_span_level(level, got.data(), x.data(), bias.data(), n);
+    elu_span(got.data(), x.data(), bias.data(), n);
     check(std::memcmp(got.data(), want_biased.data(), x.size() * 4) == 0, name + " build with a bias equals the baseline");
     for (int64_t len : {1, 3, 7, 15, 17, 33}) {
       std::vector<float> piece(static_cast<size_t>(len));
-      elu_span_level(level, piece.data(), x.data() + 5, nullptr, len);
+      elu_span(piece.data(), x.data() + 5, nullptr, len);
       check(std::memcmp(piece.data(), want.data() + 5, static_cast<size_t>(len) * 4) == 0, name + " build on " + std::to_string(len) + " elements");
     }
+    std::vector<float> y, stats, dx;
+    layer_norm_all(y, stats, dx);
+    check(y == ln_y && stats == ln_stats && dx == ln_dx, name + " layer norm rows (forward and backward) equal the baseline");
   }
+  set_vector_math_level(top);
   // In place (y == x), as the GEMM epilogue calls it.
   got = x;
   elu_span(got.data(), got.data(), nullptr, n);
