@@ -10,21 +10,9 @@
 #include <vector>
 
 #include "parallel.h"
+#include "selftest.h"
 
-namespace {
-
-int failed = 0, passed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++passed;
-  } else {
-    ++failed;
-    std::printf("FAILED: %s\n", what.c_str());
-  }
-}
-
-}  // namespace
+using era::selftest::check;
 
 int main() {
   using namespace era::cpu;
@@ -80,6 +68,5 @@ int main() {
   for (int i = 0; i < 5000; ++i) both = both && a[i] == 100 && b[i] == 200;
   check(both, "two threads calling parallel_for at once");
 
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return era::selftest::summary();
 }

@@ -12,20 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "selftest.h"
 #include "vector_math.h"
 
+using era::selftest::check;
+
 namespace {
-
-int failed = 0, passed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++passed;
-  } else {
-    ++failed;
-    std::printf("FAILED: %s\n", what.c_str());
-  }
-}
 
 uint32_t bits(float f) {
   uint32_t u;
@@ -161,6 +153,5 @@ int main() {
   elu_span(got.data(), got.data(), nullptr, n);
   check(std::memcmp(got.data(), want.data(), x.size() * 4) == 0, "elu_span in place");
 
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return era::selftest::summary();
 }
