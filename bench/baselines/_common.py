@@ -1,8 +1,13 @@
 """Timing helpers shared by the baseline scripts; they mirror bench/harness.ts.
 
-A figure is the median of timed repeats after warm-up. Each repeat is timed with CUDA events on
-the current stream and spans `inner` back-to-back calls, `inner` chosen so a sample lasts at least
-about 1 ms (as the node harness does), then divided by `inner`.
+A figure is the median of timed repeats after warm-up. Each repeat spans `inner` back-to-back
+calls, `inner` chosen so a sample lasts at least about 1 ms (as the node harness does), then is
+divided by `inner`. On CUDA a repeat is timed with CUDA events on the current stream; on the CPU
+(run_all.py --device cpu, for comparing with era-cuda's CPU backend) with time.perf_counter, as
+the node harness uses process.hrtime there.
+
+DEVICE is set by run_all.py (--device) before it imports the scripts; each script copies it into
+its own DEVICE at import. The helpers below that touch torch.cuda are no-ops (or None) on the CPU.
 """
 import datetime
 import json
@@ -10,72 +15,147 @@ import math
 import pathlib
 import statistics
 import sys
+import time
 
 import torch
 
 QUICK = False  # set by run_all.py --quick: fewer warm-ups and repeats
+DEVICE = "cuda"  # set by run_all.py --device before the scripts are imported
+# The node harness bounds CPU last-level caches by 64 MiB (bench/harness.ts createContext); the CPU
+# rotation uses the same bound, so both sides rotate through the same number of input sets.
+CPU_CACHE_BYTES = 64 << 20
+# On the CPU a case whose single call takes longer than this is skipped (2-core hosts, say);
+# run_all.py --cpu-call-limit sets it.
+CPU_CALL_LIMIT_MS = 5000.0
 
 
-def time_cuda(fn, warmup=3, repeats=25):
-    """Median ms of one fn() call, timed with torch.cuda.Event."""
+class Skip(Exception):
+    """Raised by a case that cannot run here (on this device); run_all.py reports the reason."""
+
+
+def on_cuda():
+    return DEVICE == "cuda"
+
+
+def synchronize():
+    """torch.cuda.synchronize() on CUDA; nothing to wait for on the CPU."""
+    if on_cuda():
+        torch.cuda.synchronize()
+
+
+def empty_cache():
+    if on_cuda():
+        torch.cuda.empty_cache()
+
+
+def time_ms(fn, warmup=3, repeats=25):
+    """Median ms of one fn() call: CUDA events on CUDA, time.perf_counter on the CPU."""
     if QUICK:
         warmup, repeats = 1, 5
-    start = torch.cuda.Event(enable_timing=True)
-    end = torch.cuda.Event(enable_timing=True)
+    if on_cuda():
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
 
-    def sample(inner):
-        start.record()
-        for _ in range(inner):
-            fn()
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) / inner
+        def sample(inner):
+            start.record()
+            for _ in range(inner):
+                fn()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / inner
 
-    torch.cuda.synchronize()
-    warm = [sample(1) for _ in range(max(1, warmup))]
+        torch.cuda.synchronize()
+    else:
+        def sample(inner):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            return (time.perf_counter() - t0) * 1e3 / inner
+
+    warm = []
+    for _ in range(max(1, warmup)):
+        warm.append(sample(1))
+        if not on_cuda() and warm[0] > CPU_CALL_LIMIT_MS:
+            raise Skip(f"its first call took {warm[0] / 1e3:.1f} s on the CPU (limit {CPU_CALL_LIMIT_MS / 1e3:g} s; "
+                       "run_all.py --cpu-call-limit raises it)")
     inner = min(1000, max(1, math.ceil(1.0 / max(1e-6, min(warm)))))  # a sample spans >= ~1 ms
     return statistics.median(sample(inner) for _ in range(repeats))
 
 
-def time_compiled(fn, *args):
-    """Median ms of torch.compile(fn)(*args), or None where compilation fails (no Triton, say).
+_compile_failures = set()
 
-    The first calls compile; time_cuda's warm-up absorbs them.
+
+def compile_failed(err):
+    """Prints one short line for a torch.compile failure (once per distinct message); the figure is None."""
+    msg = str(err).splitlines()[0] if str(err) else ""
+    line = f"[baselines] torch.compile failed: {type(err).__name__}: {msg}"[:200]
+    if line not in _compile_failures:
+        _compile_failures.add(line)
+        print(line, file=sys.stderr)
+
+
+def time_compiled(fn, *args):
+    """Median ms of torch.compile(fn)(*args), or None where compilation fails (no Triton, say;
+    torch < 2.0 has no torch.compile at all).
+
+    The first calls compile; time_ms's warm-up absorbs them.
     """
     try:
         compiled = torch.compile(fn)
         compiled(*args)
-        torch.cuda.synchronize()
+        synchronize()
     except Exception as err:  # noqa: BLE001 - any compile failure just means "no figure"
-        print(f"[baselines] torch.compile failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", file=sys.stderr)
+        compile_failed(err)
         return None
-    return time_cuda(lambda: compiled(*args))
+    return time_ms(lambda: compiled(*args))
 
 
-def random_tensor(n, device="cuda", seed=0):
-    """Uniform values in [-1, 1): random, never zeros (like the node benches)."""
+def random_tensor(n, device=None, seed=0):
+    """Uniform values in [-1, 1): random, never zeros (like the node benches). device: DEVICE by default."""
+    device = device or DEVICE
     g = torch.Generator(device=device).manual_seed(seed)
     return torch.rand(n, device=device, generator=g) * 2 - 1
 
 
-def write_results(path, results, quick):
-    """Writes the baselines JSON that bench/run.ts --baselines reads (device, versions, cases)."""
+def optimizer_impl(compiled=False):
+    """Adam/AdamW implementation flags: fused kernels on CUDA (foreach when compiled); on the CPU
+    the default (torch < 2.4 has no fused CPU optimizers)."""
+    if not on_cuda():
+        return {}
+    return {"foreach": True} if compiled else {"fused": True}
+
+
+def device_name():
+    if on_cuda():
+        return torch.cuda.get_device_name()
+    threads = torch.get_num_threads()
+    return f"cpu (torch {torch.__version__}, {threads} thread{'' if threads == 1 else 's'})"
+
+
+def write_results(path, results, quick, skipped=None):
+    """Writes the baselines JSON that bench/run.ts --baselines reads (device, versions, cases).
+
+    `skipped` ({case: reason}) lists cases that did not run here; run.ts ignores it.
+    """
     out = {
-        "device": torch.cuda.get_device_name(),
+        "device": device_name(),
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "quick": quick,
         "cases": results,
     }
+    if skipped:
+        out["skipped"] = skipped
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(path).write_text(json.dumps(out, indent=2) + "\n")
 
 
 def rotation(bytes_per_set, cap):
-    """How many input sets to rotate through so repeats span twice the L2 (at most cap)."""
-    l2 = torch.cuda.get_device_properties(0).L2_cache_size
-    return max(1, min(cap, math.ceil(2 * l2 / max(1, bytes_per_set))))
+    """How many input sets to rotate through so repeats span twice the L2 (at most cap); on the CPU
+    twice CPU_CACHE_BYTES."""
+    cache = torch.cuda.get_device_properties(0).L2_cache_size if on_cuda() else CPU_CACHE_BYTES
+    return max(1, min(cap, math.ceil(2 * cache / max(1, bytes_per_set))))
 
 
 def rotating(sets, fn):

@@ -4,13 +4,12 @@
   era.logits case cuts its tokens into the same ragged responses with the same advantages.
 - time_compiled_step: like _common.time_compiled, for a forward+backward step: the forward (and
   the loss) is compiled, .backward() runs the compiled backward that AOTAutograd produced.
-- peak_memory: torch.cuda.max_memory_allocated over one step.
+- peak_memory: torch.cuda.max_memory_allocated over one step (None on the CPU: no allocator stats).
 
 Not a baseline script itself (run_all.py skips _*.py).
 """
 import gc
 import math
-import sys
 
 M32 = 0xFFFFFFFF
 
@@ -63,30 +62,35 @@ def time_compiled_step(fn, step):
     """(median ms of step(torch.compile(fn)), the compiled fn), or (None, None) where compilation fails.
 
     `step(f)` runs one unit of work calling f (the function to compile); two untimed calls
-    compile the forward and the backward first, then _common.time_cuda times it (its warm-up
+    compile the forward and the backward first, then _common.time_ms times it (its warm-up
     included). dynamic=False: each case compiles for its own static shapes (cases share the
     functions, and automatic dynamic shapes would otherwise kick in on the second shape).
     """
     import torch
 
-    from _common import time_cuda
+    from _common import compile_failed, synchronize, time_ms
 
     try:
         compiled = torch.compile(fn, dynamic=False)
         step(compiled)
         step(compiled)
-        torch.cuda.synchronize()
+        synchronize()
     except Exception as err:  # noqa: BLE001 - any compile failure just means "no figure"
-        msg = str(err).splitlines()[0] if str(err) else ""
-        print(f"[baselines] torch.compile failed: {type(err).__name__}: {msg}", file=sys.stderr)
+        compile_failed(err)
         return None, None
-    return time_cuda(lambda: step(compiled)), compiled
+    return time_ms(lambda: step(compiled)), compiled
 
 
 def peak_memory(step):
-    """(bytes allocated before, peak bytes allocated during) one call of step()."""
+    """(bytes allocated before, peak bytes allocated during) one call of step(); (None, None) on
+    the CPU, where torch keeps no allocator statistics (step() still runs)."""
     import torch
 
+    import _common
+
+    if not _common.on_cuda():
+        step()
+        return None, None
     gc.collect()
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()

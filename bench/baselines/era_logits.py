@@ -33,12 +33,16 @@ Run alone: python3 era_logits.py, or through run_all.py.
 import torch
 import torch.nn.functional as F
 
-from _common import time_cuda
+import _common
+from _common import time_ms
 from _era_common import gib, peak_memory, response_plan, time_compiled_step
 
-DEVICE = "cuda"  # the baselines measure CUDA; the math also runs on "cpu" (for checking it)
+DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 
 N = 8192
+# The node bench shrinks N on the CPU backend (cpuTokens in bench/era-logits.bench.ts): a fwd+bwd
+# run stays near 1 s there. The CPU twins use the same N, so the names match.
+CPU_TOKENS = {32768: 1024, 151936: 256}
 SEED = 0xE7A11
 SPIKE = 18.0
 ERA_LB, ERA_UB, ERA_K = 0.45, 3.0, 2.0
@@ -87,9 +91,9 @@ def make_inputs(n, v, dtype):
     return logits, args, adv, r, lengths
 
 
-def _forward_case(v, dtype):
+def _forward_case(n, v, dtype):
     def run():
-        logits, args, _, r, lengths = make_inputs(N, v, dtype)
+        logits, args, _, r, lengths = make_inputs(n, v, dtype)
 
         def forward(logits, *a):
             return era_log_probs(logits, *a)[0]
@@ -98,7 +102,7 @@ def _forward_case(v, dtype):
             with torch.no_grad():
                 f(logits, *args)
 
-        eager = time_cuda(lambda: step(forward))
+        eager = time_ms(lambda: step(forward))
         with torch.no_grad():
             logp, cond_a, cond_b = era_log_probs(logits, *args)
         assert bool(torch.isfinite(logp).all()) and bool((logp <= 0).all()), "log-probs out of range"
@@ -108,18 +112,18 @@ def _forward_case(v, dtype):
         return {
             "eager_ms": eager,
             "compile_ms": compiled,
-            "bytes": N * v * elt + 4 * (2 * N + r + 1) + 4 * (4 * N + r),
+            "bytes": n * v * elt + 4 * (2 * n + r + 1) + 4 * (4 * n + r),
             "note": f"under torch.no_grad(); R={r} responses ({min(lengths)}..{max(lengths)} tokens)",
         }
 
     return run
 
 
-def _forward_backward_case(v, dtype):
+def _forward_backward_case(n, v, dtype):
     def run():
-        logits, args, adv, r, lengths = make_inputs(N, v, dtype)
+        logits, args, adv, r, lengths = make_inputs(n, v, dtype)
         logits.requires_grad_()
-        g = -adv / N  # d(token-mean PG loss)/d logp at ratio 1
+        g = -adv / n  # d(token-mean PG loss)/d logp at ratio 1
 
         def forward_loss(logits, *a):
             return (era_log_probs(logits, *a)[0] * g).sum()
@@ -128,7 +132,7 @@ def _forward_backward_case(v, dtype):
             logits.grad = None
             f(logits, *args).backward()
 
-        eager = time_cuda(lambda: step(forward_loss))
+        eager = time_ms(lambda: step(forward_loss))
         step(forward_loss)
         assert bool(torch.isfinite(logits.grad).all()) and bool((logits.grad != 0).any()), "bad gradient"
         _, cond_a, cond_b = era_log_probs(logits.detach(), *args)
@@ -139,21 +143,22 @@ def _forward_backward_case(v, dtype):
         compiled, compiled_fn = time_compiled_step(forward_loss, step)
         compile_note = ""
         res = {"eager_ms": eager, "compile_ms": compiled}
-        if compiled_fn is not None:
+        if compiled_fn is not None and eager_peak is not None:
             logits.grad = None
             before, peak = peak_memory(lambda: step(compiled_fn))
             compile_note = f", torch.compile {gib(peak)} ({gib(peak - before)} above the inputs)"
             res["compile_peak_bytes"] = peak
         logits.grad = None
         elt = logits.element_size()
+        # Peak memory is a CUDA allocator statistic: the CPU run has none (peak_memory gives None).
+        memory_note = "" if eager_peak is None else (
+            f"peak torch.cuda.max_memory_allocated: eager {gib(eager_peak)} ({gib(eager_peak - eager_before)} above the "
+            f"inputs){compile_note}; ")
         res.update({
-            "bytes": N * v * elt + 4 * (2 * N + r + 1) + 4 * (4 * N + r) + 2 * N * v * elt + 16 * N,
+            "bytes": n * v * elt + 4 * (2 * n + r + 1) + 4 * (4 * n + r) + 2 * n * v * elt + 16 * n,
             "input_bytes": eager_before,
             "eager_peak_bytes": eager_peak,
-            "note": (
-                f"peak torch.cuda.max_memory_allocated: eager {gib(eager_peak)} ({gib(eager_peak - eager_before)} above the "
-                f"inputs){compile_note}; logits {gib(N * v * elt)}; R={r} responses ({min(lengths)}..{max(lengths)} tokens)"
-            ),
+            "note": f"{memory_note}logits {gib(n * v * elt)}; R={r} responses ({min(lengths)}..{max(lengths)} tokens)",
         })
         return res
 
@@ -162,10 +167,14 @@ def _forward_backward_case(v, dtype):
 
 def cases():
     """Case name (identical to the node bench case name) -> a function returning its figures."""
+    def tokens(v):
+        return N if DEVICE == "cuda" else CPU_TOKENS[v]
+
+    n32, n152 = tokens(32768), tokens(151936)
     return {
-        f"era.logits fwd N={N} V=32768 f32": _forward_case(32768, torch.float32),
-        f"era.logits fwd+bwd N={N} V=32768 f32": _forward_backward_case(32768, torch.float32),
-        f"era.logits fwd+bwd N={N} V=151936 bf16": _forward_backward_case(151936, torch.bfloat16),
+        f"era.logits fwd N={n32} V=32768 f32": _forward_case(n32, 32768, torch.float32),
+        f"era.logits fwd+bwd N={n32} V=32768 f32": _forward_backward_case(n32, 32768, torch.float32),
+        f"era.logits fwd+bwd N={n152} V=151936 bf16": _forward_backward_case(n152, 151936, torch.bfloat16),
     }
 
 

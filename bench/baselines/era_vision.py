@@ -19,10 +19,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from _common import time_cuda
+import _common
+from _common import time_ms
 from _era_common import time_compiled_step
 
-DEVICE = "cuda"  # the baselines measure CUDA; the math also runs on "cpu" (for checking it)
+DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 
 TAU = 4.0
 H_MIN = 0.6
@@ -64,7 +65,7 @@ def _case(batch, classes):
             x.grad = None
             f(x, y).backward()
 
-        eager = time_cuda(lambda: step(forward_loss))
+        eager = time_ms(lambda: step(forward_loss))
         loss = forward_loss(x, y)
         assert bool(torch.isfinite(loss)), f"loss {loss.item()}"
         step(forward_loss)

@@ -14,16 +14,17 @@ L2, so the small SAC products do not run from cache. The output goes into a prea
 (out=), as era-cuda's matmul writes into options.out. torch.compile of a bare matmul is timed
 too (it lowers to the same cuBLAS call unless autotuning picks a Triton template).
 
+On the CPU (run_all.py --device cpu) the 4096^3 cases shrink to 1024^3, as the node bench's do
+(so the names match); allow_tf32 does not touch CPU matmuls, so 'tf32' there is f32 math.
+
 Run alone: python3 gemm.py, or through run_all.py.
 """
-import math
-import sys
-
 import torch
 
-from _common import rotation as _rotation, time_cuda
+import _common
+from _common import compile_failed, rotation as _rotation, synchronize, time_ms
 
-DEVICE = "cuda"
+DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 
 
 
@@ -50,7 +51,7 @@ def _case(m, k, n, label, layout):
                 step[0] += 1
                 torch.matmul(view_a(A[i]), view_b(B[i]), out=out)
 
-            eager = time_cuda(eager_fn)
+            eager = time_ms(eager_fn)
             ref = view_a(A[0]).double() @ view_b(B[0]).double()
             torch.matmul(view_a(A[0]), view_b(B[0]), out=out)
             rel = ((out.double() - ref).norm() / ref.norm()).item()
@@ -60,16 +61,16 @@ def _case(m, k, n, label, layout):
             try:
                 mm = torch.compile(lambda x, y: torch.matmul(x, y))
                 mm(view_a(A[0]), view_b(B[0]))
-                torch.cuda.synchronize()
+                synchronize()
 
                 def compiled_fn():
                     i = step[0] % sets
                     step[0] += 1
                     mm(view_a(A[i]), view_b(B[i]))
 
-                compiled = time_cuda(compiled_fn)
+                compiled = time_ms(compiled_fn)
             except Exception as err:  # noqa: BLE001 - no Triton, say: no figure
-                print(f"[baselines] torch.compile failed: {type(err).__name__}", file=sys.stderr)
+                compile_failed(err)
             note = f"{sets} input sets rotated" if sets > 1 else None
             res = {"eager_ms": eager, "compile_ms": compiled, "flops": 2 * m * n * k}
             if note:
@@ -88,8 +89,9 @@ def _name(m, k, n, label, layout):
 def cases():
     """Case name (identical to the node bench case name) -> a function returning its figures."""
     out = {}
+    big = 4096 if DEVICE == "cuda" else 1024  # as bench/gemm.bench.ts on the CPU backend
     for label in ("bf16", "f32", "tf32"):
-        out[_name(4096, 4096, 4096, label, "NN")] = _case(4096, 4096, 4096, label, "NN")
+        out[_name(big, big, big, label, "NN")] = _case(big, big, big, label, "NN")
     for label in ("f32", "tf32", "bf16"):
         for (m, k, n, layout) in ((256, 512, 512, "NN"), (256, 88, 512, "NN"), (256, 512, 512, "NT"), (512, 256, 512, "TN")):
             out[_name(m, k, n, label, layout)] = _case(m, k, n, label, layout)

@@ -13,17 +13,18 @@ cases). What each case runs, as a PyTorch SAC update would:
 - `clipGradNorm 1048576`: torch.nn.utils.clip_grad_norm_ with max_norm above the norm;
 - `polyak 1048576`: target.lerp_(online, 0.005).
 Inputs rotate through enough sets to span twice the L2 where the node bench rotates them.
+On the CPU (run_all.py --device cpu) AdamW runs its default implementation (torch < 2.4 has no
+fused CPU AdamW) and the rotation spans twice _common.CPU_CACHE_BYTES.
 
 Run alone: python3 layers.py, or through run_all.py.
 """
-import math
-
 import torch
 import torch.nn.functional as F
 
-from _common import rotating as _rotating, rotation as _rotation, time_compiled, time_cuda
+import _common
+from _common import compile_failed, optimizer_impl, rotating as _rotating, rotation as _rotation, synchronize, time_compiled, time_ms
 
-DEVICE = "cuda"
+DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 B, H, P = 256, 512, 1 << 20
 
 
@@ -53,7 +54,7 @@ def _linear():
         def f(x, w, b):
             return F.elu(torch.addmm(b, x, w))
 
-        eager = time_cuda(_rotating(sets, lambda i: f(X[i], W[i], Bs[i])))
+        eager = time_ms(_rotating(sets, lambda i: f(X[i], W[i], Bs[i])))
         compiled = time_compiled(f, X[0], W[0], Bs[0])
     return {"eager_ms": eager, "compile_ms": compiled, "flops": 2 * B * H * H}
 
@@ -69,7 +70,7 @@ def _linear_backward():
         def f(dy, x, w):
             return dy @ w.t(), x.t() @ dy, dy.sum(0)
 
-        eager = time_cuda(_rotating(sets, lambda i: f(DY[i], X[i], W[i])))
+        eager = time_ms(_rotating(sets, lambda i: f(DY[i], X[i], W[i])))
         compiled = time_compiled(f, DY[0], X[0], W[0])
     return {"eager_ms": eager, "compile_ms": compiled, "flops": 4 * B * H * H + B * H}
 
@@ -81,7 +82,7 @@ def _layer_norm():
     w = _rand((H,), gen, 0.5, 1.5)
     b = _rand((H,), gen)
     f = lambda x: F.layer_norm(x, (H,), w, b, 1e-5)  # noqa: E731
-    eager = time_cuda(_rotating(sets, lambda i: f(X[i])))
+    eager = time_ms(_rotating(sets, lambda i: f(X[i])))
     compiled = time_compiled(f, X[0])
     return {"eager_ms": eager, "compile_ms": compiled, "bytes": (2 * B * H + 2 * H + 2 * B) * 4}
 
@@ -98,7 +99,7 @@ def _layer_norm_backward():
     def bwd(i):
         torch.autograd.grad(Y[i], (X[i], w, b), DY[i], retain_graph=True)
 
-    eager = time_cuda(_rotating(sets, bwd))
+    eager = time_ms(_rotating(sets, bwd))
     return {"eager_ms": eager, "compile_ms": None, "bytes": (3 * B * H + 3 * H + 2 * B) * 4,
             "note": "autograd backward of F.layer_norm (dx, dweight, dbias)"}
 
@@ -109,7 +110,7 @@ def _elu_backward():
     Y = [_rand((B, H), gen, -0.9, 3) for _ in range(sets)]
     DY = [_rand((B, H), gen) for _ in range(sets)]
     f = lambda dy, y: torch.ops.aten.elu_backward(dy, 1.0, 1, 1, True, y)  # noqa: E731
-    eager = time_cuda(_rotating(sets, lambda i: f(DY[i], Y[i])))
+    eager = time_ms(_rotating(sets, lambda i: f(DY[i], Y[i])))
     compiled = time_compiled(f, DY[0], Y[0])
     return {"eager_ms": eager, "compile_ms": compiled, "bytes": 3 * B * H * 4}
 
@@ -118,8 +119,9 @@ def _adamw():
     gen = torch.Generator(device=DEVICE).manual_seed(0xC00)
     p = torch.nn.Parameter(_rand((P,), gen))
     p.grad = _rand((P,), gen)
-    fused = torch.optim.AdamW([p], lr=1e-4, weight_decay=1e-4, fused=True)
-    eager = time_cuda(fused.step)
+    impl = optimizer_impl()
+    fused = torch.optim.AdamW([p], lr=1e-4, weight_decay=1e-4, **impl)
+    eager = time_ms(fused.step)
     compiled = None
     try:
         q = torch.nn.Parameter(p.detach().clone())
@@ -127,19 +129,21 @@ def _adamw():
         opt = torch.optim.AdamW([q], lr=1e-4, weight_decay=1e-4, foreach=True)
         step = torch.compile(opt.step)
         step()
-        torch.cuda.synchronize()
-        compiled = time_cuda(step)
-    except Exception:  # noqa: BLE001 - no figure
+        synchronize()
+        compiled = time_ms(step)
+    except Exception as err:  # noqa: BLE001 - no figure
+        compile_failed(err)
         compiled = None
+    eager_impl = "AdamW(fused=True)" if impl else "AdamW() (default implementation)"
     return {"eager_ms": eager, "compile_ms": compiled, "bytes": 7 * P * 4,
-            "note": "eager: AdamW(fused=True); compiled: AdamW(foreach=True).step under torch.compile"}
+            "note": f"eager: {eager_impl}; compiled: AdamW(foreach=True).step under torch.compile"}
 
 
 def _clip():
     gen = torch.Generator(device=DEVICE).manual_seed(0xD00)
     p = torch.nn.Parameter(_rand((P,), gen))
     p.grad = _rand((P,), gen)
-    eager = time_cuda(lambda: torch.nn.utils.clip_grad_norm_([p], 1e6))
+    eager = time_ms(lambda: torch.nn.utils.clip_grad_norm_([p], 1e6))
     return {"eager_ms": eager, "compile_ms": None, "bytes": P * 4}
 
 
@@ -147,7 +151,7 @@ def _polyak():
     gen = torch.Generator(device=DEVICE).manual_seed(0xE00)
     t = _rand((P,), gen)
     o = _rand((P,), gen)
-    eager = time_cuda(lambda: t.lerp_(o, 0.005))
+    eager = time_ms(lambda: t.lerp_(o, 0.005))
     compiled = time_compiled(lambda a, b: a.lerp_(b, 0.005), t, o)
     return {"eager_ms": eager, "compile_ms": compiled, "bytes": 3 * P * 4}
 

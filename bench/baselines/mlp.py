@@ -10,6 +10,8 @@ batch 256, the same input fed to both:
   input only (the actor's loss flowing through the critic to its action).
 The compiled column runs the same functions under torch.compile (the optimizer step included for
 the training step, as torch.compile(step) does).
+On the CPU (run_all.py --device cpu): AdamW's default implementation (no fused CPU AdamW before
+torch 2.4), bf16 autocasts on the CPU, and tf32 is f32 math (allow_tf32 is a CUDA switch).
 
 Run alone: python3 mlp.py, or through run_all.py.
 """
@@ -18,9 +20,10 @@ import contextlib
 import torch
 from torch import nn
 
-from _common import time_compiled, time_cuda
+import _common
+from _common import optimizer_impl, time_compiled, time_ms
 
-DEVICE = "cuda"
+DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 E, IN, H, B = 2, 88, 512, 256
 SETS = 4
 SHAPE = f"E{E} {IN}-{H}x2-1 LN elu B{B}"
@@ -49,12 +52,26 @@ def _precision(kind):
     torch.backends.cuda.matmul.allow_tf32 = kind == "tf32"
     try:
         if kind == "bf16":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+            with torch.autocast(DEVICE, dtype=torch.bfloat16):
                 yield
         else:
             yield
     finally:
         torch.backends.cuda.matmul.allow_tf32 = prev
+
+
+def _check_autocast(kind):
+    """Skips the bf16 case where this device's autocast cannot run the critic: torch 1.x's CPU
+    autocast leaves layer_norm out of its fp32 list, and its CPU kernel then rejects bf16 inputs
+    with the module's f32 weight ("expected scalar type BFloat16 but found Float")."""
+    if kind != "bf16" or DEVICE == "cuda":
+        return
+    ln = nn.LayerNorm(8).to(DEVICE)
+    try:
+        with _precision(kind):
+            ln(nn.Linear(8, 8).to(DEVICE)(torch.ones(2, 8, device=DEVICE)))
+    except RuntimeError as err:
+        raise _common.Skip(f"torch {torch.__version__} autocast on {DEVICE} cannot run LayerNorm on bf16 activations: {err}") from err
 
 
 def _inputs(seed):
@@ -66,9 +83,10 @@ def _inputs(seed):
 
 def _step_case(kind):
     def run():
+        _check_autocast(kind)
         torch.manual_seed(1)
         model = Twin().to(DEVICE)
-        opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=1e-4, fused=True)
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=1e-4, **optimizer_impl())
         xs, dys = _inputs(0x100)
 
         def step(x, dy):
@@ -85,7 +103,7 @@ def _step_case(kind):
             i[0] += 1
 
         flops = 3 * 2 * E * B * (IN * H + H * H + H) - 2 * E * B * IN * H
-        eager_ms = time_cuda(eager)
+        eager_ms = time_ms(eager)
         compile_ms = time_compiled(step, xs[0], dys[0])
         return {"eager_ms": eager_ms, "compile_ms": compile_ms, "flops": flops}
 
@@ -112,7 +130,7 @@ def _input_grad():
         i[0] += 1
 
     with _precision("f32"):
-        eager_ms = time_cuda(eager)
+        eager_ms = time_ms(eager)
         compile_ms = time_compiled(grad, xs[0], dys[0])
     return {"eager_ms": eager_ms, "compile_ms": compile_ms, "flops": 2 * 2 * E * B * (IN * H + H * H + H)}
 

@@ -14,7 +14,7 @@ bench draws them: mu ~ U(-2.5, 2.5), log sigma ~ U(-4, 0), upstream gradients ~ 
   log sigma of sum(w * a) + sum(v * log pi) (grad_outputs (w, v)).
 - `rl.replay randomIndices+gatherRows`: torch.randint(0, N, (B,)) (int64, PyTorch's index dtype;
   the node op draws int32) shared by the S seeds, then storage.index_select(1, idx) from the
-  [S, N, F] buffer (3.1 GB).
+  [S, N, F] buffer (3.1 GB; on the CPU N = 10^5, 314 MB, as the node bench's CPU size).
 - `rl.sac target+critic+actor losses`: classic SAC's twin-critic math per seed, q laid out
   [2S, B, 1] as the node ops take it (members 2s, 2s+1 are seed s's twins):
   y = r + gamma * mask * (min(q1t, q2t) - alpha * logpi') (no grad), critic loss
@@ -35,14 +35,15 @@ import math
 import torch
 import torch.nn.functional as F
 
-from _common import rotating as _rotating, rotation as _rotation, time_compiled, time_cuda
+import _common
+from _common import rotating as _rotating, rotation as _rotation, time_compiled, time_ms
 from sac_update import EPS, sample_action
 
-DEVICE = "cuda"
+DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 S, B, D = 5, 256, 21
 OBS = 67
 FEAT = 2 * OBS + D + 2  # 157
-N_ROWS = 1_000_000
+N_ROWS = 1_000_000 if DEVICE == "cuda" else 100_000  # the node bench's replay sizes (CUDA / CPU)
 GAMMA = 0.99
 TARGET_ENTROPY = -float(D)
 N_ELEMS = S * B * D
@@ -91,7 +92,7 @@ def trunc_step(mu, log_std, w):
 def _truncated_normal():
     sets = _rotation(7 * N_ELEMS * 4, 64)
     mus, log_stds, ws, _ = _policy_sets(0x51C0, sets)
-    eager = time_cuda(_rotating(sets, lambda i: trunc_step(mus[i], log_stds[i], ws[i])))
+    eager = time_ms(_rotating(sets, lambda i: trunc_step(mus[i], log_stds[i], ws[i])))
     x, gm, gl, lp = trunc_step(mus[0], log_stds[0], ws[0])
     assert bool(((x > -1) & (x < 1)).all()), "actions outside (-1, 1)"
     assert all(bool(torch.isfinite(t).all()) for t in (gm, gl, lp)), "non-finite gradients or log-prob"
@@ -116,7 +117,7 @@ def tanh_step(mu, log_std, w, v):
 def _tanh_gaussian():
     sets = _rotation(7 * N_ELEMS * 4, 64)
     mus, log_stds, ws, vs = _policy_sets(0x7A4B, sets)
-    eager = time_cuda(_rotating(sets, lambda i: tanh_step(mus[i], log_stds[i], ws[i], vs[i])))
+    eager = time_ms(_rotating(sets, lambda i: tanh_step(mus[i], log_stds[i], ws[i], vs[i])))
     outs = tanh_step(mus[0], log_stds[0], ws[0], vs[0])
     assert all(bool(torch.isfinite(t).all()) for t in outs), "non-finite outputs"
     compiled = time_compiled(tanh_step, mus[0], log_stds[0], ws[0], vs[0])
@@ -134,8 +135,8 @@ def replay_sample(storage):
 
 def _replay():
     gen = torch.Generator(device=DEVICE).manual_seed(0x4E91)
-    storage = torch.rand((S, N_ROWS, FEAT), device=DEVICE, generator=gen).mul_(2).sub_(1)  # in place: 3.1 GB once
-    eager = time_cuda(lambda: replay_sample(storage))
+    storage = torch.rand((S, N_ROWS, FEAT), device=DEVICE, generator=gen).mul_(2).sub_(1)  # in place: one buffer (3.1 GB on CUDA)
+    eager = time_ms(lambda: replay_sample(storage))
     batch = replay_sample(storage)
     assert tuple(batch.shape) == (S, B, FEAT)
     compiled = time_compiled(replay_sample, storage)
@@ -177,7 +178,7 @@ def _losses():
         log_prob = _rand((S, B), gen, -30, 5).requires_grad_()
         log_alpha = torch.log(_rand((S,), gen, 0.01, 1.0)).requires_grad_()
         inputs.append((q_next, q, q_pi, reward, mask, log_prob, log_alpha))
-    eager = time_cuda(_rotating(sets, lambda i: sac_losses(*inputs[i])))
+    eager = time_ms(_rotating(sets, lambda i: sac_losses(*inputs[i])))
     outs = sac_losses(*inputs[0])
     assert all(bool(torch.isfinite(t).all()) for t in outs), "non-finite outputs"
     compiled = time_compiled(sac_losses, *inputs[0])

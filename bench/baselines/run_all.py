@@ -5,13 +5,21 @@
 Case names equal the node bench case names, so `node dist/bench/run.js --baselines <json>` can
 merge them. A baseline script is any *.py here except this one and _*.py (never name one after a
 standard-library module: this folder comes first on sys.path); its cases() returns
-{name: function returning {"eager_ms", "compile_ms"[, "bytes", "note"]}}.
+{name: function returning {"eager_ms", "compile_ms"[, "bytes", "note"]}}; a function raises
+_common.Skip(reason) where its case cannot run on this device (the reason is printed and listed
+under "skipped" in the JSON).
 
-  python3 run_all.py --out baselines.json [--filter <substr>] [--quick]
+--device cpu measures PyTorch on the CPU (time.perf_counter instead of CUDA events; the CPU sizes
+of the node benches where those shrink on the CPU, so the names still match an
+`ERA_DEVICE=cpu node dist/bench/run.js` run). The scripts read _common.DEVICE at import, so it
+is set before they are loaded.
+
+  python3 run_all.py --out baselines.json [--filter <substr>] [--quick] [--device cuda|cpu] [--threads n]
 """
 import argparse
 import gc
 import importlib.util
+import os
 import pathlib
 import sys
 import traceback
@@ -25,18 +33,29 @@ def main():
     parser.add_argument("--out", required=True, help="where to write the JSON")
     parser.add_argument("--filter", help="only cases whose name or script contains this")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke runs)")
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="what to measure (default cuda)")
+    parser.add_argument("--cpu-call-limit", type=float, default=5.0, metavar="S",
+                        help="CPU: skip a case whose single call takes longer than S seconds (default 5; 0: no limit)")
+    parser.add_argument("--threads", type=int, help="CPU: torch.set_num_threads (default: one per CPU this process may "
+                        "run on, era-cuda's CPU default; some torch builds start with 1)")
     args = parser.parse_args()
 
     import torch
 
     import _common
 
-    if not torch.cuda.is_available():
-        print("[baselines] torch sees no CUDA device; nothing to measure", file=sys.stderr)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("[baselines] torch sees no CUDA device; nothing to measure (--device cpu measures the CPU)", file=sys.stderr)
         return 1
     _common.QUICK = args.quick
+    _common.DEVICE = args.device  # before the scripts are imported: they copy it at import
+    if args.device == "cpu":
+        _common.CPU_CALL_LIMIT_MS = 1e3 * args.cpu_call_limit if args.cpu_call_limit > 0 else float("inf")
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        torch.set_num_threads(max(1, args.threads or cpus or 1))
+    print(f"[baselines] device {_common.device_name()}", file=sys.stderr, flush=True)
     flt = (args.filter or "").lower()
-    results, failures = {}, 0
+    results, skipped, failures = {}, {}, 0
     for script in sorted(HERE.glob("*.py")):
         if script.name == "run_all.py" or script.name.startswith("_"):
             continue
@@ -52,16 +71,22 @@ def main():
             try:
                 res = fn()
                 print(f"[baselines]     eager {res['eager_ms']:.4g} ms, compile {res.get('compile_ms')}", file=sys.stderr, flush=True)
+            except _common.Skip as why:
+                print(f"[baselines]     skipped: {why}", file=sys.stderr, flush=True)
+                skipped[name] = str(why)
+                continue
             except Exception as err:  # noqa: BLE001 - record and go on with the other cases
                 traceback.print_exc()
                 failures += 1
                 res = {"eager_ms": None, "compile_ms": None, "error": f"{type(err).__name__}: {err}"}
             results[name] = res
             gc.collect()
-            torch.cuda.empty_cache()  # give the next case the whole device
+            _common.empty_cache()  # give the next case the whole device
 
-    _common.write_results(args.out, results, args.quick)
-    print(f"[baselines] wrote {args.out} ({len(results)} cases, {failures} failed)", file=sys.stderr)
+    _common.write_results(args.out, results, args.quick, skipped)
+    for name, why in skipped.items():
+        print(f"[baselines] skipped {name}: {why}", file=sys.stderr)
+    print(f"[baselines] wrote {args.out} ({len(results)} cases, {failures} failed, {len(skipped)} skipped)", file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -25,11 +25,13 @@ Columns:
 - compile: torch.compile(dynamic=False) of the two loss functions (forward plus the backward that
   AOTAutograd compiles), of the Polyak update and of the two optimizer steps (foreach
   implementations, as PyTorch's compiled-optimizer recipe does); default mode (no CUDA graphs).
-A figure is ms per update (median of repeats, CUDA events, _common.time_cuda); updates/s = 1000 / ms.
+A figure is ms per update (median of repeats, CUDA events, _common.time_ms); updates/s = 1000 / ms.
 Two cases: exact f32 matmuls (PyTorch's default, allow_tf32 off) and TF32.
+On the CPU (run_all.py --device cpu, or --device cpu here): time.perf_counter, Adam/AdamW's default
+implementations, and 'tf32' is f32 math (allow_tf32 is a CUDA switch).
 
 Usage (the flags of run_all.py, plus --check):
-  python3 sac_update.py [--out file.json] [--filter substr] [--quick]
+  python3 sac_update.py [--out file.json] [--filter substr] [--quick] [--device cuda|cpu]
   python3 sac_update.py --check [--device cuda|cpu] [--updates N] [--no-compile]
 or through run_all.py, which calls cases().
 """
@@ -42,10 +44,10 @@ import torch
 import torch.nn as nn
 
 import _common
-from _common import rotation as _rotation, time_cuda
+from _common import compile_failed, empty_cache, rotation as _rotation, synchronize, time_ms
 from era_gaussian import era_log_std
 
-DEVICE = "cuda"
+DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 B, OBS, ACT, HIDDEN = 256, 67, 21, 512
 GAMMA, TAU = 0.99, 0.005
 LR, CRITIC_WEIGHT_DECAY = 3e-4, 1e-4
@@ -150,9 +152,15 @@ def make_update(agent, compiled):
         q1, q2 = critic(obs, actor(obs))
         return -torch.min(q1, q2).mean()
 
-    def polyak():
-        with torch.no_grad():
-            torch._foreach_lerp_(target_params, critic_params, TAU)
+    if hasattr(torch, "_foreach_lerp_"):
+        def polyak():
+            with torch.no_grad():
+                torch._foreach_lerp_(target_params, critic_params, TAU)
+    else:  # torch < 2.0 has no _foreach_lerp_: one lerp_ per tensor, the same math
+        def polyak():
+            with torch.no_grad():
+                for t, c in zip(target_params, critic_params):
+                    t.lerp_(c, TAU)
 
     def critic_step():
         agent.critic_opt.step()
@@ -244,21 +252,20 @@ def _case(tf32):
 
             update = make_update(SacEra(DEVICE, compiled=False), compiled=False)
             _finite([update(next_batch()) for _ in range(3)], "eager")
-            eager = time_cuda(lambda: update(next_batch()))
+            eager = time_ms(lambda: update(next_batch()))
             _finite([update(next_batch())], "eager after timing")
 
             compiled, c_update = None, None
             try:
                 c_update = make_update(SacEra(DEVICE, compiled=True), compiled=True)
                 first = [c_update(next_batch()) for _ in range(3)]  # compiles every piece
-                torch.cuda.synchronize()
+                synchronize()
             except Exception as err:  # noqa: BLE001 - no Triton, say: no figure
-                msg = str(err).splitlines()[0] if str(err) else ""
-                print(f"[baselines] torch.compile failed: {type(err).__name__}: {msg}", file=sys.stderr)
+                compile_failed(err)
                 c_update = None
             if c_update is not None:
                 _finite(first, "compile")
-                compiled = time_cuda(lambda: c_update(next_batch()))
+                compiled = time_ms(lambda: c_update(next_batch()))
                 _finite([c_update(next_batch())], "compile after timing")
         return {
             "eager_ms": eager,
@@ -325,7 +332,7 @@ def main():
     parser.add_argument("--filter", help="only cases whose name contains this")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke runs)")
     parser.add_argument("--check", action="store_true", help="run a few updates, assert finite losses and the Polyak step; no timing")
-    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="device for --check (timing needs cuda)")
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="device for --check and the timing")
     parser.add_argument("--updates", type=int, default=5, help="updates per mode for --check")
     parser.add_argument("--no-compile", action="store_true", help="--check skips the torch.compile mode")
     args = parser.parse_args()
@@ -337,6 +344,9 @@ def main():
         failed = 0
         for compiled in (False,) if args.no_compile else (False, True):
             mode = "compile" if compiled else "eager"
+            if compiled and not hasattr(torch, "compile"):
+                print(f"[sac_update] check {mode} on {args.device}: skipped (torch {torch.__version__} has no torch.compile)")
+                continue
             try:
                 lc, la = check(args.device, args.updates, compiled)
                 print(f"[sac_update] check {mode} on {args.device}: ok (last critic loss {lc:.5g}, actor loss {la:.5g})")
@@ -344,10 +354,8 @@ def main():
                 failed += 1
                 print(f"[sac_update] check {mode} on {args.device}: FAILED: {type(err).__name__}: {err}")
         return 1 if failed else 0
-    if args.device != "cuda":
-        print("[sac_update] timing needs --device cuda", file=sys.stderr)
-        return 1
-
+    global DEVICE
+    DEVICE = _common.DEVICE = args.device  # this module runs as __main__: cases() reads DEVICE here
     _common.QUICK = args.quick
     flt = (args.filter or "").lower()
     results, failures = {}, 0
@@ -357,13 +365,16 @@ def main():
         print(f"[sac_update] {name} ...", file=sys.stderr, flush=True)
         try:
             res = fn()
+        except _common.Skip as why:
+            print(f"{name}: skipped: {why}", flush=True)
+            continue
         except Exception as err:  # noqa: BLE001 - record and go on
             failures += 1
             res = {"eager_ms": None, "compile_ms": None, "error": f"{type(err).__name__}: {err}"}
         results[name] = res
         fmt = lambda ms: "n/a" if ms is None else f"{ms:.4g} ms/update ({1000 / ms:.4g} updates/s)"  # noqa: E731
         print(f"{name}: eager {fmt(res['eager_ms'])}, compile {fmt(res['compile_ms'])}", flush=True)
-        torch.cuda.empty_cache()
+        empty_cache()
     if args.out:
         _common.write_results(args.out, results, args.quick)
         print(f"[sac_update] wrote {args.out}", file=sys.stderr)
