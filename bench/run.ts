@@ -149,14 +149,17 @@ async function main(): Promise<number> {
     if (matches(bench, c)) results.push(r);
   }
 
+  // The baselines' device is a GPU's name, or "cpu (torch <version>, <n> threads)" from
+  // run_all.py --device cpu (which cannot tell which CPU: the same host is assumed).
+  const sameDevice = (name: string) => (device === 'cuda' ? name === deviceName : name.startsWith('cpu'));
   const title = `era-cuda benchmarks: ${deviceName}`;
   const header = [
     `era-cuda ${info.version}, ${device} backend, node ${info.node}` +
       (device === 'cuda' ? `, CUDA runtime ${info.cuda.runtimeVersion}, driver ${info.cuda.driverVersion}, sm ${info.cuda.computeCapability}`
-        : `, ${info.cpu.threads} of ${info.cpu.cores} CPUs, GEMM kernel ${info.cpu.gemmKernel}`) +
+        : `, ${info.cpu.threads} of ${info.cpu.cores} CPUs, GEMM kernel ${info.cpu.gemmKernel}, vector build ${info.cpu.vectorBuild}`) +
       `, ${new Date().toISOString()}${values.quick ? ', --quick' : ''}.`,
     `Ceiling: ${ceiling ? `device copy ${fmt(ceiling.gbps)} GB/s (${ceiling.case}, this run)` : 'none (the copy case did not run)'}.`,
-    base ? `PyTorch baselines: torch ${base.torch ?? '?'} on ${base.device ?? '?'}${base.device && (device !== 'cuda' || base.device !== deviceName) ? ' (**not the device measured here**)' : ''}.` : 'PyTorch baselines: none.',
+    base ? `PyTorch baselines: torch ${base.torch ?? '?'} on ${base.device ?? '?'}${base.device && !sameDevice(base.device) ? ' (**not the device measured here**)' : ''}.` : 'PyTorch baselines: none.',
   ];
   const md = markdown(title, header, results, base, filter);
   const json = {

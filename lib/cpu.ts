@@ -28,6 +28,8 @@ export interface CpuInfo {
   gemmKernel: string;
   /** The GEMM micro-kernels this CPU can run, fastest first. */
   gemmKernels: string[];
+  /** The build of ELU and layer norm in use, the widest this CPU runs: 'avx512', 'avx2' or 'baseline'. */
+  vectorBuild: string;
 }
 
 /** Threads the CPU kernels use (the calling thread included). */
@@ -40,10 +42,10 @@ export function setNumThreads(threads: number): void {
   native().setCpuThreads(integer(threads, 'threads', 1, MAX_THREADS));
 }
 
-/** Threads, CPUs and GEMM kernels of the CPU backend (part of era.info()). */
+/** Threads, CPUs, GEMM kernels and vector build of the CPU backend (part of era.info()). */
 export function cpuInfo(): CpuInfo {
   const c = native().cpuInfo();
-  return { threads: c.threads, cores: os.availableParallelism(), gemmKernel: c.gemmKernel, gemmKernels: c.gemmKernels };
+  return { threads: c.threads, cores: os.availableParallelism(), gemmKernel: c.gemmKernel, gemmKernels: c.gemmKernels, vectorBuild: c.vectorBuild };
 }
 
 /**

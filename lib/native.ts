@@ -66,7 +66,7 @@ export interface NativeApi {
   timerStart(): void;
   timerStop(): number;
   setErrorClass(cls: typeof EraError): void;
-  cpuInfo(): { threads: number; gemmKernel: string; gemmKernels: string[] };
+  cpuInfo(): { threads: number; gemmKernel: string; gemmKernels: string[]; vectorBuild: string };
   setCpuThreads(threads: number): void;
   setCpuGemmKernel(name: string): void;
   fill(out: NativeTensor, value: number): void;

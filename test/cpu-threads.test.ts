@@ -60,7 +60,7 @@ describe(`CPU threads: settings (seed ${seed})`, () => {
     if (!process.env.ERA_CPU_GEMM) expect(c.gemmKernel).to.equal(c.gemmKernels[0]);
   });
 
-  it('finds AVX2+FMA where /proc/cpuinfo lists them', function () {
+  it('finds AVX2+FMA (GEMM) and AVX-512 / AVX2 (vector build) where /proc/cpuinfo lists them', function () {
     let flags = '';
     try {
       flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
@@ -70,6 +70,9 @@ describe(`CPU threads: settings (seed ${seed})`, () => {
     if (process.arch !== 'x64' || !flags) this.skip();
     const has = / avx2( |$)/.test(flags) && / fma( |$)/.test(flags);
     expect(era.info().cpu.gemmKernels.includes('avx2-fma')).to.equal(has);
+    // The element-wise math takes the widest build the flags allow.
+    const widest = / avx512f( |$)/.test(flags) ? 'avx512' : / avx2( |$)/.test(flags) ? 'avx2' : 'baseline';
+    expect(era.info().cpu.vectorBuild).to.equal(widest);
   });
 
   it('setNumThreads / getNumThreads', () => {

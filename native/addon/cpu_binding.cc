@@ -1,9 +1,11 @@
 // Control of the CPU backend: its worker-thread count (era.setNumThreads) and which GEMM
-// micro-kernel it runs (ERA_CPU_GEMM; the tests compare them).
+// micro-kernel it runs (ERA_CPU_GEMM; the tests compare them); which vector build of the
+// element-wise math it runs (reported only).
 #include <string>
 
 #include "../cpu/gemm_kernels.h"
 #include "../cpu/parallel.h"
+#include "../cpu/vector_math.h"
 #include "args.h"
 #include "bindings.h"
 #include "errors.h"
@@ -21,6 +23,8 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
     uint32_t i = 0;
     for (const std::string& name : cpu::available_gemm_kernels()) kernels.Set(i++, name);
     out.Set("gemmKernels", kernels);
+    static const char* const kVectorBuilds[] = {"baseline", "avx2", "avx512"};
+    out.Set("vectorBuild", kVectorBuilds[cpu::vector_math_level()]);
     return out;
   });
 }
