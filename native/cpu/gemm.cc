@@ -1,10 +1,12 @@
-// The CPU GEMM in two parallel phases per batch item:
-//   1. pack: A into mr-row panels and B into nr-column panels, each panel holding the whole depth
-//      k ([panel][p][lane], ragged panels zero-padded). Packing also transposes, widens bf16 and
-//      applies the tf32/bf16 rounding, so the micro-kernel sees one layout only;
+// The CPU GEMM in two parallel phases (per group of batch items when whole items fit):
+//   1. pack: B into nr-column panels holding the whole depth k ([panel][p][lane], the ragged one
+//      zero-padded), and A into mr-row panels only when it is bf16 or rounded to tf32/bf16: f32 A
+//      is read where it lies, the micro-kernel taking its two strides. Packing also transposes,
+//      widens bf16 and applies the rounding, so the micro-kernel sees one B layout only;
 //   2. compute: tiles of MC rows x some columns, each over KC-deep slices, calling the micro-kernel
 //      per (column panel, row panel) with the B panel kept in L1 across the row panels.
-// Operands too large to pack whole are cut into slabs of rows (A) and columns (B).
+// Operands too large to pack whole are cut into slabs of rows (A) and columns (B). Products with
+// at most 4 rows or columns go to gemm_skinny.cc instead.
 #include "gemm.h"
 
 #include <algorithm>
