@@ -15,7 +15,8 @@ import era, { type Tensor } from '../lib/index.js';
 import { MAX_THREADS, cpuInfo, setCpuGemmKernel } from '../lib/cpu.js';
 import { native } from '../lib/native.js';
 import { activation, activationBackward, layerNorm, layerNormBackward, matmul, sum, type Activation } from '../lib/nn/functional.js';
-import { adamStep } from '../lib/nn/optim.js';
+import { adamStep, clipGradNorm } from '../lib/nn/optim.js';
+import { tanhGaussianBackward, tanhGaussianSample, truncatedNormalBackward, truncatedNormalLogProb, truncatedNormalSample } from '../lib/rl/ops-policy.js';
 import { expectThrowsNaming, libModule, randomArray, runNode, testSeed } from './helpers.js';
 
 const seed = testSeed();
@@ -209,6 +210,28 @@ describe(`CPU threads: results do not depend on the thread count (seed ${seed})`
       const v = era.tensor(randomArray(n, seed + 9, 0, 1), [n], cpu);
       adamStep(p, rand([n], seed + 10), m, v, { lr: 1e-3, step: 3, weightDecay: 0.01 });
       return [p.toArray(), m.toArray(), v.toArray()] as Float32Array[];
+    }));
+  });
+
+  it('gradient clipping by global norm (the norm, and the scaled grads)', () => {
+    expectSameForEveryThreadCount('clipGradNorm', () => era.scope(() => {
+      const grads = [rand([100_003], seed + 11), rand([70_001], seed + 12), rand([5], seed + 13)];
+      const norm = clipGradNorm(grads, 1.5);
+      return [norm.toArray(), ...grads.map((g) => g.toArray())] as Float32Array[];
+    }));
+  });
+
+  it('the policy samplers: truncated normal and tanh-Gaussian, sample, backward and log-prob', () => {
+    expectSameForEveryThreadCount('policy', () => era.scope(() => {
+      const mu = rand([3, 700, 21], seed + 14);
+      const logStd = rand([3, 700, 21], seed + 15);
+      const gradAction = rand([3, 700, 21], seed + 16);
+      const t = truncatedNormalSample(mu, logStd, { temperature: 0.7, seed: seed + 17 });
+      const tg = truncatedNormalBackward(mu, logStd, t.noise, gradAction, { temperature: 0.7 });
+      const tlp = truncatedNormalLogProb(t.action, mu, logStd, { temperature: 0.7 });
+      const h = tanhGaussianSample(mu, logStd, { seed: seed + 18 });
+      const hg = tanhGaussianBackward(mu, logStd, h.noise, gradAction, rand([3, 700], seed + 19));
+      return [t.action, t.noise, tg.gradMu, tg.gradLogStd, tlp, h.action, h.logProb, hg.gradMu, hg.gradLogStd].map((x) => x.toArray() as Float32Array);
     }));
   });
 });
