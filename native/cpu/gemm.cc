@@ -205,7 +205,7 @@ class GemmRun {
     if (!g_.accumulate)
       for (int64_t i = 0; i < rows; ++i) std::fill(out + i * n, out + i * n + cols, 0.f);
     // A(i, p) of this batch item: packed panels [panel][p][lane], or A itself ([m, k] or [k, m]).
-    const float* a_item = static_cast<const float*>(g_.a) + b * g_.stride_a;
+    const float* a_item = ap ? nullptr : static_cast<const float*>(g_.a) + b * g_.stride_a;  // f32 A only
     const int64_t a_row = ap ? 1 : (g_.trans_a ? 1 : k);
     const int64_t a_depth = ap ? mr : (g_.trans_a ? m : 1);
     for (int64_t p0 = 0; p0 < k; p0 += KC) {

@@ -48,8 +48,10 @@ class SkinnyRun {
     // The few lines read along the depth with a stride are made contiguous once per batch item.
     const bool copy_few = few_cols_ ? (!g_.trans_a && !g_.trans_b) : (g_.trans_a && g_.trans_b);
     if (copy_few) {
-      few_.resize(static_cast<size_t>(g_.batch));
-      for (int64_t b = 0; b < g_.batch; ++b) {
+      // One copy per batch item, or one in all when the batch shares that operand (stride 0).
+      shared_few_ = (few_cols_ ? g_.stride_b : g_.stride_a) == 0;
+      few_.resize(static_cast<size_t>(shared_few_ ? 1 : g_.batch));
+      for (int64_t b = 0; b < static_cast<int64_t>(few_.size()); ++b) {
         if (few_cols_) transpose_into(few_[b], b_of(b), g_.k, g_.n);
         else transpose_into(few_[b], a_of(b), g_.k, g_.m);
       }
@@ -67,6 +69,7 @@ class SkinnyRun {
  private:
   const float* a_of(int64_t b) const { return static_cast<const float*>(g_.a) + b * g_.stride_a; }
   const float* b_of(int64_t b) const { return static_cast<const float*>(g_.b) + b * g_.stride_b; }
+  const float* few(int64_t b) const { return few_[shared_few_ ? 0 : b].data(); }
 
   void run_chunk(int64_t b, int64_t chunk) {
     const int64_t first = chunk * span_, count = std::min(span_, lines_ - first);
@@ -80,7 +83,7 @@ class SkinnyRun {
       for (int64_t j = 0; j < n; ++j) {
         if (!g_.trans_a) {
           // A's rows are contiguous: one dot product per output with B's column j.
-          const float* col = g_.trans_b ? bm + j * k : few_[b].data() + j * k;
+          const float* col = g_.trans_b ? bm + j * k : few(b) + j * k;
           for (int64_t r = 0; r < count; ++r) acc[r] = dot(a + (first + r) * k, col, k);
         } else {
           // A is stored [k, m]: sweep its rows, adding each one's slice scaled by B(p, j).
@@ -111,7 +114,7 @@ class SkinnyRun {
           }
         } else {
           // B is stored [n, k]: one dot product per output with A's row i.
-          const float* row = g_.trans_a ? few_[b].data() + i * k : a + i * k;
+          const float* row = g_.trans_a ? few(b) + i * k : a + i * k;
           for (int64_t c = 0; c < count; ++c) acc[c] = dot(row, bm + (first + c) * k, k);
         }
         float* orow = out + i * n + first;
@@ -130,6 +133,7 @@ class SkinnyRun {
   const bool few_cols_;
   int64_t lines_ = 0, span_ = 0, chunks_ = 0;
   std::vector<std::vector<float>> few_;
+  bool shared_few_ = false;
 };
 
 }  // namespace

@@ -55,7 +55,7 @@ void activation_backward(float* dx, const float* dy, const float* y, int64_t n, 
 void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight,
                         const float* bias, int64_t rows, int64_t d, float eps,
                         int64_t members, int64_t w_stride, int64_t b_stride) {
-  const int64_t rows_per_member = members ? rows / members : 0;
+  const int64_t rows_per_member = members ? rows / members : 0;  // members >= 1 (layers.h)
   parallel_chunks(rows, row_grain(d), [&](int64_t r_begin, int64_t r_end) {
     for (int64_t r = r_begin; r < r_end; ++r) {
       const int64_t member = r / rows_per_member;

@@ -48,21 +48,23 @@ bool spin_until(const Ready& ready) {
   }
 }
 
-int default_threads() {
+// CPUs this process may run on: the affinity mask, not the machine's CPU count (taskset,
+// containers and job schedulers restrict it, and oversubscribing them makes a GEMM slower).
+int affinity_cpus() {
   int n = 0;
 #if defined(__linux__)
-  // The affinity mask, not the machine's CPU count: taskset, containers and job schedulers
-  // restrict it, and oversubscribing them makes a GEMM slower, not faster.
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
 #endif
   if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
-  return std::clamp(n, 1, kDefaultThreadCap);
+  return std::max(n, 1);
 }
+
+int default_threads() { return std::clamp(affinity_cpus(), 1, kDefaultThreadCap); }
 
 class Pool {
  public:
-  Pool() : wanted_(default_threads()) {}
+  Pool() : wanted_(default_threads()) { spin_ = wanted_ <= affinity_cpus(); }
 
   ~Pool() {
     {
@@ -78,6 +80,7 @@ class Pool {
   void set_threads(int n) {
     acquire();  // no parallel_for in flight while workers come and go
     wanted_ = n;
+    spin_ = n <= affinity_cpus();
     const size_t keep = static_cast<size_t>(n - 1);
     if (workers_.size() > keep) {
       {
@@ -108,22 +111,20 @@ class Pool {
       tasks_ = tasks;
       next_ = 0;
       error_ = nullptr;
-      helpers_.store(helpers);
       running_.store(helpers);
-      // Last, with release: a worker that sees the new generation sees everything above.
-      generation_.fetch_add(1, std::memory_order_release);
+      // Last, with release: a worker that sees the new ticket sees everything above.
+      ticket_.store(make_ticket(ticket_generation(ticket_.load()) + 1, helpers), std::memory_order_release);
     }
     wake_.notify_all();  // a system call only if some worker is asleep
     claim_tasks();
     std::exception_ptr error;
     {
       const auto finished = [&] { return running_.load(std::memory_order_acquire) == 0; };
-      spin_until(finished);
+      if (spin_) spin_until(finished);
       std::unique_lock<std::mutex> lock(mutex_);
       done_.wait(lock, finished);
       error = error_;
       fn_ = nullptr;
-      helpers_.store(0);
     }
     busy_ = false;
     if (error) std::rethrow_exception(error);
@@ -158,7 +159,7 @@ class Pool {
     while (workers_.size() < want) {
       try {
         // A new worker starts as if it had seen the last generation, so it only joins the next.
-        workers_.emplace_back([this, index = static_cast<int>(workers_.size()), seen = generation_.load()] { work(index, seen); });
+        workers_.emplace_back([this, index = static_cast<int>(workers_.size()), seen = ticket_generation(ticket_.load())] { work(index, seen); });
       } catch (...) {  // std::system_error, std::bad_alloc
         break;
       }
@@ -179,16 +180,21 @@ class Pool {
   }
 
   void work(int index, uint64_t seen) {
+    // The generation and the helper count come from one load of one word: read as two atomics,
+    // a worker could pair a new call's helper count with the old generation and join a call it
+    // was not counted in.
+    uint64_t ticket = 0;
     const auto ready = [&] {
-      return index >= keep_.load() || (generation_.load(std::memory_order_acquire) != seen && index < helpers_.load());
+      ticket = ticket_.load(std::memory_order_acquire);
+      return index >= keep_.load() || (ticket_generation(ticket) != seen && index < ticket_helpers(ticket));
     };
     for (;;) {
-      if (!spin_until(ready)) {
+      if (!spin_ || !spin_until(ready)) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, ready);
       }
       if (index >= keep_.load()) return;
-      seen = generation_.load(std::memory_order_acquire);
+      seen = ticket_generation(ticket);
       claim_tasks();
       if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         // The caller may be asleep on done_: notify under the mutex, so that it cannot check
@@ -200,16 +206,24 @@ class Pool {
   }
 
   std::atomic<int> wanted_;
+  // Spin before sleeping only while every thread can have a CPU: with more threads than CPUs
+  // the spinning ones would take time from those with work.
+  std::atomic<bool> spin_{true};
   std::atomic<bool> busy_{false};
   std::vector<std::thread> workers_;  // touched only by the thread holding busy_ (and ~Pool)
 
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  // Written under mutex_ (generation_, helpers_ and keep_ only by the busy_ holder); atomic so that
-  // spinning threads can poll them without the mutex.
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> helpers_{0};   // workers 0..helpers_-1 join the current generation
-  std::atomic<int> running_{0};   // of those, how many have not finished
+  // A call's ticket: its generation (a counter of calls) and how many workers join it (workers
+  // 0..helpers-1), in one word. Written under mutex_ (ticket_ and keep_ only by the busy_
+  // holder); atomic so that spinning threads can poll without the mutex.
+  static constexpr int kHelperBits = 11;
+  static_assert(kMaxThreads <= (1 << kHelperBits), "a ticket holds up to kMaxThreads - 1 helpers");
+  static uint64_t make_ticket(uint64_t generation, int helpers) { return generation << kHelperBits | static_cast<uint64_t>(helpers); }
+  static uint64_t ticket_generation(uint64_t ticket) { return ticket >> kHelperBits; }
+  static int ticket_helpers(uint64_t ticket) { return static_cast<int>(ticket & ((1u << kHelperBits) - 1)); }
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int> running_{0};   // of the current call's helpers, how many have not finished
   std::atomic<int> keep_{kMaxThreads};  // workers with an index >= keep_ exit
   const TaskFn* fn_ = nullptr;
   int64_t tasks_ = 0;

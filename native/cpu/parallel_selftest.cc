@@ -52,6 +52,25 @@ int main() {
     check(chunked == 0, "parallel_chunks covers [0, n) once" + at);
   }
 
+  // Calls that leave workers out (fewer tasks than threads) between calls that use them all: a
+  // worker that sat a call out must join the next one once, counted once, and every task must
+  // have finished when parallel_for returns (a miscounted worker returns early or hangs).
+  for (int threads : {3, 5}) {
+    set_num_threads(threads);
+    bool complete = true;
+    for (int round = 0; round < 2000 && complete; ++round) {
+      const int64_t tasks = round % 2 ? 40 : 2;
+      std::atomic<int64_t> done{0};
+      parallel_for(tasks, [&](int64_t) {
+        for (volatile int spin = 0; spin < 200; spin = spin + 1) {
+        }
+        done.fetch_add(1);
+      });
+      complete = done.load() == tasks;
+    }
+    check(complete, "alternating small and large calls finish every task before returning (" + std::to_string(threads) + " threads)");
+  }
+
   // Two OS threads at once: one holds the pool, the other runs its tasks serially; neither waits
   // forever and no task is lost.
   set_num_threads(4);

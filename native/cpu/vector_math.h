@@ -1,5 +1,6 @@
 // Element-wise math spans whose AVX2 / AVX-512 build is chosen at run time (one binary for every
-// x86-64).
+// x86-64). The builds agree bitwise only because the project compiles with -ffp-contract=off
+// (CMakeLists.txt, binding.gyp): with contraction the wider builds would fuse multiply-adds.
 // Both builds compute the same float operations in the same order (no FMA contraction: the
 // project compiles with -ffp-contract=off), so results are bitwise identical on every CPU.
 #pragma once
