@@ -50,8 +50,9 @@ class SkinnyRun {
     if (copy_few) {
       // One copy per batch item, or one in all when the batch shares that operand (stride 0).
       shared_few_ = (few_cols_ ? g_.stride_b : g_.stride_a) == 0;
-      few_.resize(static_cast<size_t>(shared_few_ ? 1 : g_.batch));
-      for (int64_t b = 0; b < static_cast<int64_t>(few_.size()); ++b) {
+      const int64_t copies = shared_few_ ? 1 : g_.batch;
+      if (static_cast<int64_t>(few_.size()) < copies) few_.resize(static_cast<size_t>(copies));
+      for (int64_t b = 0; b < copies; ++b) {
         if (few_cols_) transpose_into(few_[b], b_of(b), g_.k, g_.n);
         else transpose_into(few_[b], a_of(b), g_.k, g_.m);
       }
@@ -132,8 +133,15 @@ class SkinnyRun {
   const GemmArgs& g_;
   const bool few_cols_;
   int64_t lines_ = 0, span_ = 0, chunks_ = 0;
-  std::vector<std::vector<float>> few_;
+  // The copies, in buffers the calling thread keeps (a training step should not allocate);
+  // workers only read them during the call.
+  std::vector<std::vector<float>>& few_ = few_buffers();
   bool shared_few_ = false;
+
+  static std::vector<std::vector<float>>& few_buffers() {
+    thread_local std::vector<std::vector<float>> buffers;
+    return buffers;
+  }
 };
 
 }  // namespace

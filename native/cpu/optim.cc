@@ -33,7 +33,11 @@ double sum_squares(const float* x, int64_t n) {
   // in parallel and then added in order: the result does not depend on the thread count.
   constexpr int64_t kBlock = 1 << 14, kLanes = 8;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-  std::vector<double> partial(static_cast<size_t>(blocks));
+  // The calling thread's buffer, reused (a training step should not allocate). Workers write into
+  // it through this reference: naming the thread_local inside the task would be their own copy.
+  thread_local std::vector<double> buffer;
+  std::vector<double>& partial = buffer;
+  partial.resize(static_cast<size_t>(blocks));
   const auto block = [&](int64_t b) {
     const float* v = x + b * kBlock;
     const int64_t len = std::min(kBlock, n - b * kBlock), body = len / kLanes * kLanes;
@@ -47,7 +51,7 @@ double sum_squares(const float* x, int64_t n) {
   };
   parallel_for(blocks, block);
   double s = 0;
-  for (double p : partial) s += p;
+  for (int64_t b = 0; b < blocks; ++b) s += partial[b];
   return s;
 }
 
