@@ -2,11 +2,12 @@
  * `npm run bench`: runs every bench/*.bench.js beside this file on the active backend
  * (era.defaultDevice(), so ERA_DEVICE applies) and writes <out>/<device-slug>.json and .md.
  *
- *   node dist/bench/run.js [--filter <substr>] [--out <dir>] [--baselines <json>] [--quick]
+ *   node dist/bench/run.js [--filter <substr>[|<substr>...]] [--out <dir>] [--baselines <json>] [--quick]
  *
  * The copy case runs first, always (even when --filter leaves it out of the table): its GB/s is
  * the ceiling the other cases are measured against. --baselines merges PyTorch figures written by
- * bench/baselines/run_all.py; case names match one to one.
+ * bench/baselines/run_all.py; case names match one to one. A filter is case-insensitive and may list
+ * alternatives separated by '|' (a case runs when its name or bench file contains any of them).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 
 import era from '../lib/index.js';
 import { packageRoot } from '../lib/native.js';
+import { filterTerms, matchesFilter } from './filter.js';
 import { createContext, runCase, type BenchCase, type CaseResult } from './harness.js';
 
 interface BaselineFile {
@@ -24,7 +26,7 @@ interface BaselineFile {
   cases?: Record<string, { eager_ms?: number | null; compile_ms?: number | null; bytes?: number; note?: string }>;
 }
 
-const USAGE = 'usage: node dist/bench/run.js [--filter <substr>] [--out <dir>] [--baselines <json>] [--quick]';
+const USAGE = 'usage: node dist/bench/run.js [--filter <substr>[|<substr>...]] [--out <dir>] [--baselines <json>] [--quick]';
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
@@ -60,7 +62,7 @@ function readBaselines(file: string | undefined): BaselineFile | undefined {
 const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '—' : x >= 100 ? x.toFixed(0) : x.toPrecision(digits));
 const pct = (x: number | undefined) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 
-function markdown(title: string, header: string[], results: CaseResult[], base: BaselineFile | undefined, filter: string | undefined): string {
+function markdown(title: string, header: string[], results: CaseResult[], base: BaselineFile | undefined, terms: readonly string[]): string {
   const lines = [`# ${title}`, '', ...header, ''];
   lines.push('| case | ms (median) | GB/s | % of copy | TFLOP/s | PyTorch eager ms | torch.compile ms | speedup vs best PyTorch |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
@@ -74,7 +76,7 @@ function markdown(title: string, header: string[], results: CaseResult[], base: 
   }
   // PyTorch cases with no era twin (pinned-memory transfers, say) are shown for reference.
   const names = new Set(results.map((r) => r.name));
-  const extra = Object.entries(base?.cases ?? {}).filter(([n]) => !names.has(n) && (!filter || n.toLowerCase().includes(filter)));
+  const extra = Object.entries(base?.cases ?? {}).filter(([n]) => !names.has(n) && matchesFilter(terms, n));
   if (extra.length > 0) {
     lines.push('', 'PyTorch-only reference cases (no era-cuda counterpart):', '', '| case | PyTorch eager ms | torch.compile ms | GB/s (eager) |', '|---|---:|---:|---:|');
     for (const [n, c] of extra) {
@@ -91,18 +93,18 @@ function markdown(title: string, header: string[], results: CaseResult[], base: 
   return lines.join('\n');
 }
 
+const OPTIONS = {
+  filter: { type: 'string' },
+  out: { type: 'string' },
+  baselines: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 async function main(): Promise<number> {
-  let values;
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
   try {
-    ({ values } = parseArgs({
-      options: {
-        filter: { type: 'string' },
-        out: { type: 'string' },
-        baselines: { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
+    ({ values } = parseArgs({ options: OPTIONS }));
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
@@ -116,17 +118,19 @@ async function main(): Promise<number> {
   const deviceName = device === 'cuda' ? info.cuda.name ?? 'cuda' : `cpu (${os.cpus()[0]?.model.trim() ?? os.arch()})`;
   const slug = device === 'cuda' ? slugify(deviceName) : `cpu-${slugify(os.cpus()[0]?.model ?? os.arch())}`;
   const outDir = path.resolve(values.out ?? path.join(packageRoot(), 'bench', 'results'));
-  const filter = values.filter?.toLowerCase();
+  const terms = filterTerms(values.filter);
   const base = readBaselines(values.baselines);
   const ctx = createContext(device, values.quick);
   log(`device ${deviceName} (${device}); ${values.quick ? 'quick' : 'full'} run; out ${outDir}`);
 
   const entries = await loadEntries();
   const todo = entries.flatMap((e) => e.cases.map((c) => ({ bench: e.bench, c })));
-  const matches = (bench: string, c: BenchCase) => !filter || c.name.toLowerCase().includes(filter) || bench.includes(filter);
+  const matches = (bench: string, c: BenchCase) => matchesFilter(terms, c.name, bench);
   const selected = todo.filter(({ bench, c }) => c.ceiling || matches(bench, c));
   const results: CaseResult[] = [];
   let ceiling: { case: string; gbps: number } | undefined;
+  const title = `era-cuda benchmarks: ${deviceName}`;
+  const startedAt = new Date().toISOString();
   for (const [i, { bench, c }] of selected.entries()) {
     log(`(${i + 1}/${selected.length}) ${c.name} ...`);
     const r = await runCase(c, bench, ctx, ceiling?.gbps);
@@ -147,37 +151,45 @@ async function main(): Promise<number> {
       : `    FAILED: ${r.error}`);
     // A filtered-out ceiling case still ran, but stays out of the report.
     if (matches(bench, c)) results.push(r);
+    // Written after every case, so a run cut short (a GPU lease's time limit) keeps what it measured.
+    writeReport(i + 1 < selected.length ? { done: i + 1, of: selected.length } : undefined);
   }
-
-  // The baselines' device is a GPU's name, or "cpu (torch <version>, <n> threads)" from
-  // run_all.py --device cpu (which cannot tell which CPU: the same host is assumed).
-  const sameDevice = (name: string) => (device === 'cuda' ? name === deviceName : name.startsWith('cpu'));
-  const title = `era-cuda benchmarks: ${deviceName}`;
-  const header = [
-    `era-cuda ${info.version}, ${device} backend, node ${info.node}` +
-      (device === 'cuda' ? `, CUDA runtime ${info.cuda.runtimeVersion}, driver ${info.cuda.driverVersion}, sm ${info.cuda.computeCapability}`
-        : `, ${info.cpu.threads} of ${info.cpu.cores} CPUs, GEMM kernel ${info.cpu.gemmKernel}, vector build ${info.cpu.vectorBuild}`) +
-      `, ${new Date().toISOString()}${values.quick ? ', --quick' : ''}.`,
-    `Ceiling: ${ceiling ? `device copy ${fmt(ceiling.gbps)} GB/s (${ceiling.case}, this run)` : 'none (the copy case did not run)'}.`,
-    base ? `PyTorch baselines: torch ${base.torch ?? '?'} on ${base.device ?? '?'}${base.device && !sameDevice(base.device) ? ' (**not the device measured here**)' : ''}.` : 'PyTorch baselines: none.',
-  ];
-  const md = markdown(title, header, results, base, filter);
-  const json = {
-    device: deviceName, backend: device, slug, date: new Date().toISOString(), quick: values.quick, filter: values.filter ?? null,
-    info, host: { cpu: os.cpus()[0]?.model ?? null, cpus: os.cpus().length, memoryBytes: os.totalmem() },
-    ceiling: ceiling ?? null,
-    baselines: base ? { path: path.resolve(values.baselines!), device: base.device ?? null, torch: base.torch ?? null } : null,
-    cases: results,
-  };
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(path.join(outDir, `${slug}.json`), `${JSON.stringify(json, null, 2)}\n`);
-  writeFileSync(path.join(outDir, `${slug}.md`), md);
+  if (selected.length === 0) writeReport();
   log(`wrote ${path.join(outDir, `${slug}.json`)} and .md`);
-  process.stdout.write(md);
+  process.stdout.write(markdown(title, header(), results, base, terms));
   // A missing ceiling is a failure too, even when the filter hid the copy case.
   const failed = Math.max(results.filter((r) => r.status !== 'ok').length, ceiling ? 0 : 1);
   if (failed > 0) log(`${failed} failure(s)`);
   return failed > 0 ? 1 : 0;
+
+  // The baselines' device is a GPU's name, or "cpu (torch <version>, <n> threads)" from
+  // run_all.py --device cpu (which cannot tell which CPU: the same host is assumed).
+  function header(partial?: { done: number; of: number }): string[] {
+    const sameDevice = (name: string) => (device === 'cuda' ? name === deviceName : name.startsWith('cpu'));
+    return [
+      `era-cuda ${info.version}, ${device} backend, node ${info.node}` +
+        (device === 'cuda' ? `, CUDA runtime ${info.cuda.runtimeVersion}, driver ${info.cuda.driverVersion}, sm ${info.cuda.computeCapability}`
+          : `, ${info.cpu.threads} of ${info.cpu.cores} CPUs, GEMM kernel ${info.cpu.gemmKernel}, vector build ${info.cpu.vectorBuild}`) +
+        `, ${startedAt}${values.quick ? ', --quick' : ''}.`,
+      `Ceiling: ${ceiling ? `device copy ${fmt(ceiling.gbps)} GB/s (${ceiling.case}, this run)` : 'none (the copy case did not run)'}.`,
+      base ? `PyTorch baselines: torch ${base.torch ?? '?'} on ${base.device ?? '?'}${base.device && !sameDevice(base.device) ? ' (**not the device measured here**)' : ''}.` : 'PyTorch baselines: none.',
+      ...(partial ? [`**Partial: ${partial.done} of ${partial.of} cases so far** (the run was still going when this was written).`] : []),
+    ];
+  }
+
+  function writeReport(partial?: { done: number; of: number }): void {
+    const json = {
+      device: deviceName, backend: device, slug, date: startedAt, quick: values.quick, filter: values.filter ?? null,
+      complete: partial === undefined,
+      info, host: { cpu: os.cpus()[0]?.model ?? null, cpus: os.cpus().length, memoryBytes: os.totalmem() },
+      ceiling: ceiling ?? null,
+      baselines: base ? { path: path.resolve(values.baselines!), device: base.device ?? null, torch: base.torch ?? null } : null,
+      cases: results,
+    };
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(path.join(outDir, `${slug}.json`), `${JSON.stringify(json, null, 2)}\n`);
+    writeFileSync(path.join(outDir, `${slug}.md`), markdown(title, header(partial), results, base, terms));
+  }
 }
 
 main().then(

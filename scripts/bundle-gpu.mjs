@@ -213,6 +213,18 @@ for (const rel of walk(path.join(outDir, 'node_modules'))) {
 // run.sh unpacks these (relative paths, one per line) beside their .xz on first use.
 writeFileSync(path.join(outDir, 'unpack.txt'), compressed.map((f) => `${f}\n`).join(''));
 
+// The humanoid tasks' model (Debian's libmujoco-samples, Apache-2.0) where this machine has it:
+// the GPU hosts have no such package, and run.sh points ERA_HUMANOID_XML at this copy.
+const HUMANOID_XML = '/usr/share/mujoco/model/humanoid/humanoid.xml';
+const HUMANOID_COPYRIGHT = '/usr/share/doc/libmujoco-samples/copyright';
+if (existsSync(HUMANOID_XML)) {
+  copyInto(HUMANOID_XML, path.join('assets', 'mujoco', 'humanoid.xml'));
+  if (existsSync(HUMANOID_COPYRIGHT)) copyInto(HUMANOID_COPYRIGHT, path.join('assets', 'mujoco', 'COPYRIGHT'));
+  log('humanoid model: shipped from libmujoco-samples (assets/mujoco)');
+} else {
+  log(`humanoid model: ${HUMANOID_XML} is absent here, so the humanoid tests will skip on the GPU host (apt-get install libmujoco-samples)`);
+}
+
 // The repo's mocha config runs TS through tsx; the bundle runs the compiled tests instead.
 const repoMocha = existsSync(path.join(root, '.mocharc.json')) ? JSON.parse(readFileSync(path.join(root, '.mocharc.json'), 'utf8')) : {};
 const mocharc = { ...repoMocha, spec: ['dist/test/**/*.test.js'] };
@@ -223,9 +235,10 @@ delete mocharc.extension;
 mocharc.reporter = existsSync(path.join(outDir, 'test', 'reporter.cjs')) ? './test/reporter.cjs' : 'spec';
 writeFileSync(path.join(outDir, '.mocharc.json'), `${JSON.stringify(mocharc, null, 2)}\n`);
 
-const runSh = path.join(outDir, 'run.sh');
-copyFileSync(path.join(root, 'scripts', 'bundle-run.sh'), runSh);
-chmodSync(runSh, 0o755);
+for (const [src, dest] of [['bundle-run.sh', 'run.sh'], ['bundle-check.sh', 'check.sh']]) {
+  copyFileSync(path.join(root, 'scripts', src), path.join(outDir, dest));
+  chmodSync(path.join(outDir, dest), 0o755);
+}
 
 // ---- 6. size check -----------------------------------------------------------------------------
 const files = walk(outDir);
@@ -236,4 +249,4 @@ if (total > LIMIT) {
   fail(`the bundle is ${mib(total)}, over the ${mib(LIMIT)} limit; for an H100-only bundle rebuild with ` +
     '`ERA_CUDA_ARCH=90 npm run build:native` (drops the sm_80 code) and bundle again');
 }
-log(`done: carry bundle/era-cuda-gpu and run \`bundle/era-cuda-gpu/run.sh all <outdir>\` (or test | bench | node <args>)`);
+log(`done: carry bundle/era-cuda-gpu and run \`bundle/era-cuda-gpu/run.sh check <outdir>\` (or all | test | bench | table | node <args>)`);

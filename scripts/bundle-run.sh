@@ -8,12 +8,21 @@
 #   ./run.sh bench <outdir> [--quick] [--filter <substr>]
 #                                             era info, PyTorch baselines (if python3 has torch), node benches
 #   ./run.sh all   <outdir> [bench args...]   test, then bench
+#   ./run.sh check <outdir> [--budget S]      the issues' GPU checks in one command that fits a short lease:
+#                                             suite, training, baselines and benches of the issue cases,
+#                                             targets.md (check.sh's header says how; --dry-run on a CPU)
+#   ./run.sh table <outdir> [--budget S] [--steps N]
+#                                             issue 5's SAC+ERA vs SAC runs on cheetah-run and walker-walk
 #   ./run.sh node  <args...>                  the bundled node, for ad-hoc scripts
 #
 # <outdir> receives test.log, bench.log, summary.md, baselines.json, <device>.json and <device>.md.
 # The exit status is the first failure's (mocha's count of failed tests, the bench's, the baselines').
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The humanoid tasks' model travels in the bundle (the GPU hosts lack Debian's libmujoco-samples).
+if [ -z "${ERA_HUMANOID_XML:-}" ] && [ -f "$HERE/assets/mujoco/humanoid.xml" ] && [ ! -f /usr/share/mujoco/model/humanoid/humanoid.xml ]; then
+  export ERA_HUMANOID_XML="$HERE/assets/mujoco/humanoid.xml"
+fi
 NODE_DIR="${TMPDIR:-/tmp}/era-cuda-node-$(cat "$HERE/node.id")"
 NODE="$NODE_DIR/node"
 
@@ -132,6 +141,11 @@ case "$cmd" in
   node)
     ensure_node || exit 1
     exec "$NODE" "$@"
+    ;;
+  check | table)
+    [ $# -ge 1 ] || usage
+    ensure_node || exit 1
+    NODE="$NODE" exec bash "$HERE/check.sh" "$cmd" "$@"
     ;;
   test | bench | all)
     [ $# -ge 1 ] || usage

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 
 import { expect } from 'chai';
 
-import { DEFAULT_HUMANOID_PATH, listTasks, makeEnv, MujocoEnv, tolerance } from '../lib/rl/env/index.js';
+import { HUMANOID_PATH_ENV, humanoidModelPath, listTasks, makeEnv, MujocoEnv, tolerance } from '../lib/rl/env/index.js';
 import { expectThrowsNaming as throwsNaming, rng } from './helpers.js';
 
-const HUMANOID_PRESENT = existsSync(DEFAULT_HUMANOID_PATH);
-const HUMANOID_REASON = `${DEFAULT_HUMANOID_PATH} is absent (apt-get install libmujoco-samples)`;
+const HUMANOID_PRESENT = existsSync(humanoidModelPath());
+const HUMANOID_REASON = `${humanoidModelPath()} is absent (apt-get install libmujoco-samples, or set ${HUMANOID_PATH_ENV})`;
 const BASIC_TASKS = ['pendulum-swingup', 'cartpole-swingup', 'cartpole-balance', 'reacher-easy', 'cheetah-run', 'walker-walk', 'hopper-stand'];
 const HUMANOID_TASKS = ['humanoid-stand', 'humanoid-walk', 'humanoid-run'];
 
@@ -133,6 +133,26 @@ describe('rl env: registry', () => {
     expect(err.message).to.include('libmujoco-samples');
     expect(err.message).to.include('modelPath');
     expect(err.message).to.include('/nonexistent/humanoid.xml');
+  });
+
+  it(`reads the humanoid model from $${HUMANOID_PATH_ENV} when no modelPath is given`, async () => {
+    const saved = process.env[HUMANOID_PATH_ENV];
+    const dir = mkdtempSync(join(tmpdir(), 'era-rl-env-'));
+    try {
+      process.env[HUMANOID_PATH_ENV] = join(dir, 'absent.xml');
+      const err = await rejects(makeEnv('humanoid-run'));
+      expect(err.message).to.include(join(dir, 'absent.xml'));
+      expect(err.message).to.include(HUMANOID_PATH_ENV);
+      // A file there is what the task loads: a model that is not MJCF fails as that file.
+      writeFileSync(join(dir, 'absent.xml'), 'not a model');
+      expect((await rejects(makeEnv('humanoid-run'))).message).to.include(`${join(dir, 'absent.xml')} is not an MJCF model`);
+      // modelPath still wins over the variable.
+      expect((await rejects(makeEnv('humanoid-run', { modelPath: '/nonexistent/h.xml' }))).message).to.include('/nonexistent/h.xml');
+    } finally {
+      if (saved === undefined) delete process.env[HUMANOID_PATH_ENV];
+      else process.env[HUMANOID_PATH_ENV] = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

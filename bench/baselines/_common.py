@@ -132,10 +132,12 @@ def device_name():
     return f"cpu (torch {torch.__version__}, {threads} thread{'' if threads == 1 else 's'})"
 
 
-def write_results(path, results, quick, skipped=None):
+def write_results(path, results, quick, skipped=None, complete=True):
     """Writes the baselines JSON that bench/run.ts --baselines reads (device, versions, cases).
 
-    `skipped` ({case: reason}) lists cases that did not run here; run.ts ignores it.
+    `skipped` ({case: reason}) lists cases that did not run here; run.ts ignores it. run_all.py
+    writes the file after every case with complete=False, so a run cut short keeps its figures.
+    The write goes through a temporary file and a rename: a reader never sees half a file.
     """
     out = {
         "device": device_name(),
@@ -143,12 +145,16 @@ def write_results(path, results, quick, skipped=None):
         "cuda": torch.version.cuda,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "quick": quick,
+        "complete": complete,
         "cases": results,
     }
     if skipped:
         out["skipped"] = skipped
-    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(path).write_text(json.dumps(out, indent=2) + "\n")
+    target = pathlib.Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(out, indent=2) + "\n")
+    tmp.replace(target)
 
 
 def rotation(bytes_per_set, cap):

@@ -14,7 +14,11 @@ of the node benches where those shrink on the CPU, so the names still match an
 `ERA_DEVICE=cpu node dist/bench/run.js` run). The scripts read _common.DEVICE at import, so it
 is set before they are loaded.
 
-  python3 run_all.py --out baselines.json [--filter <substr>] [--quick] [--device cuda|cpu] [--threads n]
+  python3 run_all.py --out baselines.json [--filter <substr>[|<substr>...]] [--quick] [--device cuda|cpu] [--threads n]
+
+--filter is read as bench/run.ts reads it (bench/filter.ts): case-insensitive substrings, '|'
+between alternatives, matched against the case name and the script's name; a term ending in '$'
+must end the name.
 """
 import argparse
 import gc
@@ -28,10 +32,23 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
+def filter_terms(flt):
+    """A --filter value as its lower-case alternatives ('a|b' -> ['a', 'b']); none means everything."""
+    return [t.strip() for t in (flt or "").lower().split("|") if t.strip() not in ("", "$")]
+
+
+def matches_filter(terms, *names):
+    """Whether any term occurs in (or, ending in '$', ends) one of the names; True where there are no terms."""
+    def hit(term, name):
+        name = name.lower()
+        return name.endswith(term[:-1]) if term.endswith("$") else term in name
+    return not terms or any(hit(t, n) for t in terms for n in names)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="where to write the JSON")
-    parser.add_argument("--filter", help="only cases whose name or script contains this")
+    parser.add_argument("--filter", help="only cases whose name or script contains this (case-insensitive; 'a|b' for either)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke runs)")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="what to measure (default cuda)")
     parser.add_argument("--cpu-call-limit", type=float, default=5.0, metavar="S",
@@ -54,7 +71,7 @@ def main():
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         torch.set_num_threads(max(1, args.threads or cpus or 1))
     print(f"[baselines] device {_common.device_name()}", file=sys.stderr, flush=True)
-    flt = (args.filter or "").lower()
+    terms = filter_terms(args.filter)
     results, skipped, failures = {}, {}, 0
     for script in sorted(HERE.glob("*.py")):
         if script.name == "run_all.py" or script.name.startswith("_"):
@@ -65,7 +82,7 @@ def main():
         if not hasattr(module, "cases"):
             continue
         for name, fn in module.cases().items():
-            if flt and flt not in name.lower() and flt not in script.stem.lower():
+            if not matches_filter(terms, name, script.stem):
                 continue
             print(f"[baselines] {script.name}: {name} ...", file=sys.stderr, flush=True)
             try:
@@ -80,6 +97,7 @@ def main():
                 failures += 1
                 res = {"eager_ms": None, "compile_ms": None, "error": f"{type(err).__name__}: {err}"}
             results[name] = res
+            _common.write_results(args.out, results, args.quick, skipped, complete=False)
             gc.collect()
             _common.empty_cache()  # give the next case the whole device
 

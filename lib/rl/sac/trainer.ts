@@ -139,6 +139,7 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
     metrics.write('run', startStep, {
       task: o.task, variant: config.variant, label, seeds: S, steps, device, resumed,
       hidden: config.hidden, batchSize: config.batchSize, updatesPerStep: config.updatesPerStep, entropyPerDim: config.entropyPerDim,
+      warmupSteps: config.warmupSteps, logEvery, graph: o.graph === true,
     });
     log(`${label} on ${o.task}: ${S} seed(s), ${steps.toLocaleString()} steps, ${device}${resumed ? `, resumed at step ${startStep}` : ''}; writing to ${outDir}`);
 

@@ -3,7 +3,8 @@
  * (/usr/share/mujoco/model/humanoid/humanoid.xml: MuJoCo's DMC-derived humanoid, 21 hinges
  * driven by 21 motors with ctrlrange ±1, a free root, physics step 0.005 s). The file is read at
  * make time (EnvOptions.modelPath overrides the location) and a subtree linear-velocity sensor on
- * the torso is appended, as DMC's humanoid has. Control step 0.025 s (5 physics steps); 1000
+ * the torso is appended, as DMC's humanoid has. Without modelPath the file is looked up at
+ * $ERA_HUMANOID_XML, else at Debian's path (the GPU bundle ships a copy and sets the variable). Control step 0.025 s (5 physics steps); 1000
  * steps (25 s).
  *
  * humanoid-stand / humanoid-walk / humanoid-run (move speed 0 / 1 / 10 m/s)
@@ -30,6 +31,14 @@ import type { Task, TaskSpec } from '../types.js';
 import { randomizeJoints } from './randomize.js';
 
 export const DEFAULT_HUMANOID_PATH = '/usr/share/mujoco/model/humanoid/humanoid.xml';
+/** The environment variable that points the humanoid tasks at another humanoid.xml. */
+export const HUMANOID_PATH_ENV = 'ERA_HUMANOID_XML';
+
+/** Where the humanoid tasks read their model when no modelPath is given: $ERA_HUMANOID_XML, else Debian's copy. */
+export function humanoidModelPath(): string {
+  const fromEnv = process.env[HUMANOID_PATH_ENV];
+  return fromEnv !== undefined && fromEnv.length > 0 ? fromEnv : DEFAULT_HUMANOID_PATH;
+}
 
 const COM_SENSOR = 'era_torso_subtreelinvel';
 const STAND_HEIGHT = 1.4;
@@ -40,11 +49,11 @@ const LIMBS = ['left_hand', 'left_foot', 'right_hand', 'right_foot'] as const;
 
 /** Reads the humanoid MJCF and appends the centre-of-mass velocity sensor. */
 export function loadHumanoidXml(modelPath?: string): string {
-  const path = modelPath ?? DEFAULT_HUMANOID_PATH;
+  const path = modelPath ?? humanoidModelPath();
   if (!existsSync(path)) {
     throw new Error(
       `The humanoid model ${path} is absent: install the Debian package libmujoco-samples `
-      + '(apt-get install libmujoco-samples) or pass its location as the modelPath option',
+      + `(apt-get install libmujoco-samples), or pass its location as the modelPath option or in ${HUMANOID_PATH_ENV}`,
     );
   }
   const xml = readFileSync(path, 'utf8');

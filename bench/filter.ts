@@ -1,0 +1,19 @@
+/**
+ * The benches' --filter: case-insensitive substrings, several alternatives separated by '|'
+ * ("copy|era.logits|sac update"), so one run can pick exactly the cases a GPU check needs. A term
+ * ending in '$' must end the name ("matmul 256x512x512 f32$" leaves out "... f32 NT").
+ * bench/baselines/run_all.py reads --filter the same way, so both sides select the same cases.
+ */
+
+/** A --filter value as its lower-case alternatives ("a|b" -> ["a", "b"]); none means everything. */
+export function filterTerms(filter: string | undefined): string[] {
+  return (filter ?? '').toLowerCase().split('|').map((t) => t.trim()).filter((t) => t.length > 0 && t !== '$');
+}
+
+/** Whether any of `terms` occurs in (or, ending in '$', ends) one of `names`; true where there are no terms. */
+export function matchesFilter(terms: readonly string[], ...names: string[]): boolean {
+  return terms.length === 0 || terms.some((t) => names.some((n) => {
+    const name = n.toLowerCase();
+    return t.endsWith('$') ? name.endsWith(t.slice(0, -1)) : name.includes(t);
+  }));
+}

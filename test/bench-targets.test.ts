@@ -1,0 +1,188 @@
+/**
+ * bench/filter.ts (the '|' and '$' filter shared with the PyTorch runner) and bench/targets.ts (the
+ * issues' GPU targets judged from a bench JSON and training metrics): synthetic results on each
+ * side of every threshold, missing and failed cases, and the metrics of training runs written by
+ * the real MetricsWriter.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import { filterTerms, matchesFilter } from '../bench/filter.js';
+import type { CaseResult } from '../bench/harness.js';
+import {
+  CASE_TARGETS, SAC_UPDATE_CASES, benchTargets, tableTargets, targetsMarkdown, trainTargets, trainingRates, type TargetRow,
+} from '../bench/targets.js';
+import { MetricsWriter, type MetricValue } from '../lib/report/metrics.js';
+
+const ok = (name: string, extra: Partial<CaseResult>): CaseResult => ({ name, bench: 'x', status: 'ok', ...extra });
+const row = (rows: TargetRow[], target: string) => {
+  const r = rows.find((x) => x.target === target);
+  if (!r) throw new Error(`no row ${target}`);
+  return r;
+};
+
+describe('bench filter', () => {
+  it("splits on '|', lower-cases, trims and drops empty terms", () => {
+    expect(filterTerms(undefined)).to.deep.equal([]);
+    expect(filterTerms(' Copy | era.Logits ||$| ')).to.deep.equal(['copy', 'era.logits']);
+  });
+
+  it("matches any term as a substring of any name, and a term ending in '$' only at the end", () => {
+    const terms = filterTerms('matmul 256x512x512 f32$|sac update');
+    expect(matchesFilter(terms, 'matmul 256x512x512 f32', 'gemm')).to.equal(true);
+    expect(matchesFilter(terms, 'matmul 256x512x512 f32 NT', 'gemm')).to.equal(false);
+    expect(matchesFilter(terms, 'SAC update B=256 obs=67 act=21 tf32 graph')).to.equal(true);
+    expect(matchesFilter(terms, 'copy 1GiB', 'copy')).to.equal(false);
+    expect(matchesFilter(filterTerms('copy'), 'h2d 64MiB', 'copy')).to.equal(true); // the bench file's name counts too
+    expect(matchesFilter([], 'anything')).to.equal(true);
+  });
+});
+
+describe('bench targets: issues 2-4 from a bench JSON', () => {
+  const baseline = (eagerMs: number | null, compileMs: number | null) => ({ eagerMs, compileMs });
+
+  it('judges each target on its own side of the threshold', () => {
+    const rows = benchTargets({
+      cases: [
+        ok('copy 1GiB', { gbps: 2600, medianMs: 0.8 }),
+        ok('era.logits fwd+bwd N=8192 V=32768 f32', { medianMs: 1.0, fractionOfCopy: 0.84, baseline: baseline(5, 2.1) }),
+        ok('era.logits fwd+bwd N=8192 V=151936 bf16', { medianMs: 3.0, baseline: baseline(30, 12.0) }),
+        ok('era.softmaxCrossEntropy fwd+bwd B=65536 C=1000', { medianMs: 1.0, baseline: baseline(9, 3.9) }),
+        ok('era.gaussian fwd+bwd B=256 D=21', { medianMs: 0.01, baseline: baseline(0.25, 0.05) }),
+        ok('matmul 4096x4096x4096 bf16', { medianMs: 0.3, baseline: baseline(0.15, 0.15) }),
+        ok('matmul 256x512x512 f32', { medianMs: 0.01, baseline: baseline(0.01, null) }), // equal: not faster
+        ok('matmul 256x88x512 f32', { medianMs: 0.009, baseline: baseline(0.01, null) }),
+      ],
+    });
+    const verdict = (t: string) => row(rows, t).verdict;
+    expect(verdict('device copy bandwidth')).to.equal('met');
+    expect(verdict('era.logits f32 fwd+bwd: fraction of copy bandwidth')).to.equal('missed');
+    expect(row(rows, 'era.logits f32 fwd+bwd: fraction of copy bandwidth').measured).to.equal('84.0%');
+    expect(verdict('era.logits f32 fwd+bwd: speed-up over torch.compile')).to.equal('met'); // 2.1× (eager is not what counts)
+    expect(verdict('era.logits bf16 fwd+bwd V=151936: speed-up over torch.compile')).to.equal('met'); // exactly 4×
+    expect(verdict('era.softmaxCrossEntropy fwd+bwd: speed-up over torch.compile')).to.equal('missed'); // 3.9×
+    expect(verdict('era.gaussian fwd+bwd: speed-up over PyTorch eager')).to.equal('met'); // 25× eager
+    expect(verdict("bf16 GEMM 4096³: TFLOP/s over torch.matmul's")).to.equal('met'); // exactly half
+    expect(verdict('GEMM 256×512×512 f32: faster than torch.matmul')).to.equal('missed'); // a tie is not faster
+    expect(verdict('GEMM 256×88→512 f32: faster than torch.matmul')).to.equal('met');
+    expect(verdict('GEMM 256×512×512 bf16: faster than torch.matmul')).to.equal('not measured');
+    expect(row(rows, 'GEMM 256×512×512 bf16: faster than torch.matmul').measured).to.include('case not run');
+  });
+
+  it('never calls a failed case, a missing PyTorch figure or a non-finite value met', () => {
+    const rows = benchTargets({
+      cases: [
+        { name: 'copy 1GiB', bench: 'copy', status: 'failed', error: 'CUDA error: boom\nstack' },
+        ok('era.logits fwd+bwd N=8192 V=32768 f32', { medianMs: 0.5, fractionOfCopy: Number.NaN }),
+        ok('era.gaussian fwd+bwd B=256 D=21', { medianMs: 0.01, baseline: baseline(null, 0.02) }),
+      ],
+    });
+    expect(row(rows, 'device copy bandwidth').verdict).to.equal('not measured');
+    expect(row(rows, 'device copy bandwidth').measured).to.include('case failed: CUDA error: boom');
+    expect(row(rows, 'era.logits f32 fwd+bwd: fraction of copy bandwidth').verdict).to.equal('not measured');
+    expect(row(rows, 'era.logits f32 fwd+bwd: speed-up over torch.compile').measured).to.include('no PyTorch baseline');
+    expect(row(rows, 'era.gaussian fwd+bwd: speed-up over PyTorch eager').measured).to.include('no PyTorch figure');
+    expect(rows.filter((r) => r.verdict === 'met')).to.have.length(0);
+  });
+
+  it('takes the fastest SAC update variant that ran and prints PyTorch beside it', () => {
+    const [f32, , f32graph] = SAC_UPDATE_CASES;
+    const rows = benchTargets({
+      cases: [
+        ok(f32, { medianMs: 0.5, baseline: baseline(5, 2.5) }),
+        ok(f32graph, { medianMs: 0.25 }),
+        { name: SAC_UPDATE_CASES[3], bench: 'sac-update', status: 'failed', error: 'x' },
+      ],
+    });
+    const sac = row(rows, 'one full SAC update (twin LayerNorm critics, hidden 512, batch 256)');
+    expect(sac.source).to.equal(f32graph);
+    expect(sac.measured).to.equal('4000/s');
+    expect(sac.verdict).to.equal('met');
+    const slow = row(benchTargets({ cases: [ok(f32, { medianMs: 0.5, baseline: baseline(5, 2.5) })] }), sac.target);
+    expect(slow.measured).to.equal('2000/s (PyTorch eager 200/s, torch.compile 400/s)');
+    expect(slow.verdict).to.equal('missed');
+    expect(row(benchTargets({ cases: [] }), sac.target).verdict).to.equal('not measured');
+  });
+
+  it('names every case target once per issue row and prints a table with the counts', () => {
+    expect(new Set(CASE_TARGETS.map((t) => t.target)).size).to.equal(CASE_TARGETS.length);
+    const rows = benchTargets({ cases: [ok('copy 1GiB', { gbps: 100 })] });
+    const md = targetsMarkdown(rows, 'NVIDIA H200');
+    expect(md).to.include('## Issue targets on NVIDIA H200');
+    expect(md).to.include(`0 met, 1 missed, ${rows.length - 1} not measured.`);
+    expect(md).to.include('| 2 | device copy bandwidth | copy 1GiB | 100 GB/s | ≥ 2500 GB/s | **missed** |');
+  });
+});
+
+describe('bench targets: issue 5 from training metrics', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'era-targets-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A metrics.jsonl as the trainer writes it: the run line, train windows and evaluations. */
+  function writeRun(runDir: string, run: Record<string, MetricValue>, events: [string, number, Record<string, MetricValue>][]): void {
+    mkdirSync(runDir, { recursive: true });
+    const w = new MetricsWriter(path.join(runDir, 'metrics.jsonl'), { append: false });
+    w.write('run', 0, { task: 'cartpole-swingup', seeds: 3, hidden: 512, batchSize: 256, device: 'cuda', warmupSteps: 5000, logEvery: 1000, graph: true, ...run });
+    for (const [kind, step, values] of events) w.write(kind, step, values);
+    w.close();
+  }
+  const windows = (rates: number[], from = 1000) => rates.map((r, i): [string, number, Record<string, MetricValue>] => ['train', from + 1000 * i, { updatesPerSecond: r }]);
+
+  it('keeps only the logged windows wholly after the warm-up', () => {
+    writeRun(path.join(dir, 'era'), {}, windows([0, 0, 0, 0, 12, 2400, 2500, 2600]));
+    const rows = trainTargets(dir);
+    // Windows end at steps 1000..8000; those ending at 6000, 7000 and 8000 start at or after step 5000.
+    expect(rows[1].measured).to.equal('2500/s (median of 3 windows)');
+    expect(rows[1].verdict).to.equal('met');
+    expect(trainingRates([])).to.deep.equal([]);
+  });
+
+  it('judges the return at or before step 100k, over at least 3 seeds', () => {
+    writeRun(path.join(dir, 'era'), {}, [['eval', 50_000, { return: 420 }], ['eval', 100_000, { return: 610 }], ['eval', 110_000, { return: 900 }]]);
+    const [ret] = trainTargets(dir);
+    expect(ret.measured).to.equal('610.0 at step 100000 (ran to step 110000)');
+    expect(ret.verdict).to.equal('met');
+
+    writeRun(path.join(dir, 'era'), {}, [['eval', 100_000, { return: 599.9 }]]);
+    expect(trainTargets(dir)[0].verdict).to.equal('missed');
+
+    writeRun(path.join(dir, 'era'), { seeds: 2 }, [['eval', 100_000, { return: 800 }]]);
+    expect(trainTargets(dir)[0].verdict).to.equal('not measured');
+    expect(trainTargets(path.join(dir, 'absent'))[0].measured).to.equal('— (no metrics)');
+  });
+
+  it('takes updates/s from the run alone on the device where given, and only at batch 256, hidden 512', () => {
+    writeRun(path.join(dir, 'full', 'era'), {}, [...windows([900, 900, 900], 6000), ['eval', 100_000, { return: 700 }]]);
+    writeRun(path.join(dir, 'alone', 'era'), {}, windows([2100, 2200, 2300], 6000));
+    const rows = trainTargets(path.join(dir, 'full'), path.join(dir, 'alone'));
+    expect(rows[0].verdict).to.equal('met');
+    expect(rows[1].measured).to.equal('2200/s (median of 3 windows)');
+    expect(rows[1].source).to.include('(run alone)');
+    expect(rows[1].verdict).to.equal('met');
+    expect(trainTargets(path.join(dir, 'full'))[1].verdict).to.equal('missed');
+
+    writeRun(path.join(dir, 'small', 'era'), { hidden: 64 }, windows([5000, 5000], 6000));
+    const small = trainTargets(path.join(dir, 'small'))[1];
+    expect(small.verdict).to.equal('not measured');
+    expect(small.measured).to.include('not at batch 256 / hidden 512');
+  });
+
+  it('calls a table run met only when both variants reached 200k steps', () => {
+    const task = (name: string, eraStep: number, sacStep: number) => {
+      const t = path.join(dir, name);
+      writeRun(path.join(t, 'era'), { task: name }, [['eval', eraStep, { return: 1 }]]);
+      writeRun(path.join(t, 'sac'), { task: name, variant: 'sac' }, [['eval', sacStep, { return: 1 }]]);
+      return t;
+    };
+    const rows = tableTargets([task('cheetah-run', 200_000, 200_000), task('walker-walk', 200_000, 150_000), path.join(dir, 'none')]);
+    expect(rows.map((r) => r.verdict)).to.deep.equal(['met', 'missed', 'not measured']);
+    expect(rows[0].target).to.include('cheetah-run');
+    expect(rows[1].measured).to.include('SAC evaluated to step 150000');
+  });
+});
