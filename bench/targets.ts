@@ -206,7 +206,7 @@ export function tableTargets(dirs: readonly string[]): TargetRow[] {
     });
     const ok = done.every((d) => d.last >= 200_000);
     return {
-      issue: 5, target: `SAC+ERA vs SAC table run: ${done[0].task}`, source: `era train sac --baseline (${path.basename(dir)})`,
+      issue: 5, target: `SAC+ERA vs SAC table run: ${done[0].task}`, source: `SAC+ERA and SAC runs in ${path.basename(dir)}/`,
       measured: done.map((d) => `${d.v === 'era' ? 'SAC+ERA' : 'SAC'} evaluated to step ${d.last} (${d.seeds} seeds)`).join('; '),
       required: 'both ≥ 200000 steps', verdict: done.every((d) => d.last === 0) ? 'not measured' : ok ? 'met' : 'missed',
     };

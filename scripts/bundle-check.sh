@@ -13,8 +13,8 @@
 #     4. targets.md (bench/targets.ts: each target, what was measured, met or missed).
 #     Each stage stops at its share of S and keeps what it wrote (the benches write after every case).
 #   check.sh table <outdir> [--budget S] [--steps N] [--tasks "cheetah-run walker-walk"] [--dry-run]
-#     issue 5's SAC+ERA against classic SAC (`era train sac --baseline`, 3 seeds, N = 200000 steps),
-#     one process per task side by side, stopped at S (default 560).
+#     issue 5's SAC+ERA against classic SAC (3 seeds, N = 200000 steps): one process per task and
+#     variant side by side, stopped at S (default 560), joined by `era train report`.
 #
 # --dry-run exercises the same steps on any host, on the CPU at toy sizes (the figures mean
 # nothing): the way to test this script without a GPU.
@@ -187,26 +187,38 @@ run_check() {
 
 run_table() {
   header
-  local pids=() t
+  # One process per task and variant, side by side (SAC+ERA replays CUDA graphs; classic SAC runs
+  # eagerly), all writing into <task>/era or <task>/sac; `era train report` then joins each pair.
+  local pids=() names=() t v flags
   for t in $tasks; do
-    stamp "$t: SAC+ERA then SAC, ${steps} steps, 3 seeds" | tee -a "$out/train.log"
-    within $(($(left) - 20)) "$NODE" "$HERE/dist/lib/cli/era.js" train sac --task "$t" --steps "$steps" --seeds 3 --baseline \
-      "${train_size[@]}" "${graph[@]}" --checkpoint-every 1000000 --no-save-replay --out "$work/$t" >"$work/$t.log" 2>&1 &
-    pids+=($!)
+    for v in era sac; do
+      flags=("${graph[@]}")
+      [ "$v" = sac ] && flags=(--baseline-only)
+      stamp "$t $v: ${steps} steps, 3 seeds" | tee -a "$out/train.log"
+      within $(($(left) - 20)) "$NODE" "$HERE/dist/lib/cli/era.js" train sac --task "$t" --steps "$steps" --seeds 3 \
+        "${train_size[@]}" "${flags[@]}" --checkpoint-every 1000000 --no-save-replay --out "$work/$t" >"$work/$t-$v.log" 2>&1 &
+      pids+=($!)
+      names+=("$t-$v")
+    done
   done
-  local i=0 rc=0 r
-  for t in $tasks; do
+  local i rc=0 r
+  for i in "${!pids[@]}"; do
     wait "${pids[$i]}"
     r=$?
     [ "$r" -ne 0 ] && rc=$r
-    { stamp "$t exit $r$([ $r = 124 ] && echo ' (cut at the time limit)')"; cat "$work/$t.log"; } >>"$out/train.log"
-    i=$((i + 1))
+    { stamp "${names[$i]} exit $r$([ $r = 124 ] && echo ' (cut at the time limit)')"; cat "$work/${names[$i]}.log"; } >>"$out/train.log"
   done
   local dirs=()
-  for t in $tasks; do dirs+=(--table "$work/$t"); done
+  for t in $tasks; do
+    dirs+=(--table "$work/$t")
+    era train report "$work/$t" >>"$out/train.log" 2>&1
+  done
   {
     (cd "$HERE" && "$NODE" dist/bench/targets.js "${dirs[@]}")
     for t in $tasks; do [ -f "$work/$t/summary.md" ] && { cat "$work/$t/summary.md"; echo; }; done
+    local common="--steps ${steps} --seeds 3 ${train_size[*]} --checkpoint-every 1000000 --no-save-replay --out T"
+    echo "Commands, for each task T side by side: \`era train sac --task T ${common}${graph[*]:+ ${graph[*]}}\`," \
+      "\`era train sac --task T ${common} --baseline-only\`, then \`era train report T\`."
   } >>"$out/summary.md" 2>&1
   pack_runs $tasks
   stamp "done" | tee -a "$out/train.log"

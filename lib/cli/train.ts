@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 
 import { MAX_THREADS, setNumThreads } from '../cpu.js';
 import { listTasks } from '../rl/env/index.js';
+import { readRunSummary } from '../rl/sac/run-report.js';
 import { trainSac, writeCurves, type TrainSacOptions, type TrainSacResult } from '../rl/sac/trainer.js';
 import { integer } from '../validate.js';
 
@@ -88,7 +89,7 @@ export function sacOptionsFromFlags(f: SacFlags): Omit<TrainSacOptions, 'variant
 }
 
 /** Final evaluation per variant: mean ± std over seeds and the best seed, as Markdown. */
-export function summaryTable(task: string, results: readonly TrainSacResult[]): string {
+export function summaryTable(task: string, results: readonly Pick<TrainSacResult, 'label' | 'evaluations' | 'stepsPerSecond' | 'updatesPerSecond'>[]): string {
   const rows = results.map((r) => {
     const last = r.evaluations[r.evaluations.length - 1];
     const v = last ? last.returns : [];
@@ -154,6 +155,25 @@ export function registerTrainCommand(program: Command): void {
       const table = summaryTable(f.task, results);
       const command = `era train sac ${process.argv.slice(4).join(' ')}`.trim();
       await writeFile(path.join(outDir, 'summary.md'), `${table}\nCommand: \`${command}\`\n`);
+      console.log(table);
+      console.log(`curve: ${[curve.svg, curve.png].filter(Boolean).join(', ')}`);
+    });
+
+  train
+    .command('report')
+    .description('rebuild <dir>/curve.* and <dir>/summary.md from the metrics of <dir>/era and <dir>/sac '
+      + '(variants trained in separate processes, e.g. `era train sac` and `era train sac --baseline-only` with the same --out)')
+    .argument('<dir>', 'the --out folder of era train sac')
+    .action(async (dir: string) => {
+      const outDir = path.resolve(dir);
+      const runs = (['era', 'sac'] as const).map((v) => readRunSummary(path.join(outDir, v))).filter((r) => r !== undefined);
+      if (runs.length === 0) throw new Error(`Expected era/metrics.jsonl or sac/metrics.jsonl under ${outDir} but found neither`);
+      const tasks = [...new Set(runs.map((r) => r.task))];
+      if (tasks.length > 1) throw new Error(`Expected one task in ${outDir} but its runs trained ${tasks.join(' and ')}`);
+      const curve = await writeCurves(runs, path.join(outDir, 'curve'), `${tasks[0]}: ${runs.map((r) => r.label).join(' vs ')}`);
+      const table = summaryTable(tasks[0], runs);
+      const note = `Rebuilt by \`era train report ${dir}\` from ${runs.map((r) => `${r.variant}/metrics.jsonl (to step ${r.lastStep})`).join(' and ')}.`;
+      await writeFile(path.join(outDir, 'summary.md'), `${table}\n${note}\n`);
       console.log(table);
       console.log(`curve: ${[curve.svg, curve.png].filter(Boolean).join(', ')}`);
     });
