@@ -9,6 +9,7 @@ the node harness uses process.hrtime there.
 DEVICE is set by run_all.py (--device) before it imports the scripts; each script copies it into
 its own DEVICE at import. The helpers below that touch torch.cuda are no-ops (or None) on the CPU.
 """
+import contextlib
 import datetime
 import json
 import math
@@ -130,6 +131,26 @@ def device_name():
         return torch.cuda.get_device_name()
     threads = torch.get_num_threads()
     return f"cpu (torch {torch.__version__}, {threads} thread{'' if threads == 1 else 's'})"
+
+
+@contextlib.contextmanager
+def matmul_tf32(enabled):
+    """float32 matmuls on TF32 tensor cores (True) or in exact IEEE f32 (False) inside the block.
+
+    torch >= 2.9 has torch.backends.cuda.matmul.fp32_precision ('tf32' | 'ieee') and deprecates
+    allow_tf32 (and refuses a mix of the two APIs), so the new switch is used where it exists. Both
+    are CUDA switches: CPU matmuls stay f32 either way.
+    """
+    switches = torch.backends.cuda.matmul
+    try:
+        name, value, prev = "fp32_precision", "tf32" if enabled else "ieee", switches.fp32_precision
+    except (AttributeError, AssertionError):  # before 2.9 (torch 1.x raises AssertionError for unknown names)
+        name, value, prev = "allow_tf32", bool(enabled), switches.allow_tf32
+    setattr(switches, name, value)
+    try:
+        yield
+    finally:
+        setattr(switches, name, prev)
 
 
 def write_results(path, results, quick, skipped=None, complete=True):

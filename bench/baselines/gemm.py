@@ -1,8 +1,8 @@
 """PyTorch twin of bench/gemm.bench.ts: torch.matmul on the same shapes and precisions.
 
 Case names equal the node bench's (`matmul MxKxN <precision>[ layout]`):
-- 'f32':  float32 tensors with torch.backends.cuda.matmul.allow_tf32 = False (exact f32 SGEMM);
-- 'tf32': float32 tensors with allow_tf32 = True (TF32 tensor cores, f32 accumulation);
+- 'f32':  float32 tensors with TF32 off (_common.matmul_tf32(False): exact f32 SGEMM);
+- 'tf32': float32 tensors with TF32 on (TF32 tensor cores, f32 accumulation);
 - 'bf16': bfloat16 tensors (bf16 tensor cores, f32 accumulation; the result is written as bf16,
   where era-cuda writes f32: a quarter less output traffic for PyTorch at 4096^3, none that
   matters there).
@@ -22,7 +22,7 @@ Run alone: python3 gemm.py, or through run_all.py.
 import torch
 
 import _common
-from _common import compile_failed, rotation as _rotation, synchronize, time_ms
+from _common import compile_failed, matmul_tf32, rotation as _rotation, synchronize, time_ms
 
 DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 
@@ -31,9 +31,7 @@ DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set b
 def _case(m, k, n, label, layout):
     def run():
         dtype = torch.bfloat16 if label == "bf16" else torch.float32
-        prev = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = label == "tf32"
-        try:
+        with matmul_tf32(label == "tf32"):
             gen = torch.Generator(device=DEVICE).manual_seed(0x6E0)
             esize = 2 if dtype == torch.bfloat16 else 4
             sets = _rotation((m * k + k * n) * esize, 16)
@@ -76,8 +74,6 @@ def _case(m, k, n, label, layout):
             if note:
                 res["note"] = note
             return res
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = prev
 
     return run
 

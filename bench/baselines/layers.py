@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import _common
-from _common import compile_failed, optimizer_impl, rotating as _rotating, rotation as _rotation, synchronize, time_compiled, time_ms
+from _common import compile_failed, matmul_tf32, optimizer_impl, rotating as _rotating, rotation as _rotation, synchronize, time_compiled, time_ms
 
 DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 B, H, P = 256, 512, 1 << 20
@@ -33,18 +33,9 @@ def _rand(shape, gen, low=-1.0, high=1.0):
     return torch.rand(shape, device=DEVICE, generator=gen) * (high - low) + low
 
 
-class _NoTf32:
-    def __enter__(self):
-        self.prev = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = False
-
-    def __exit__(self, *exc):
-        torch.backends.cuda.matmul.allow_tf32 = self.prev
-
-
 
 def _linear():
-    with _NoTf32():
+    with matmul_tf32(False):
         gen = torch.Generator(device=DEVICE).manual_seed(0x100)
         sets = _rotation((B * H + H * H + H) * 4, 16)
         X = [_rand((B, H), gen) for _ in range(sets)]
@@ -60,7 +51,7 @@ def _linear():
 
 
 def _linear_backward():
-    with _NoTf32():
+    with matmul_tf32(False):
         gen = torch.Generator(device=DEVICE).manual_seed(0x400)
         sets = _rotation((2 * B * H + H * H) * 4, 16)
         X = [_rand((B, H), gen) for _ in range(sets)]

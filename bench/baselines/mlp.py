@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 import _common
-from _common import optimizer_impl, time_compiled, time_ms
+from _common import matmul_tf32, optimizer_impl, time_compiled, time_ms
 
 DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 E, IN, H, B = 2, 88, 512, 256
@@ -48,16 +48,12 @@ class Twin(nn.Module):
 
 @contextlib.contextmanager
 def _precision(kind):
-    prev = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = kind == "tf32"
-    try:
+    with matmul_tf32(kind == "tf32"):
         if kind == "bf16":
             with torch.autocast(DEVICE, dtype=torch.bfloat16):
                 yield
         else:
             yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = prev
 
 
 def _check_autocast(kind):

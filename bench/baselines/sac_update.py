@@ -44,7 +44,7 @@ import torch
 import torch.nn as nn
 
 import _common
-from _common import compile_failed, empty_cache, rotation as _rotation, synchronize, time_ms
+from _common import compile_failed, empty_cache, matmul_tf32, rotation as _rotation, synchronize, time_ms
 from era_gaussian import era_log_std
 
 DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
@@ -231,21 +231,9 @@ def _finite(losses, what):
 
 # Timing cases ----------------------------------------------------------------------------------
 
-class _Tf32:
-    def __init__(self, on):
-        self.on = on
-
-    def __enter__(self):
-        self.prev = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = self.on
-
-    def __exit__(self, *exc):
-        torch.backends.cuda.matmul.allow_tf32 = self.prev
-
-
 def _case(tf32):
     def run():
-        with _Tf32(tf32):
+        with matmul_tf32(tf32):
             sets = _rotation(BATCH_BYTES, 1024)
             next_batch = _rotating(make_batches(sets, DEVICE))
             torch.manual_seed(0)
