@@ -2,7 +2,8 @@
  * The benches' --filter: case-insensitive substrings, several alternatives separated by '|'
  * ("copy|era.logits|sac update"), so one run can pick exactly the cases a GPU check needs. A term
  * ending in '$' must end the name ("matmul 256x512x512 f32$" leaves out "... f32 NT").
- * bench/baselines/run_all.py reads --filter the same way, so both sides select the same cases.
+ * bench/baselines/run_all.py reads --filter the same way (matching case names, and its script names
+ * with - for _, as the bench files are named), so filters on case names select the same cases.
  */
 
 /** A --filter value as its lower-case alternatives ("a|b" -> ["a", "b"]); none means everything. */

@@ -9,7 +9,7 @@
  * bench/baselines/run_all.py; case names match one to one. A filter is case-insensitive and may list
  * alternatives separated by '|' (a case runs when its name or bench file contains any of them).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -187,8 +187,13 @@ async function main(): Promise<number> {
       cases: results,
     };
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, `${slug}.json`), `${JSON.stringify(json, null, 2)}\n`);
-    writeFileSync(path.join(outDir, `${slug}.md`), markdown(title, header(partial), results, base, terms));
+    // Through a temporary file and a rename: a run killed mid-write leaves the previous whole file.
+    const write = (file: string, text: string) => {
+      writeFileSync(`${file}.tmp`, text);
+      renameSync(`${file}.tmp`, file);
+    };
+    write(path.join(outDir, `${slug}.json`), `${JSON.stringify(json, null, 2)}\n`);
+    write(path.join(outDir, `${slug}.md`), markdown(title, header(partial), results, base, terms));
   }
 }
 

@@ -144,6 +144,8 @@ case "$cmd" in
     ;;
   check | table)
     [ $# -ge 1 ] || usage
+    # The budget counts from here, unpacking included.
+    export ERA_CHECK_T0="$(date +%s)"
     ensure_node || exit 1
     NODE="$NODE" exec bash "$HERE/check.sh" "$cmd" "$@"
     ;;

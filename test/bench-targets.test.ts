@@ -4,7 +4,7 @@
  * side of every threshold, missing and failed cases, and the metrics of training runs written by
  * the real MetricsWriter.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import { filterTerms, matchesFilter } from '../bench/filter.js';
 import type { CaseResult } from '../bench/harness.js';
 import {
-  CASE_TARGETS, SAC_UPDATE_CASES, benchTargets, tableTargets, targetsMarkdown, trainTargets, trainingRates, type TargetRow,
+  CASE_TARGETS, SAC_UPDATE_CASES, benchTargets, loadBench, tableTargets, targetsMarkdown, trainTargets, trainingRates, type TargetRow,
 } from '../bench/targets.js';
 import { MetricsWriter, type MetricValue } from '../lib/report/metrics.js';
 
@@ -60,7 +60,7 @@ describe('bench targets: issues 2-4 from a bench JSON', () => {
     const verdict = (t: string) => row(rows, t).verdict;
     expect(verdict('device copy bandwidth')).to.equal('met');
     expect(verdict('era.logits f32 fwd+bwd: fraction of copy bandwidth')).to.equal('missed');
-    expect(row(rows, 'era.logits f32 fwd+bwd: fraction of copy bandwidth').measured).to.equal('84.0%');
+    expect(row(rows, 'era.logits f32 fwd+bwd: fraction of copy bandwidth').measured).to.equal('84.00%');
     expect(verdict('era.logits f32 fwd+bwd: speed-up over torch.compile')).to.equal('met'); // 2.1× (eager is not what counts)
     expect(verdict('era.logits bf16 fwd+bwd V=151936: speed-up over torch.compile')).to.equal('met'); // exactly 4×
     expect(verdict('era.softmaxCrossEntropy fwd+bwd: speed-up over torch.compile')).to.equal('missed'); // 3.9×
@@ -83,6 +83,7 @@ describe('bench targets: issues 2-4 from a bench JSON', () => {
     expect(row(rows, 'device copy bandwidth').verdict).to.equal('not measured');
     expect(row(rows, 'device copy bandwidth').measured).to.include('case failed: CUDA error: boom');
     expect(row(rows, 'era.logits f32 fwd+bwd: fraction of copy bandwidth').verdict).to.equal('not measured');
+    expect(row(rows, 'era.logits f32 fwd+bwd: fraction of copy bandwidth').measured).to.equal('— (no figure in the result)');
     expect(row(rows, 'era.logits f32 fwd+bwd: speed-up over torch.compile').measured).to.include('no PyTorch baseline');
     expect(row(rows, 'era.gaussian fwd+bwd: speed-up over PyTorch eager').measured).to.include('no PyTorch figure');
     expect(rows.filter((r) => r.verdict === 'met')).to.have.length(0);
@@ -99,12 +100,28 @@ describe('bench targets: issues 2-4 from a bench JSON', () => {
     });
     const sac = row(rows, 'one full SAC update (twin LayerNorm critics, hidden 512, batch 256)');
     expect(sac.source).to.equal(f32graph);
-    expect(sac.measured).to.equal('4000/s');
+    expect(sac.measured).to.equal('4000.0/s');
     expect(sac.verdict).to.equal('met');
     const slow = row(benchTargets({ cases: [ok(f32, { medianMs: 0.5, baseline: baseline(5, 2.5) })] }), sac.target);
-    expect(slow.measured).to.equal('2000/s (PyTorch eager 200/s, torch.compile 400/s)');
+    expect(slow.measured).to.equal('2000.0/s (PyTorch eager 200.0/s, torch.compile 400.0/s)');
     expect(slow.verdict).to.equal('missed');
     expect(row(benchTargets({ cases: [] }), sac.target).verdict).to.equal('not measured');
+  });
+
+  it('reads a missing or half-written bench JSON as no cases, saying why', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'era-targets-'));
+    try {
+      expect(loadBench(path.join(dir, 'absent.json'))).to.deep.equal({ bench: { cases: [] }, problem: `none at ${path.join(dir, 'absent.json')}` });
+      writeFileSync(path.join(dir, 'cut.json'), '{"device": "x", "cases": [{"name": "copy 1G');
+      const cut = loadBench(path.join(dir, 'cut.json'));
+      expect(cut.bench.cases).to.deep.equal([]);
+      expect(cut.problem).to.include('does not parse');
+      writeFileSync(path.join(dir, 'ok.json'), JSON.stringify({ device: 'NVIDIA H200', cases: [ok('copy 1GiB', { gbps: 4000 })] }));
+      expect(loadBench(path.join(dir, 'ok.json')).problem).to.equal(undefined);
+      expect(benchTargets(loadBench(path.join(dir, 'ok.json')).bench)[0].verdict).to.equal('met');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names every case target once per issue row and prints a table with the counts', () => {
@@ -138,7 +155,7 @@ describe('bench targets: issue 5 from training metrics', () => {
     writeRun(path.join(dir, 'era'), {}, windows([0, 0, 0, 0, 12, 2400, 2500, 2600]));
     const rows = trainTargets(dir);
     // Windows end at steps 1000..8000; those ending at 6000, 7000 and 8000 start at or after step 5000.
-    expect(rows[1].measured).to.equal('2500/s (median of 3 windows)');
+    expect(rows[1].measured).to.equal('2500.0/s (median of 3 windows)');
     expect(rows[1].verdict).to.equal('met');
     expect(trainingRates([])).to.deep.equal([]);
   });
@@ -152,6 +169,13 @@ describe('bench targets: issue 5 from training metrics', () => {
     writeRun(path.join(dir, 'era'), {}, [['eval', 100_000, { return: 599.9 }]]);
     expect(trainTargets(dir)[0].verdict).to.equal('missed');
 
+    // Cut short before step 100k: a low return is not judged, a high one already counts.
+    writeRun(path.join(dir, 'era'), {}, [['eval', 50_000, { return: 300 }], ['train', 60_000, { updatesPerSecond: 1 }]]);
+    expect(trainTargets(dir)[0].verdict).to.equal('not measured');
+    expect(trainTargets(dir)[0].measured).to.equal('300.0 at step 50000 (ran to step 60000, cut before 100k: not judged)');
+    writeRun(path.join(dir, 'era'), {}, [['eval', 50_000, { return: 650 }]]);
+    expect(trainTargets(dir)[0].verdict).to.equal('met');
+
     writeRun(path.join(dir, 'era'), { seeds: 2 }, [['eval', 100_000, { return: 800 }]]);
     expect(trainTargets(dir)[0].verdict).to.equal('not measured');
     expect(trainTargets(path.join(dir, 'absent'))[0].measured).to.equal('— (no metrics)');
@@ -162,7 +186,7 @@ describe('bench targets: issue 5 from training metrics', () => {
     writeRun(path.join(dir, 'alone', 'era'), {}, windows([2100, 2200, 2300], 6000));
     const rows = trainTargets(path.join(dir, 'full'), path.join(dir, 'alone'));
     expect(rows[0].verdict).to.equal('met');
-    expect(rows[1].measured).to.equal('2200/s (median of 3 windows)');
+    expect(rows[1].measured).to.equal('2200.0/s (median of 3 windows)');
     expect(rows[1].source).to.include('(run alone)');
     expect(rows[1].verdict).to.equal('met');
     expect(trainTargets(path.join(dir, 'full'))[1].verdict).to.equal('missed');

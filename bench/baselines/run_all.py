@@ -17,8 +17,8 @@ is set before they are loaded.
   python3 run_all.py --out baselines.json [--filter <substr>[|<substr>...]] [--quick] [--device cuda|cpu] [--threads n]
 
 --filter is read as bench/run.ts reads it (bench/filter.ts): case-insensitive substrings, '|'
-between alternatives, matched against the case name and the script's name; a term ending in '$'
-must end the name.
+between alternatives, matched against the case name and the script's name (with '-' for '_', as
+node's bench files are named); a term ending in '$' must end the name.
 """
 import argparse
 import gc
@@ -82,7 +82,9 @@ def main():
         if not hasattr(module, "cases"):
             continue
         for name, fn in module.cases().items():
-            if not matches_filter(terms, name, script.stem):
+            # The script's name with '_' read as '-' is the node bench's file name (era_logits.py /
+            # era-logits.bench.ts), except device_copy.py, which holds node's copy and transfer cases.
+            if not matches_filter(terms, name, script.stem.replace("_", "-")):
                 continue
             print(f"[baselines] {script.name}: {name} ...", file=sys.stderr, flush=True)
             try:
