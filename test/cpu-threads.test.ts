@@ -61,7 +61,7 @@ describe(`CPU threads: settings (seed ${seed})`, () => {
     if (!process.env.ERA_CPU_GEMM) expect(c.gemmKernel).to.equal(c.gemmKernels[0]);
   });
 
-  it('finds AVX2+FMA (GEMM) and AVX-512 / AVX2 (vector build) where /proc/cpuinfo lists them', function () {
+  it('finds AVX-512 and AVX2+FMA (GEMM, vector build) where /proc/cpuinfo lists them', function () {
     let flags = '';
     try {
       flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
@@ -71,6 +71,7 @@ describe(`CPU threads: settings (seed ${seed})`, () => {
     if (process.arch !== 'x64' || !flags) this.skip();
     const has = / avx2( |$)/.test(flags) && / fma( |$)/.test(flags);
     expect(era.info().cpu.gemmKernels.includes('avx2-fma')).to.equal(has);
+    expect(era.info().cpu.gemmKernels.includes('avx512')).to.equal(/ avx512f( |$)/.test(flags));
     // The element-wise math takes the widest build the flags allow.
     const widest = / avx512f( |$)/.test(flags) ? 'avx512' : / avx2( |$)/.test(flags) ? 'avx2' : 'baseline';
     expect(era.info().cpu.vectorBuild).to.equal(widest);
@@ -169,6 +170,27 @@ describe(`CPU threads: results do not depend on the thread count (seed ${seed})`
       });
     }
   }
+
+  // The AVX-512 kernel is the AVX2 one at twice the width: each output sees the same FMA chain.
+  it('the avx512 and avx2-fma kernels give bit-identical products (where the CPU has both)', function () {
+    if (!DEFAULT.gemmKernels.includes('avx512') || !DEFAULT.gemmKernels.includes('avx2-fma')) this.skip();
+    for (const [i, p] of PROBLEMS.entries()) {
+      const lead = p.batch ? [p.batch] : [];
+      const product = (kernel: string) => era.scope(() => {
+        setCpuGemmKernel(kernel);
+        const s = seed + 57 * i;
+        const a = rand([...lead, ...(p.transA ? [p.k, p.m] : [p.m, p.k])], s);
+        const b = rand([...lead, ...(p.transB ? [p.n, p.k] : [p.k, p.n])], s + 1);
+        const bias = p.bias ? rand(p.batch ? [p.batch, p.n] : [p.n], s + 2) : undefined;
+        return matmul(a, b, { transA: p.transA, transB: p.transB, bias, activation: p.act }).toArray() as Float32Array;
+      });
+      const want = product('avx2-fma');
+      const got = product('avx512');
+      let differ = 0;
+      for (let j = 0; j < want.length; j++) if (Object.is(want[j], got[j]) === false) differ++;
+      expect(differ, `problem ${i}: ${differ} of ${want.length} elements differ`).to.equal(0);
+    }
+  });
 
   it('the pool survives resizing between calls (workers stopped, restarted, more than CPUs)', () => {
     const counts = [4, 1, 8, 2, 2, 6, 1, 3, 8, 5, 1, 7];

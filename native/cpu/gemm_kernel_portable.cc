@@ -28,10 +28,16 @@ void portable_4x8(int64_t kc, const float* a, int64_t a_row, int64_t a_depth, co
     for (int64_t q = 0; q < cols; ++q) c[r * ldc + q] += acc[r][q];
 }
 
-const GemmMicroKernel* best_kernel() {
-  const GemmMicroKernel* fast = avx2_gemm_kernel();
-  return fast ? fast : &portable_gemm_kernel();
+// The kernels this CPU runs, fastest first (the portable one always).
+std::vector<const GemmMicroKernel*> usable_kernels() {
+  std::vector<const GemmMicroKernel*> ks;
+  for (const GemmMicroKernel* k : {avx512_gemm_kernel(), avx2_gemm_kernel()})
+    if (k) ks.push_back(k);
+  ks.push_back(&portable_gemm_kernel());
+  return ks;
 }
+
+const GemmMicroKernel* best_kernel() { return usable_kernels().front(); }
 
 std::atomic<const GemmMicroKernel*>& active() {
   static std::atomic<const GemmMicroKernel*> k{best_kernel()};
@@ -49,18 +55,18 @@ const GemmMicroKernel& active_gemm_kernel() { return *active().load(); }
 
 std::vector<std::string> available_gemm_kernels() {
   std::vector<std::string> names;
-  if (const GemmMicroKernel* k = avx2_gemm_kernel()) names.push_back(k->name);
-  names.push_back(portable_gemm_kernel().name);
+  for (const GemmMicroKernel* k : usable_kernels()) names.push_back(k->name);
   return names;
 }
 
 bool set_gemm_kernel(const std::string& name) {
-  const GemmMicroKernel* k = nullptr;
-  if (name == portable_gemm_kernel().name) k = &portable_gemm_kernel();
-  else if (avx2_gemm_kernel() && name == avx2_gemm_kernel()->name) k = avx2_gemm_kernel();
-  if (!k) return false;
-  active().store(k);
-  return true;
+  for (const GemmMicroKernel* k : usable_kernels()) {
+    if (name == k->name) {
+      active().store(k);
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace era::cpu

@@ -1,8 +1,8 @@
 // The GEMM's register micro-kernels: each computes an mr x nr block of C from a block of A read
 // at two strides (a packed panel, or f32 A where it lies, so it needs no copy) and a packed panel
 // of B (kc x nr, zero-padded), so the blocking and threading in gemm.cc are shared.
-// A portable one always exists; an AVX2+FMA one is used where the CPU has it (checked at run time,
-// so one build serves every x86-64 machine). They differ in rounding only: FMA rounds once per
+// A portable one always exists; AVX-512 and AVX2+FMA ones are used where the CPU has them (checked
+// at run time, so one build serves every x86-64 machine). They differ in rounding only: FMA rounds once per
 // multiply-add, the portable one twice.
 #pragma once
 #include <cstdint>
@@ -23,6 +23,8 @@ struct GemmMicroKernel {
 const GemmMicroKernel& portable_gemm_kernel();
 // Null where this build or this CPU has no AVX2 and FMA.
 const GemmMicroKernel* avx2_gemm_kernel();
+// Null where this build or this CPU has no AVX-512F; bitwise the same results as the AVX2 one.
+const GemmMicroKernel* avx512_gemm_kernel();
 
 // The kernel gemm() uses: the fastest this CPU runs, unless set_gemm_kernel chose another.
 const GemmMicroKernel& active_gemm_kernel();
