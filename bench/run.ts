@@ -9,7 +9,7 @@
  * bench/baselines/run_all.py; case names match one to one. A filter is case-insensitive and may list
  * alternatives separated by '|' (a case runs when its name or bench file contains any of them).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 
 import era from '../lib/index.js';
 import { packageRoot } from '../lib/native.js';
+import { atomicWriteFile } from '../lib/util/atomic-write.js';
 import { filterTerms, matchesFilter } from './filter.js';
 import { createContext, runCase, type BenchCase, type CaseResult } from './harness.js';
 
@@ -152,9 +153,9 @@ async function main(): Promise<number> {
     // A filtered-out ceiling case still ran, but stays out of the report.
     if (matches(bench, c)) results.push(r);
     // Written after every case, so a run cut short (a GPU lease's time limit) keeps what it measured.
-    writeReport(i + 1 < selected.length ? { done: i + 1, of: selected.length } : undefined);
+    await writeReport(i + 1 < selected.length ? { done: i + 1, of: selected.length } : undefined);
   }
-  if (selected.length === 0) writeReport();
+  if (selected.length === 0) await writeReport();
   log(`wrote ${path.join(outDir, `${slug}.json`)} and .md`);
   process.stdout.write(markdown(title, header(), results, base, terms));
   // A missing ceiling is a failure too, even when the filter hid the copy case.
@@ -177,7 +178,7 @@ async function main(): Promise<number> {
     ];
   }
 
-  function writeReport(partial?: { done: number; of: number }): void {
+  async function writeReport(partial?: { done: number; of: number }): Promise<void> {
     const json = {
       device: deviceName, backend: device, slug, date: startedAt, quick: values.quick, filter: values.filter ?? null,
       complete: partial === undefined,
@@ -187,13 +188,10 @@ async function main(): Promise<number> {
       cases: results,
     };
     mkdirSync(outDir, { recursive: true });
-    // Through a temporary file and a rename: a run killed mid-write leaves the previous whole file.
-    const write = (file: string, text: string) => {
-      writeFileSync(`${file}.tmp`, text);
-      renameSync(`${file}.tmp`, file);
-    };
-    write(path.join(outDir, `${slug}.json`), `${JSON.stringify(json, null, 2)}\n`);
-    write(path.join(outDir, `${slug}.md`), markdown(title, header(partial), results, base, terms));
+    // Atomically: a run killed mid-write leaves the previous whole file.
+    const text = (t: string) => new TextEncoder().encode(t);
+    await atomicWriteFile(path.join(outDir, `${slug}.json`), text(`${JSON.stringify(json, null, 2)}\n`));
+    await atomicWriteFile(path.join(outDir, `${slug}.md`), text(markdown(title, header(partial), results, base, terms)));
   }
 }
 

@@ -118,7 +118,6 @@ fi
 
 torch_ok=0
 command -v python3 >/dev/null 2>&1 && timeout 120 python3 -c 'import torch' >/dev/null 2>&1 && torch_ok=1
-era() { (cd "$HERE" && "$NODE" dist/lib/cli/era.js "$@"); }
 
 header() {
   echo "# era-cuda GPU $mode, $(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)$([ "$dry" = 1 ] && echo ' (DRY RUN on the CPU: figures mean nothing)')"
@@ -142,7 +141,7 @@ bench_json() { ls "$out"/*.json 2>/dev/null | grep -v '/baselines\.json$' | head
 
 # --- the summary, rebuilt whole after every stage (and on SIGTERM) ---------------------------
 finalize_check() {
-  rm -f "$out"/*.tmp  # a write cut between its temp file and the rename
+  rm -f "$out"/*.tmp "$out"/.*.tmp  # a write cut between its temp file and the rename (bench: hidden names)
   local json
   json=$(bench_json)
   {
@@ -273,7 +272,7 @@ run_check() {
     note_rc "$rc"
     stamp "baselines exit $(said "$rc")" | tee -a "$out/bench.log"
     stages="$stages; baselines exit $(said "$rc")"
-    rm -f "$out"/*.tmp
+    rm -f "$out"/*.tmp "$out"/.*.tmp
     [ -f "$out/baselines.json" ] && base=(--baselines "$out/baselines.json")
   else
     stamp "python3 with torch not found: no PyTorch baselines" | tee -a "$out/bench.log"
