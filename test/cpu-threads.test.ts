@@ -280,7 +280,7 @@ describe('CPU: native self-tests', () => {
   }
 });
 
-describe('CPU ELU: the branch-free expm1 is correctly rounded', () => {
+describe('CPU ELU: the branch-free expm1 is within an ulp', () => {
   /** Distance in units in the last place between two floats of the same sign. */
   function ulps(a: number, b: number): number {
     const f = new Float32Array([a, b]);
