@@ -202,12 +202,12 @@ class GemmRun {
                     const float* bp) const {
     const int64_t m = g_.m, n = g_.n, k = g_.k, mr = kern_.mr, nr = kern_.nr;
     float* out = g_.out + b * g_.stride_out + (s.i0 + r0) * n + (s.j0 + c0);
-    if (!g_.accumulate)
-      for (int64_t i = 0; i < rows; ++i) std::fill(out + i * n, out + i * n + cols, 0.f);
     // A(i, p) of this batch item: packed panels [panel][p][lane], or A itself ([m, k] or [k, m]).
     const float* a_item = ap ? nullptr : static_cast<const float*>(g_.a) + b * g_.stride_a;  // f32 A only
     const int64_t a_row = ap ? 1 : (g_.trans_a ? 1 : k);
     const int64_t a_depth = ap ? mr : (g_.trans_a ? m : 1);
+    if (k == 0 && !g_.accumulate)  // no k-block writes C
+      for (int64_t i = 0; i < rows; ++i) std::fill(out + i * n, out + i * n + cols, 0.f);
     for (int64_t p0 = 0; p0 < k; p0 += KC) {
       const int64_t kc = std::min(KC, k - p0);
       for (int64_t jp = 0; jp < cols; jp += nr) {
@@ -215,7 +215,8 @@ class GemmRun {
         for (int64_t ip = 0; ip < rows; ip += mr) {
           const float* a = ap ? ap + ((r0 + ip) / mr) * mr * k + p0 * mr
                               : a_item + (s.i0 + r0 + ip) * a_row + p0 * a_depth;
-          kern_.run(kc, a, a_row, a_depth, bpanel, out + ip * n + jp, n, std::min(mr, rows - ip), std::min(nr, cols - jp));
+          kern_.run(kc, a, a_row, a_depth, bpanel, out + ip * n + jp, n, std::min(mr, rows - ip), std::min(nr, cols - jp),
+                    g_.accumulate || p0 > 0);  // the first k-block writes C: no zeroing pass
         }
       }
     }

@@ -21,7 +21,7 @@ constexpr int64_t NR = 16;
 // The twelve accumulators are named variables, not an array: with an array GCC keeps a copy in
 // memory and stores every accumulator on every step (half the speed).
 __attribute__((target("avx2,fma"))) void avx2_6x16(int64_t kc, const float* a, int64_t a_row, int64_t a_depth,
-                                                     const float* bp, float* c, int64_t ldc, int64_t rows, int64_t cols) {
+                                                     const float* bp, float* c, int64_t ldc, int64_t rows, int64_t cols, bool add) {
   // One base pointer per row and one running offset: each step is a single index increment.
   // Rows past `rows` repeat the last valid one (their results are never stored).
   const float* a0 = a;
@@ -59,10 +59,11 @@ __attribute__((target("avx2,fma"))) void avx2_6x16(int64_t kc, const float* a, i
   }
   const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   if (rows == MR && cols == NR) {
+    const __m256 zero = _mm256_setzero_ps();
     for (int r = 0; r < MR; ++r) {
       float* row = c + r * ldc;
-      _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), acc[r][0]));
-      _mm256_storeu_ps(row + 8, _mm256_add_ps(_mm256_loadu_ps(row + 8), acc[r][1]));
+      _mm256_storeu_ps(row, _mm256_add_ps(add ? _mm256_loadu_ps(row) : zero, acc[r][0]));
+      _mm256_storeu_ps(row + 8, _mm256_add_ps(add ? _mm256_loadu_ps(row + 8) : zero, acc[r][1]));
     }
     return;
   }
@@ -73,7 +74,7 @@ __attribute__((target("avx2,fma"))) void avx2_6x16(int64_t kc, const float* a, i
     _mm256_store_ps(tile[r] + 8, acc[r][1]);
   }
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t q = 0; q < cols; ++q) c[r * ldc + q] += tile[r][q];
+    for (int64_t q = 0; q < cols; ++q) c[r * ldc + q] = (add ? c[r * ldc + q] : 0.f) + tile[r][q];
 }
 
 bool cpu_has_avx2_fma() {

@@ -20,21 +20,22 @@ namespace {
 constexpr int64_t MR = 12;
 constexpr int64_t NR = 32;
 
-// c[0:rows) x [0:cols) += acc, for one row of two zmm halves; full rows store unmasked.
-__attribute__((target("avx512f"))) inline void add_row(float* row, __m512 lo, __m512 hi, __mmask16 mlo, __mmask16 mhi) {
+// c[0:rows) x [0:cols) = (add ? c : 0) + acc, for one row of two zmm halves; full rows store unmasked.
+__attribute__((target("avx512f"))) inline void add_row(float* row, __m512 lo, __m512 hi, __mmask16 mlo, __mmask16 mhi,
+                                                      bool add) {
+  const __m512 zero = _mm512_setzero_ps();
   if (mlo == 0xFFFF && mhi == 0xFFFF) {
-    _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), lo));
-    _mm512_storeu_ps(row + 16, _mm512_add_ps(_mm512_loadu_ps(row + 16), hi));
+    _mm512_storeu_ps(row, _mm512_add_ps(add ? _mm512_loadu_ps(row) : zero, lo));
+    _mm512_storeu_ps(row + 16, _mm512_add_ps(add ? _mm512_loadu_ps(row + 16) : zero, hi));
     return;
   }
-  const __m512 zero = _mm512_setzero_ps();
-  _mm512_mask_storeu_ps(row, mlo, _mm512_add_ps(_mm512_mask_loadu_ps(zero, mlo, row), lo));
-  if (mhi) _mm512_mask_storeu_ps(row + 16, mhi, _mm512_add_ps(_mm512_mask_loadu_ps(zero, mhi, row + 16), hi));
+  _mm512_mask_storeu_ps(row, mlo, _mm512_add_ps(add ? _mm512_mask_loadu_ps(zero, mlo, row) : zero, lo));
+  if (mhi) _mm512_mask_storeu_ps(row + 16, mhi, _mm512_add_ps(add ? _mm512_mask_loadu_ps(zero, mhi, row + 16) : zero, hi));
 }
 
 // Named accumulators, not an array (see the AVX2 kernel: an array halves the speed under GCC).
 __attribute__((target("avx512f"))) void avx512_12x32(int64_t kc, const float* a, int64_t a_row, int64_t a_depth,
-                                                     const float* bp, float* c, int64_t ldc, int64_t rows, int64_t cols) {
+                                                     const float* bp, float* c, int64_t ldc, int64_t rows, int64_t cols, bool add) {
   // Rows past `rows` repeat the last valid one (their results are never stored).
   const float* a0 = a;
   const float* a1 = a + std::min<int64_t>(1, rows - 1) * a_row;
@@ -98,18 +99,18 @@ __attribute__((target("avx512f"))) void avx512_12x32(int64_t kc, const float* a,
   // Column masks of the two halves: all ones on a full tile.
   const auto mask = [](int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); };
   const __mmask16 mlo = mask(cols), mhi = mask(cols - 16);
-  add_row(c, c00, c01, mlo, mhi);
-  if (rows > 1) add_row(c + ldc, c10, c11, mlo, mhi);
-  if (rows > 2) add_row(c + 2 * ldc, c20, c21, mlo, mhi);
-  if (rows > 3) add_row(c + 3 * ldc, c30, c31, mlo, mhi);
-  if (rows > 4) add_row(c + 4 * ldc, c40, c41, mlo, mhi);
-  if (rows > 5) add_row(c + 5 * ldc, c50, c51, mlo, mhi);
-  if (rows > 6) add_row(c + 6 * ldc, c60, c61, mlo, mhi);
-  if (rows > 7) add_row(c + 7 * ldc, c70, c71, mlo, mhi);
-  if (rows > 8) add_row(c + 8 * ldc, c80, c81, mlo, mhi);
-  if (rows > 9) add_row(c + 9 * ldc, c90, c91, mlo, mhi);
-  if (rows > 10) add_row(c + 10 * ldc, ca0, ca1, mlo, mhi);
-  if (rows > 11) add_row(c + 11 * ldc, cb0, cb1, mlo, mhi);
+  add_row(c, c00, c01, mlo, mhi, add);
+  if (rows > 1) add_row(c + ldc, c10, c11, mlo, mhi, add);
+  if (rows > 2) add_row(c + 2 * ldc, c20, c21, mlo, mhi, add);
+  if (rows > 3) add_row(c + 3 * ldc, c30, c31, mlo, mhi, add);
+  if (rows > 4) add_row(c + 4 * ldc, c40, c41, mlo, mhi, add);
+  if (rows > 5) add_row(c + 5 * ldc, c50, c51, mlo, mhi, add);
+  if (rows > 6) add_row(c + 6 * ldc, c60, c61, mlo, mhi, add);
+  if (rows > 7) add_row(c + 7 * ldc, c70, c71, mlo, mhi, add);
+  if (rows > 8) add_row(c + 8 * ldc, c80, c81, mlo, mhi, add);
+  if (rows > 9) add_row(c + 9 * ldc, c90, c91, mlo, mhi, add);
+  if (rows > 10) add_row(c + 10 * ldc, ca0, ca1, mlo, mhi, add);
+  if (rows > 11) add_row(c + 11 * ldc, cb0, cb1, mlo, mhi, add);
 }
 
 bool cpu_has_avx512f() {

@@ -12,7 +12,7 @@ constexpr int64_t MR = 4;
 constexpr int64_t NR = 8;
 
 void portable_4x8(int64_t kc, const float* a, int64_t a_row, int64_t a_depth, const float* bp, float* c, int64_t ldc,
-                  int64_t rows, int64_t cols) {
+                  int64_t rows, int64_t cols, bool add) {
   // Rows past `rows` repeat the last valid one (their results are never stored).
   const float* arow[MR];
   for (int64_t r = 0; r < MR; ++r) arow[r] = a + std::min(r, rows - 1) * a_row;
@@ -25,7 +25,7 @@ void portable_4x8(int64_t kc, const float* a, int64_t a_row, int64_t a_depth, co
     }
   }
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t q = 0; q < cols; ++q) c[r * ldc + q] += acc[r][q];
+    for (int64_t q = 0; q < cols; ++q) c[r * ldc + q] = (add ? c[r * ldc + q] : 0.f) + acc[r][q];
 }
 
 // The kernels this CPU runs, fastest first (the portable one always).

@@ -14,10 +14,12 @@ namespace era::cpu {
 struct GemmMicroKernel {
   const char* name;
   int64_t mr, nr;
-  // c[0:rows, 0:cols] += A · bp over kc steps, where A(r, p) = a[r * a_row + p * a_depth] for
-  // r < rows (rows past `rows` are never read); ldc is c's row stride; rows <= mr, cols <= nr.
+  // c[0:rows, 0:cols] = (add ? c : 0) + A · bp over kc steps, where A(r, p) = a[r * a_row + p * a_depth]
+  // for r < rows (rows past `rows` are never read); ldc is c's row stride; rows <= mr, cols <= nr.
+  // With add false c is only written (the first k-block of a GEMM: no zeroing pass over C first);
+  // the sum is still 0 + A · bp, so a -0 comes out as +0 in both forms.
   void (*run)(int64_t kc, const float* a, int64_t a_row, int64_t a_depth, const float* bp, float* c, int64_t ldc,
-              int64_t rows, int64_t cols);
+              int64_t rows, int64_t cols, bool add);
 };
 
 const GemmMicroKernel& portable_gemm_kernel();
