@@ -2,8 +2,8 @@
  * The CPU backend's worker threads and GEMM micro-kernels (lib/cpu.ts, native/cpu/parallel.cc,
  * native/cpu/gemm_kernels.h): every result is bitwise the same for every thread count (each output
  * element has one owner and a fixed summation order); the settings are validated, reported by
- * era.info() and read from ERA_NUM_THREADS / ERA_CPU_GEMM; ELU's branch-free expm1 is correctly
- * rounded. The kernels' accuracy against float64 is in gemm.test.ts, which runs its CPU grid once
+ * era.info() and read from ERA_NUM_THREADS / ERA_CPU_GEMM; ELU's branch-free expm1 is within an
+ * ulp. The kernels' accuracy against float64 is in gemm.test.ts, which runs its CPU grid once
  * per kernel.
  */
 import { expect } from 'chai';
