@@ -2,7 +2,8 @@
 //   1. pack: B into nr-column panels holding the whole depth k ([panel][p][lane], the ragged one
 //      zero-padded), and A into mr-row panels only when it is bf16 or rounded to tf32/bf16: f32 A
 //      is read where it lies, the micro-kernel taking its two strides. Packing also transposes,
-//      widens bf16 and applies the rounding, so the micro-kernel sees one B layout only;
+//      widens bf16 and applies the rounding, so the micro-kernel sees one B layout only (plain f32
+//      is packed by the AVX builds in gemm_pack.cc where the CPU has them);
 //   2. compute: tiles of MC rows x some columns, each over KC-deep slices, calling the micro-kernel
 //      per (column panel, row panel) with the B panel kept in L1 across the row panels.
 // Operands too large to pack whole are cut into slabs of rows (A) and columns (B). Products with
@@ -14,6 +15,7 @@
 
 #include "../core/bf16.h"
 #include "gemm_kernels.h"
+#include "gemm_pack.h"
 #include "gemm_skinny.h"
 #include "parallel.h"
 #include "vector_math.h"
@@ -75,11 +77,18 @@ void pack_panels(const Lines& src, int64_t first, int64_t count, int64_t k, int6
 
 using PackFn = void (*)(const Lines&, int64_t, int64_t, int64_t, int64_t, float*);
 
+// Plain f32: the AVX builds of gemm_pack.cc where the CPU has them (the same bytes), else the loop.
+void pack_f32(const Lines& src, int64_t first, int64_t count, int64_t k, int64_t w, float* out) {
+  if (!pack_f32_panels_fast(static_cast<const float*>(src.data), src.line_stride, src.depth_stride, first, count, k, w,
+                            out))
+    pack_panels<GemmInput::F32, GemmRound::None>(src, first, count, k, w, out);
+}
+
 PackFn pack_function(GemmInput input, GemmRound round) {
   if (input == GemmInput::BF16) return pack_panels<GemmInput::BF16, GemmRound::None>;  // bf16 is exact
   if (round == GemmRound::TF32) return pack_panels<GemmInput::F32, GemmRound::TF32>;
   if (round == GemmRound::BF16) return pack_panels<GemmInput::F32, GemmRound::BF16>;
-  return pack_panels<GemmInput::F32, GemmRound::None>;
+  return pack_f32;
 }
 
 // Packed-operand buffers, reused across calls by the thread that calls gemm() (workers only read
