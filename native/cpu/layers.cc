@@ -81,24 +81,14 @@ void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* d
     float* db = dbias ? dbias + e * db_stride : nullptr;
     const int64_t r0 = e * rows_per_member, r1 = r0 + rows_per_member;
     parallel_chunks(d, row_grain(rows_per_member), [&](int64_t j_begin, int64_t j_end) {
-      // Rows outer, a block of columns inner: contiguous reads that vectorise, and each column
-      // still summed in row order.
+      // A block of columns at a time (vector_math.cc: rows outer, each column summed in row order).
       constexpr int64_t kBlock = 256;
       double sw[kBlock], sb[kBlock];
       for (int64_t c0 = j_begin; c0 < j_end; c0 += kBlock) {
         const int64_t cols = std::min(kBlock, j_end - c0);
         std::fill(sw, sw + cols, 0.0);
         std::fill(sb, sb + cols, 0.0);
-        for (int64_t r = r0; r < r1; ++r) {
-          const double mu = mean[r], rs = rstd[r];
-          const float* dyr = dy + r * d + c0;
-          const float* xr = x + r * d + c0;
-          for (int64_t j = 0; j < cols; ++j) {
-            const double g = dyr[j];
-            sw[j] += g * ((xr[j] - mu) * rs);
-            sb[j] += g;
-          }
-        }
+        layer_norm_param_sums(sw, sb, dy, x, mean, rstd, r0, r1, d, c0, cols);
         for (int64_t j = 0; j < cols; ++j) {
           if (dw) dw[c0 + j] = static_cast<float>((accumulate ? dw[c0 + j] : 0.0) + sw[j]);
           if (db) db[c0 + j] = static_cast<float>((accumulate ? db[c0 + j] : 0.0) + sb[j]);

@@ -89,6 +89,21 @@ ERA_BODY void layer_norm_row_backward_body(float* dx, const float* dy, const flo
   }
 }
 
+ERA_BODY void layer_norm_param_sums_body(double* sw, double* sb, const float* dy, const float* x, const float* mean,
+                                         const float* rstd, int64_t r0, int64_t r1, int64_t d, int64_t c0, int64_t cols) {
+  // Rows outer, columns inner: contiguous reads that vectorise, each column still summed in row order.
+  for (int64_t r = r0; r < r1; ++r) {
+    const double mu = mean[r], rs = rstd[r];
+    const float* dyr = dy + r * d + c0;
+    const float* xr = x + r * d + c0;
+    for (int64_t j = 0; j < cols; ++j) {
+      const double g = dyr[j];
+      sw[j] += g * ((xr[j] - mu) * rs);
+      sb[j] += g;
+    }
+  }
+}
+
 // ---- the three builds of each body -----------------------------------------------------------
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -111,6 +126,10 @@ ERA_THREE_BUILDS(layer_norm_row,
 ERA_THREE_BUILDS(layer_norm_row_backward,
                  (float* dx, const float* dy, const float* x, const float* w, double mu, double rs, int64_t d),
                  (dx, dy, x, w, mu, rs, d))
+ERA_THREE_BUILDS(layer_norm_param_sums,
+                 (double* sw, double* sb, const float* dy, const float* x, const float* mean, const float* rstd, int64_t r0,
+                  int64_t r1, int64_t d, int64_t c0, int64_t cols),
+                 (sw, sb, dy, x, mean, rstd, r0, r1, d, c0, cols))
 
 int cpu_vector_level() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -166,6 +185,12 @@ void layer_norm_row(float* y, float* mean, float* rstd, const float* x, const fl
 void layer_norm_row_backward(float* dx, const float* dy, const float* x, const float* w, double mu, double rs, int64_t d) {
   build(active_level.load(std::memory_order_relaxed), layer_norm_row_backward_baseline, layer_norm_row_backward_avx2, layer_norm_row_backward_avx512)(
       dx, dy, x, w, mu, rs, d);
+}
+
+void layer_norm_param_sums(double* sw, double* sb, const float* dy, const float* x, const float* mean, const float* rstd,
+                           int64_t r0, int64_t r1, int64_t d, int64_t c0, int64_t cols) {
+  build(active_level.load(std::memory_order_relaxed), layer_norm_param_sums_baseline, layer_norm_param_sums_avx2,
+        layer_norm_param_sums_avx512)(sw, sb, dy, x, mean, rstd, r0, r1, d, c0, cols);
 }
 
 void bias_activation(float* out, int64_t ldc, const float* bias, int64_t rows, int64_t cols, Activation act) {

@@ -19,6 +19,12 @@ void layer_norm_row(float* y, float* mean, float* rstd, const float* x, const fl
 // Its input gradient for one row, given the row's mean and rstd.
 void layer_norm_row_backward(float* dx, const float* dy, const float* x, const float* w, double mu, double rs, int64_t d);
 
+// Layer norm's parameter-gradient sums over rows [r0, r1) for the columns [c0, c0 + cols), in
+// double and in row order: sw[j] += dy[r, c0 + j] * xhat[r, c0 + j], sb[j] += dy[r, c0 + j], where
+// xhat = (x - mean[r]) * rstd[r] and rows are d apart.
+void layer_norm_param_sums(double* sw, double* sb, const float* dy, const float* x, const float* mean, const float* rstd,
+                           int64_t r0, int64_t r1, int64_t d, int64_t c0, int64_t cols);
+
 // A GEMM's epilogue on a block of its output: out[r][c] = act(out[r][c] + bias[c]) for r < rows,
 // c < cols, rows ldc apart; bias may be null.
 void bias_activation(float* out, int64_t ldc, const float* bias, int64_t rows, int64_t cols, Activation act);

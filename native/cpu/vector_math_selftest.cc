@@ -1,5 +1,5 @@
 // Checks of vector_math.cc that the JS tests cannot make: every build this CPU runs (baseline,
-// AVX2, AVX-512) gives bitwise the same ELU and layer-norm rows, and that ELU is within one float ulp of long-double
+// AVX2, AVX-512) gives bitwise the same ELU, layer-norm rows and parameter sums, and that ELU is within one float ulp of long-double
 // expm1 on a dense sweep of [-104, 0] (the count that are not the nearest float is printed, and
 // must stay under 1%). Built with the addon (build/Release/
 // era_vector_math_selftest) and run by test/cpu-threads.test.ts.
@@ -117,6 +117,34 @@ int main() {
   };
   std::vector<float> ln_y, ln_stats, ln_dx;
   layer_norm_all(ln_y, ln_stats, ln_dx);
+
+  // The parameter-gradient column sums on a 37 x 300 block (rows 2..35, columns 5..299: odd
+  // offsets and a ragged tail), against a plain float64 loop.
+  constexpr int64_t kPsRows = 37, kPsD = 300, kPsR0 = 2, kPsR1 = 35, kPsC0 = 5, kPsCols = 295;
+  std::vector<float> ps_dy(kPsRows * kPsD), ps_x(kPsRows * kPsD), ps_mean(kPsRows), ps_rstd(kPsRows);
+  for (auto& v : ps_dy) v = next();
+  for (auto& v : ps_x) v = next() * 2.f + 0.5f;
+  for (int64_t r = 0; r < kPsRows; ++r) ps_mean[r] = next() * 0.25f, ps_rstd[r] = 1.f + 0.2f * next();
+  const auto param_sums = [&] {
+    std::vector<double> sums(2 * kPsCols, 0.0);
+    layer_norm_param_sums(sums.data(), sums.data() + kPsCols, ps_dy.data(), ps_x.data(), ps_mean.data(), ps_rstd.data(),
+                          kPsR0, kPsR1, kPsD, kPsC0, kPsCols);
+    return sums;
+  };
+  const std::vector<double> ps_want = param_sums();
+  {
+    double worst = 0;
+    for (int64_t j = 0; j < kPsCols; ++j) {
+      double sw = 0, sb = 0;
+      for (int64_t r = kPsR0; r < kPsR1; ++r) {
+        const double g = ps_dy[r * kPsD + kPsC0 + j];
+        sw += g * ((ps_x[r * kPsD + kPsC0 + j] - static_cast<double>(ps_mean[r])) * ps_rstd[r]);
+        sb += g;
+      }
+      worst = std::max({worst, std::fabs(ps_want[j] - sw), std::fabs(ps_want[kPsCols + j] - sb)});
+    }
+    check(worst < 1e-12, "layer_norm_param_sums matches a float64 loop");
+  }
   // Against float64 for the widest row: the mean of y is the mean of b plus what w carries.
   {
     const int64_t d = 1000, at = static_cast<int64_t>(lx.size()) - d;
@@ -147,6 +175,7 @@ int main() {
     std::vector<float> y, stats, dx;
     layer_norm_all(y, stats, dx);
     check(y == ln_y && stats == ln_stats && dx == ln_dx, name + " layer norm rows (forward and backward) equal the baseline");
+    check(param_sums() == ps_want, name + " layer norm parameter sums equal the baseline");
   }
   set_vector_math_level(top);
   // In place (y == x), as the GEMM epilogue calls it.
