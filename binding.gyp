@@ -7,7 +7,7 @@
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      "defines": ["NAPI_VERSION=8", "ERA_COMPILER=\"gcc-node-gyp\""],
+      "defines": ["NAPI_VERSION=8", "NDEBUG", "ERA_COMPILER=\"gcc-node-gyp\""],
       "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off", "-fno-math-errno", "-pthread"],
       "ldflags": ["-pthread"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"]
