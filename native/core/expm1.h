@@ -46,7 +46,8 @@ inline float expm1_nonpositive(float xf) {
   p = p * r * r + r;
   const uint32_t two_n_bits = (f32_bits(t) - f32_bits(shift) + 127u) << 23;  // n + 127 in the exponent field
   const float two_n = f32_from_bits(two_n_bits);
-  // expm1(x) = 2^n (expm1(r) + 1) - 1; 2^n p and 2^n - 1 are exact, so the sum rounds once. With
+  // expm1(x) = 2^n (expm1(r) + 1) - 1; for n >= -24, 2^n p and 2^n - 1 are exact, so the sum
+  // rounds once (below, 2^n - 1 rounds to -1, which is already the answer to within an ulp). With
   // n = 0 that is expm1(r) + 0, exact for tiny x.
   const float y = two_n * p + (two_n - 1.f);
   return f32_from_bits(select(pass, u, f32_bits(y)));

@@ -93,7 +93,8 @@ __attribute__((target("avx512f"))) void pack_rows_avx512(const float* data, int6
     ERA_ROW_COPY_BODY
     return;
   }
-  // line_stride 1 (the usual case): full panels as whole-vector copies, 16 floats at a time.
+  // line_stride 1 (the usual case): whole-vector copies, 16 floats at a time, and a masked one for
+  // a ragged panel's last valid lanes and the zero lanes after them.
   for (int64_t l0 = 0; l0 < count; l0 += w) {
     const int64_t valid = std::min(w, count - l0);
     float* panel = out + (l0 / w) * k * w;
