@@ -10,7 +10,8 @@
 #include "gemm_pack.h"
 
 #include <algorithm>
-#include <cstring>
+
+#include "vector_math.h"  // vector_math_level: the AVX builds this CPU runs
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define ERA_PACK_X86 1
@@ -73,26 +74,27 @@ __attribute__((target("avx2"))) void pack_depth_contiguous(const float* data, in
 }
 
 // Lines adjacent in memory (depth steps `depth_stride` apart): one row copy per depth step.
-#define ERA_ROW_COPY_BODY                                                                         \
-  for (int64_t l0 = 0; l0 < count; l0 += w) {                                                    \
-    const int64_t valid = std::min(w, count - l0);                                              \
-    float* panel = out + (l0 / w) * k * w;                                                       \
-    const float* src = data + (first + l0) * line_stride;                                        \
-    for (int64_t p = 0; p < k; ++p) {                                                            \
-      float* dst = panel + p * w;                                                                \
-      const float* row = src + p * depth_stride;                                                 \
-      for (int64_t lane = 0; lane < valid; ++lane) dst[lane] = row[lane * line_stride];          \
-      for (int64_t lane = valid; lane < w; ++lane) dst[lane] = 0.f;                              \
-    }                                                                                            \
+// Inlined into each build below, so each compiles it for its own vector width.
+__attribute__((always_inline)) inline void row_copy_body(const float* data, int64_t line_stride, int64_t depth_stride,
+                                                         int64_t first, int64_t count, int64_t k, int64_t w,
+                                                         float* out) {
+  for (int64_t l0 = 0; l0 < count; l0 += w) {
+    const int64_t valid = std::min(w, count - l0);
+    float* panel = out + (l0 / w) * k * w;
+    const float* src = data + (first + l0) * line_stride;
+    for (int64_t p = 0; p < k; ++p) {
+      float* dst = panel + p * w;
+      const float* row = src + p * depth_stride;
+      for (int64_t lane = 0; lane < valid; ++lane) dst[lane] = row[lane * line_stride];
+      for (int64_t lane = valid; lane < w; ++lane) dst[lane] = 0.f;
+    }
   }
+}
 
 __attribute__((target("avx512f"))) void pack_rows_avx512(const float* data, int64_t line_stride, int64_t depth_stride,
                                                         int64_t first, int64_t count, int64_t k, int64_t w,
                                                         float* out) {
-  if (line_stride != 1) {
-    ERA_ROW_COPY_BODY
-    return;
-  }
+  if (line_stride != 1) return row_copy_body(data, line_stride, depth_stride, first, count, k, w, out);
   // line_stride 1 (the usual case): whole-vector copies, 16 floats at a time, and a masked one for
   // a ragged panel's last valid lanes and the zero lanes after them.
   for (int64_t l0 = 0; l0 < count; l0 += w) {
@@ -120,22 +122,14 @@ __attribute__((target("avx512f"))) void pack_rows_avx512(const float* data, int6
 
 __attribute__((target("avx2"))) void pack_rows_avx2(const float* data, int64_t line_stride, int64_t depth_stride,
                                                    int64_t first, int64_t count, int64_t k, int64_t w, float* out) {
-  ERA_ROW_COPY_BODY
-}
-
-#undef ERA_ROW_COPY_BODY
-
-int cpu_pack_level() {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2")) return 0;
-  return __builtin_cpu_supports("avx512f") ? 2 : 1;
+  row_copy_body(data, line_stride, depth_stride, first, count, k, w, out);
 }
 
 }  // namespace
 
 bool pack_f32_panels_fast(const float* data, int64_t line_stride, int64_t depth_stride, int64_t first, int64_t count,
                           int64_t k, int64_t w, float* out) {
-  static const int level = cpu_pack_level();
+  static const int level = vector_math_level();
   if (level == 0) return false;
   if (depth_stride == 1) {
     pack_depth_contiguous(data, line_stride, first, count, k, w, out);
