@@ -152,6 +152,38 @@ describeCuda(`captureGraph on CUDA (seed ${seed})`, () => {
     src.dispose();
   });
 
+  // A block two graphs recorded with (allocated while recording the first, still live, then
+  // disposed while recording the second) stays reserved until both are disposed, in either order.
+  for (const first of ['the later graph', 'the earlier graph'] as const) {
+    it(`a block two graphs recorded with stays reserved when ${first} is disposed first`, () => {
+      const n = 3072;
+      const src = era.tensor(randomArray(n, seed + 2), [n], { device: 'cuda' });
+      let kept: Tensor | null = null;
+      const g1 = era.captureGraph(() => {
+        kept = era.scale(src, 2); // allocated while recording g1, live afterwards
+      }, { device: 'cuda', warmup: 0 });
+      const g2 = era.captureGraph(() => {
+        era.scale(kept!, 0.5, { out: kept! });
+        kept!.dispose(); // freed while recording g2
+      }, { device: 'cuda', warmup: 0 });
+      const survivor = first === 'the later graph' ? g1 : g2;
+      const cached = () => era.memory().cuda.cachedBytes;
+      const c0 = cached();
+      (first === 'the later graph' ? g2 : g1).dispose();
+      expect(cached() - c0, 'bytes given back by the first dispose').to.equal(0);
+      // The block is still written by the surviving graph, so a new tensor must not land on it.
+      const other = era.full([n], 7, { device: 'cuda' });
+      survivor.replay();
+      expect(Array.from(other.toArray()).every((v) => v === 7)).to.equal(true);
+      // With both graphs gone the block (n floats) is back in the cache.
+      const c1 = cached();
+      survivor.dispose();
+      expect(cached() - c1, 'bytes given back by the second dispose').to.equal(4 * n);
+      other.dispose();
+      src.dispose();
+    });
+  }
+
   it('overlapping copies between views of one tensor behave as memmove (as on the CPU)', () => {
     const host = Float32Array.from({ length: 10 }, (_, i) => i);
     const want = Float32Array.from(host);

@@ -3,6 +3,7 @@
 // Every CUDA status is checked and becomes an era::Error; nothing here exits or aborts.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -94,22 +95,25 @@ struct Allocator {
   std::map<size_t, std::vector<void*>> free_lists;
   std::unordered_map<void*, size_t> live;
   AllocatorStats stats;
-  // While a graph is being recorded, freed blocks go here instead of the free lists: the
-  // recorded kernels address them, so nothing else may reuse them until the graph is destroyed.
+  // CUDA graphs address the blocks they were recorded with, so no other tensor may get such a
+  // block while a graph that uses it is alive. A graph uses the blocks allocated while it was
+  // recorded and those freed while it was recorded (whatever existed before the recording and
+  // outlives it is the caller's to keep alive). graph_refs counts, per block, the live graphs
+  // that use it; a block freed while it has graph references, or while a recording is in
+  // progress, is parked instead of cached, and is cached when its last graph is destroyed.
   bool capturing = false;
-  std::vector<std::pair<void*, size_t>> held;
-  // Blocks allocated during the recording. Those still live when it ends belong to the graph as
-  // well: freed later, they join the graph's held list (graph_owned maps them to it) until the
-  // graph is destroyed, since every replay still writes them.
-  std::vector<void*> recorded;
-  std::unordered_map<void*, std::vector<std::pair<void*, size_t>>*> graph_owned;
+  std::vector<void*> capture_uses;                   // the recording in progress uses these
+  std::unordered_map<void*, int> graph_refs;         // block -> live graphs using it
+  std::unordered_map<void*, size_t> parked;          // freed blocks still used by a graph
 
-  void return_blocks_locked(std::vector<std::pair<void*, size_t>>& blocks) {
-    for (auto& [p, size] : blocks) {
-      free_lists[size].push_back(p);
-      stats.cached += size;
-    }
-    blocks.clear();
+  // Caches `p` (freed, in `parked`) once no graph and no recording in progress uses it.
+  void unpark_if_unused_locked(void* p) {
+    if (graph_refs.count(p)) return;
+    auto it = parked.find(p);
+    if (it == parked.end()) return;
+    free_lists[it->second].push_back(p);
+    stats.cached += it->second;
+    parked.erase(it);
   }
 
   void release_cache_locked() {
@@ -265,7 +269,7 @@ void* device_alloc(size_t bytes, const char* op) {
     a.stats.device_allocations++;
   }
   a.live[p] = size;
-  if (a.capturing) a.recorded.push_back(p);
+  if (a.capturing) a.capture_uses.push_back(p);
   a.stats.in_use += size;
   if (a.stats.in_use > a.stats.peak) a.stats.peak = a.stats.in_use;
   return p;
@@ -280,14 +284,9 @@ void device_free(void* ptr) {
   size_t size = it->second;
   a.live.erase(it);
   a.stats.in_use -= size;
-  if (a.capturing) {
-    a.held.emplace_back(ptr, size);
-    return;
-  }
-  auto owner = a.graph_owned.find(ptr);
-  if (owner != a.graph_owned.end()) {
-    owner->second->emplace_back(ptr, size);
-    a.graph_owned.erase(owner);
+  if (a.capturing) a.capture_uses.push_back(ptr);  // the recording may address it
+  if (a.capturing || a.graph_refs.count(ptr)) {
+    a.parked[ptr] = size;
     return;
   }
   a.stats.cached += size;
@@ -441,8 +440,7 @@ struct Graph {
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   size_t nodes = 0;
-  std::vector<std::pair<void*, size_t>> held;  // blocks freed during the recording (or since)
-  std::vector<void*> recorded;                 // blocks allocated during the recording
+  std::vector<void*> uses;  // blocks allocated or freed while recording (one graph_refs count each)
 };
 
 bool capturing() {
@@ -462,55 +460,59 @@ void begin_capture(const char* op) {
 }
 
 namespace {
-// Ends the recording and hands the held and recorded blocks to the caller.
-cudaError_t stop_capture(cudaGraph_t* graph, std::vector<std::pair<void*, size_t>>& held,
-                         std::vector<void*>& recorded) {
+// Ends the recording; the blocks it used (each once) go to `uses`.
+cudaError_t stop_capture(cudaGraph_t* graph, std::vector<void*>& uses) {
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
   a.capturing = false;
-  held.swap(a.held);
-  recorded.swap(a.recorded);
+  uses.swap(a.capture_uses);
+  a.capture_uses.clear();
+  std::sort(uses.begin(), uses.end());
+  uses.erase(std::unique(uses.begin(), uses.end()), uses.end());
   return cudaStreamEndCapture(ctx().stream, graph);
 }
 
-// Returns the held blocks to the cache and forgets which live blocks the graph owned.
-void give_back(std::vector<std::pair<void*, size_t>>& held, const std::vector<void*>& recorded) {
+// Takes one graph reference on each block in `uses`.
+void take_refs(const std::vector<void*>& uses) {
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
-  for (void* p : recorded) {
-    auto it = a.graph_owned.find(p);
-    if (it != a.graph_owned.end() && it->second == &held) a.graph_owned.erase(it);
+  for (void* p : uses) a.graph_refs[p]++;
+}
+
+// Drops one graph reference per block in `uses` (`referenced`: take_refs ran for them); blocks
+// already freed that no graph uses any more go back to the cache.
+void drop_refs(const std::vector<void*>& uses, bool referenced) {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  for (void* p : uses) {
+    if (referenced) {
+      auto it = a.graph_refs.find(p);
+      if (it != a.graph_refs.end() && --it->second == 0) a.graph_refs.erase(it);
+    }
+    a.unpark_if_unused_locked(p);
   }
-  a.return_blocks_locked(held);
 }
 }  // namespace
 
 void abort_capture() {
   if (!capturing()) return;
   cudaGraph_t graph = nullptr;
-  std::vector<std::pair<void*, size_t>> held;
-  std::vector<void*> recorded;
-  stop_capture(&graph, held, recorded);
+  std::vector<void*> uses;
+  stop_capture(&graph, uses);
   cudaGetLastError();
   if (graph) cudaGraphDestroy(graph);
-  give_back(held, {});  // nothing recorded will ever run
+  drop_refs(uses, false);  // nothing recorded will ever run
 }
 
 Graph* end_capture(const char* op) {
   auto* g = new Graph();
-  cudaError_t e = stop_capture(&g->graph, g->held, g->recorded);
+  cudaError_t e = stop_capture(&g->graph, g->uses);
+  take_refs(g->uses);
   if (e == cudaSuccess) e = cudaGraphInstantiate(&g->exec, g->graph, 0);
   if (e == cudaSuccess) e = cudaGraphGetNodes(g->graph, nullptr, &g->nodes);
   if (e != cudaSuccess) {
     destroy_graph(g);
     check(e, op);
-  }
-  {
-    // Blocks allocated while recording and still live now: the graph owns them once they are freed.
-    Allocator& a = allocator();
-    std::lock_guard<std::mutex> lock(a.mu);
-    for (void* p : g->recorded)
-      if (a.live.count(p)) a.graph_owned[p] = &g->held;
   }
   return g;
 }
@@ -525,12 +527,12 @@ size_t graph_nodes(const Graph* graph) { return graph ? graph->nodes : 0; }
 
 void destroy_graph(Graph* graph) {
   if (!graph) return;
-  // Work already queued may still use the held blocks, but everything that reuses them later is
+  // Work already queued may still use the graph's blocks, but everything that reuses them later is
   // queued behind it on the same stream.
   if (graph->exec) cudaGraphExecDestroy(graph->exec);
   if (graph->graph) cudaGraphDestroy(graph->graph);
   cudaGetLastError();
-  give_back(graph->held, graph->recorded);
+  drop_refs(graph->uses, true);
   delete graph;
 }
 

@@ -68,9 +68,10 @@ std::string finish_read(PendingRead* read, void* host_dst);
 
 // CUDA graphs. begin_capture starts recording the library stream (relaxed mode, so the caching
 // allocator may still cudaMalloc); kernels queued until end_capture are recorded, not run, and
-// replay with one launch_graph each. Blocks freed while recording stay reserved for the graph
-// (its kernels address them) until destroy_graph. Host transfers and synchronisation cannot be
-// recorded: they throw while a capture is in progress.
+// replay with one launch_graph each. Blocks allocated or freed while recording are used by the
+// graph: once freed, none is handed out again until every graph using it is destroyed (blocks
+// from before the recording that it reads are the caller's to keep alive). Host transfers and
+// synchronisation cannot be recorded: they throw while a capture is in progress.
 struct Graph;
 void begin_capture(const char* op);
 Graph* end_capture(const char* op);  // on failure the capture is discarded and this throws
