@@ -131,7 +131,7 @@ export class Adam implements Disposable {
     const capturable = (options as { capturable?: unknown } | undefined)?.capturable ?? false;
     if (typeof capturable !== 'boolean') throw typeError('a boolean', 'options.capturable', capturable);
     // The counter advances once per adamStep call, so it can serve one block only.
-    if (capturable && this.params.length > 1) throw rangeError('a single parameter block (capturable: true)', 'params', `${this.params.length} blocks`);
+    if (capturable && this.params.length > 1) throw rangeError('a single parameter block (capturable: true)', 'params', this.params);
     this.stepCounter = capturable ? zeros([1], { dtype: 'i32', device: this.params[0].device }) : null;
     this.lr = h.lr;
     this.beta1 = h.beta1;

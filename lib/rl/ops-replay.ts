@@ -81,7 +81,8 @@ export function gatherRows(src: Tensor, indices: Tensor, options?: GatherRowsOpt
   if (idx.device === 'cpu') {
     const v = idx.data as Int32Array;
     for (let i = 0; i < v.length; i++) {
-      if (v[i] < 0 || v[i] >= d.n) throw rangeError(`indices in [0, ${d.n}) (the rows of src)`, 'indices', `${v[i]} at position ${i}`);
+      // Worded as the native check words it (sac_replay.cc): the value and where it is.
+      if (v[i] < 0 || v[i] >= d.n) throw new RangeError(`Expected indices in [0, ${d.n}) (the rows of src) for indices but received ${v[i]} at position ${i}`);
     }
   }
   const shape = s.shape.length === 2 ? [b, d.f] : [d.s, b, d.f];

@@ -253,5 +253,5 @@ export class ReplayBuffer implements Disposable {
 
 function checkLength(a: ArrayLike<number>, n: number, name: string): void {
   if (a == null || typeof (a as { length?: unknown }).length !== 'number') throw typeError(`an array of ${n} numbers`, name, a);
-  if (a.length !== n) throw rangeError(`an array of ${n} numbers`, name, `${a.length} numbers`);
+  if (a.length !== n) throw rangeError(`an array of ${n} numbers`, name, a);
 }

@@ -334,7 +334,7 @@ export class SacAgent implements Disposable {
     this.#live();
     const s = this.config.seeds;
     if (observations.length !== s * this.observationSize) {
-      throw rangeError(`a Float32Array of ${s * this.observationSize} numbers (seeds × observation size)`, 'observations', `${observations.length} numbers`);
+      throw rangeError(`a Float32Array of ${s * this.observationSize} numbers (seeds × observation size)`, 'observations', observations);
     }
     return scope(() => {
       const obs = tensor(observations, [s, 1, this.observationSize], { device: this.device });
