@@ -145,6 +145,9 @@ struct Staging {
   bool ready = false;
   // Pinned blocks for asynchronous reads, cached by size.
   std::multimap<size_t, void*> read_blocks;
+  // Read blocks the cache did not keep. finish_read runs on a worker thread, possibly while the
+  // main thread records a graph, so it leaves cudaFreeHost (which may synchronise) to begin_read.
+  std::vector<void*> to_free;
 };
 
 Staging& staging() {
@@ -225,15 +228,61 @@ void* stream() { return ctx().stream; }
 
 void require(const char* op) { ready(op); }
 
+namespace {
+// Faults that leave the CUDA context unusable: every later call in the process fails with them.
+bool sticky(cudaError_t e) {
+  switch (e) {
+    case cudaErrorIllegalAddress: case cudaErrorLaunchFailure: case cudaErrorMisalignedAddress:
+    case cudaErrorAssert: case cudaErrorIllegalInstruction: case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc: case cudaErrorHardwareStackError: case cudaErrorLaunchTimeout:
+    case cudaErrorECCUncorrectable:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::mutex g_lost_mu;
+std::string g_lost;  // where the context was first found lost (empty while it is usable)
+
+// "<op>: CUDA error <name>: <text>", and for a fault that loses the context, what that means.
+// A kernel fault surfaces at the next call that waits for the device, often a later op's: the
+// first op to see it is remembered, and later errors point back to it.
+std::string error_message(const char* op, cudaError_t e) {
+  std::string msg = std::string(op) + ": CUDA error " + describe(e);
+  if (!sticky(e)) return msg;
+  std::lock_guard<std::mutex> lock(g_lost_mu);
+  if (g_lost.empty()) {
+    g_lost = op;
+    return msg + " (the CUDA context is lost: every later CUDA call in this process fails, so restart it;"
+                 " the fault may come from work queued before " + std::string(op) +
+                 ", and ERA_CUDA_SYNC=1 makes each op wait for its own work and report its own faults)";
+  }
+  return msg + " (the CUDA context was lost earlier, first seen by " + g_lost + "; restart the process)";
+}
+
+// ERA_CUDA_SYNC=1: every op waits for its work and checks it (slow; for finding a faulting kernel).
+bool sync_each_op() {
+  static const bool on = [] {
+    const char* v = std::getenv("ERA_CUDA_SYNC");
+    return v && *v && std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+}  // namespace
+
 void check(int status, const char* op) {
   cudaError_t e = static_cast<cudaError_t>(status);
   if (e == cudaSuccess) return;
   cudaGetLastError();  // clear non-sticky errors so the process stays usable
   ErrorKind kind = e == cudaErrorMemoryAllocation ? ErrorKind::OutOfMemory : ErrorKind::Cuda;
-  throw Error(kind, std::string(op) + ": CUDA error " + describe(e));
+  throw Error(kind, error_message(op, e));
 }
 
-void check_launch(const char* op) { check(cudaGetLastError(), op); }
+void check_launch(const char* op) {
+  check(cudaGetLastError(), op);
+  if (sync_each_op() && !capturing()) check(cudaStreamSynchronize(ctx().stream), op);
+}
 
 void* device_alloc(size_t bytes, const char* op) {
   ready(op);
@@ -261,10 +310,11 @@ void* device_alloc(size_t bytes, const char* op) {
       cudaGetLastError();
       size_t free_b = 0, total_b = 0;
       cudaMemGetInfo(&free_b, &total_b);
-      ErrorKind kind = e == cudaErrorMemoryAllocation ? ErrorKind::OutOfMemory : ErrorKind::Cuda;
-      throw Error(kind, std::string(op) + ": CUDA out of memory allocating " +
-                            std::to_string(bytes) + " bytes (" + std::to_string(free_b) +
-                            " of " + std::to_string(total_b) + " bytes free; " + describe(e) + ")");
+      if (e != cudaErrorMemoryAllocation)  // a fault from earlier work, not a full device
+        throw Error(ErrorKind::Cuda, error_message(op, e) + " (allocating " + std::to_string(bytes) + " bytes)");
+      throw Error(ErrorKind::OutOfMemory, std::string(op) + ": CUDA out of memory allocating " +
+                                               std::to_string(bytes) + " bytes (" + std::to_string(free_b) +
+                                               " of " + std::to_string(total_b) + " bytes free; " + describe(e) + ")");
     }
     a.stats.device_allocations++;
   }
@@ -386,6 +436,8 @@ PendingRead* begin_read(const void* device_src, size_t bytes, const char* op) {
   read->bytes = bytes;
   {
     std::lock_guard<std::mutex> lock(s.mu);
+    for (void* p : s.to_free) cudaFreeHost(p);  // on the JS thread, never while recording
+    s.to_free.clear();
     auto it = s.read_blocks.lower_bound(bytes);
     if (it != s.read_blocks.end() && it->first <= bytes * 2 + (1u << 20)) {
       read->capacity = it->first;
@@ -415,7 +467,7 @@ std::string finish_read(PendingRead* read, void* host_dst) {
   cudaSetDevice(ctx().device);
   cudaError_t e = cudaEventSynchronize(read->done);
   if (e != cudaSuccess) {
-    error = "read: CUDA error " + describe(e);
+    error = error_message("read", e);
   } else if (host_dst) {
     std::memcpy(host_dst, read->pinned, read->bytes);
   }
@@ -424,12 +476,12 @@ std::string finish_read(PendingRead* read, void* host_dst) {
   {
     // Keep blocks up to 256 MiB for the next read; give larger ones back at once.
     std::lock_guard<std::mutex> lock(s.mu);
-    if (read->capacity <= (size_t(256) << 20) && s.read_blocks.size() < 8) {
+    if (read->capacity <= (size_t(256) << 20) && s.read_blocks.size() < 8)
       s.read_blocks.emplace(read->capacity, read->pinned);
-      read->pinned = nullptr;
-    }
+    else
+      s.to_free.push_back(read->pinned);
+    read->pinned = nullptr;
   }
-  if (read->pinned) cudaFreeHost(read->pinned);
   delete read;
   return error;
 }
