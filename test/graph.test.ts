@@ -217,6 +217,36 @@ describeCuda(`captureGraph on CUDA (seed ${seed})`, () => {
     x.dispose();
   });
 
+  it('an MLP whose forward a graph recorded keeps that workspace when a larger batch replaces it', () => {
+    const mlp = new era.nn.MLP({ inputSize: 5, hiddenSizes: [7], outputSize: 3, device: 'cuda', seed: 3 });
+    const x4 = era.tensor(randomArray(4 * 5, seed + 3), [4, 5], { device: 'cuda' });
+    let y4: Tensor | null = null;
+    const g = era.captureGraph(() => {
+      y4 = mlp.forward(x4);
+    }, { device: 'cuda' });
+    const x8 = era.tensor(randomArray(8 * 5, seed + 4), [8, 5], { device: 'cuda' });
+    mlp.forward(x8); // grows the workspace
+    const fresh = randomArray(4 * 5, seed + 5);
+    x4.write(fresh);
+    g.replay(); // writes the recorded (first) workspace, which must still be allocated and ours
+    const replayed = Array.from(y4!.toArray());
+    const xFresh = era.tensor(fresh, [4, 5], { device: 'cuda' });
+    expect(replayed).to.deep.equal(Array.from(mlp.forward(xFresh).toArray()));
+    g.dispose();
+    for (const d of [mlp, x4, x8, xFresh]) d.dispose();
+  });
+
+  it('refuses to record a step of an Adam that counts its steps on the host, naming it', () => {
+    const p = era.ones([16], { device: 'cuda' });
+    const g = era.full([16], 0.5, { device: 'cuda' });
+    const opt = new Adam(p, { lr: 0.1 });
+    expectThrowsNaming(() => era.captureGraph(() => opt.step(g), { device: 'cuda', warmup: 0 }), TypeError, 'this');
+    expect(era.isCapturing()).to.equal(false);
+    opt.step(g); // eagerly it works, and it is the first step: Adam moves each parameter by lr
+    expectClose(p.toArray(), new Array(16).fill(0.9), { atol: 1e-6 });
+    for (const d of [opt, p, g]) d.dispose();
+  });
+
   it('capturable Adam recorded in a graph equals eager Adam step for step', () => {
     const n = 5003;
     const pe = era.tensor(randomArray(n, seed), [n], { device: 'cuda' });

@@ -33,6 +33,7 @@ import { randomInt } from 'node:crypto';
 
 import { resolveDevice, type Device } from '../device.js';
 import { EraError } from '../errors.js';
+import { isCapturing } from '../graph.js';
 import { native, type NativeTensor } from '../native.js';
 import { copy } from '../ops.js';
 import { keep } from '../scope.js';
@@ -195,6 +196,10 @@ export class MLP implements Disposable {
   readonly #parameters: readonly MLPParameter[];
   #native: NativeMlp | null;
   #workspace: Tensor | null = null;
+  /** Whether a CUDA graph recorded a forward or backward on the current workspace. */
+  #workspaceRecorded = false;
+  /** Workspaces replaced after a graph recorded them: its replays still write them (freed on dispose). */
+  #retired: Tensor[] = [];
   #layout: { size: number; x: number; y: number; dx: number } | null = null;
   #capacity = 0;
   /** Lent views of the workspace, by kind and shape; dropped with the workspace. */
@@ -304,8 +309,11 @@ export class MLP implements Disposable {
       ws.dispose();
       throw err;
     }
-    // The old block's views now throw the disposed error if anyone still holds them.
-    this.#workspace?.dispose();
+    // The old block's views now throw the disposed error if anyone still holds them. A block a
+    // graph recorded stays allocated instead (its replays would write into whatever got it).
+    if (this.#workspace && this.#workspaceRecorded) this.#retired.push(this.#workspace);
+    else this.#workspace?.dispose();
+    this.#workspaceRecorded = false;
     this.#views.clear();
     this.#workspace = ws;
     this.#layout = layout;
@@ -331,6 +339,7 @@ export class MLP implements Disposable {
     }
     const batch = s[s.length - 2];
     if (batch > this.#capacity) this.#grow(model, batch);
+    if (isCapturing()) this.#workspaceRecorded = true;
     this.#last = null;
     model.forward(x.handle);
     const y = s.length === 2 && o.ensemble === 1 ? [batch, o.outputSize] : [o.ensemble, batch, o.outputSize];
@@ -357,6 +366,7 @@ export class MLP implements Disposable {
       throw new RangeError(`Expected shape [${last.y.join(', ')}] (the last forward's output) for dy but received shape [${dy.shape.join(', ')}]`);
     }
     const inputGrad = o.inputGrad === true;
+    if (isCapturing()) this.#workspaceRecorded = true;
     model.backward(dy.handle, inputGrad, o.paramGrads !== false);
     return inputGrad ? this.#view('dx', this.#layout!.dx, last.x) : null;
   }
@@ -468,6 +478,8 @@ export class MLP implements Disposable {
     this.#views.clear();
     this.#workspace?.dispose();
     this.#workspace = null;
+    for (const ws of this.#retired) ws.dispose();
+    this.#retired = [];
     this.params.dispose();
     this.grads.dispose();
   }

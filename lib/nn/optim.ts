@@ -17,6 +17,7 @@
  * advances (one more tiny launch), so a step recorded in a CUDA graph (era.captureGraph) uses the
  * right bias corrections on every replay.
  */
+import { isCapturing } from '../graph.js';
 import { native, type NativeTensor } from '../native.js';
 import { empty, tensorArg, zeros, type Tensor } from '../tensor.js';
 import { finiteNumber, integer, plainObject, rangeError, typeError } from '../validate.js';
@@ -170,6 +171,11 @@ export class Adam implements Disposable {
     const lr = nonNegative(this.lr, 'lr', 0);
     const t = this.#step + 1;
     const counter = this.stepCounter?.handle ?? null;
+    // A host step count would be baked into the recording: every replay would repeat step t's
+    // bias correction.
+    if (!counter && isCapturing()) {
+      throw typeError('a capturable optimizer (options.capturable: true) while a CUDA graph is recorded', 'this', 'one that counts its steps on the host');
+    }
     this.params.forEach((p, i) => {
       api().adamStep(p.handle, g[i].handle, this.m[i].handle, this.v[i].handle, lr, this.beta1, this.beta2, this.eps, this.weightDecay, t, counter);
     });
