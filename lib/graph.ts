@@ -14,13 +14,16 @@
  * - the inputs must be written into the same tensors before each replay (outside the graph), and
  *   every tensor the function touches must outlive the graph;
  * - numbers that change between steps must live on the device (e.g. `new nn.Adam(p, { capturable:
- *   true })` keeps its step count there; random draws must come from tensors filled before the
- *   replay);
+ *   true })` keeps its step count there, and a step of one that does not is refused while
+ *   recording; random draws must come from tensors filled before the replay); host numbers such
+ *   as an optimizer's `lr` replay with the value they had when recorded;
  * - host transfers (`toArray`, `write`, `tensor(...)` of host data on CUDA) and `synchronize()` are
  *   refused while recording, with an error naming the op.
  * Memory the function allocates while recording stays reserved for the graph until it is disposed,
  * whether it is freed during the recording (temporaries) or later (a tensor the function kept), so
- * replays never write into memory that was handed out again.
+ * replays never write into memory that was handed out again; a block several graphs recorded
+ * waits for the last of them. An `nn.MLP` whose workspace a recording used keeps it when a
+ * larger batch makes it allocate a new one.
  *
  * `captureGraph` runs `fn` eagerly `warmup` times first (default 1; lazily allocated buffers and
  * one-off work happen there, and its effects are real), then records one more call, which does not
