@@ -5,7 +5,8 @@
 #   check.sh check <outdir> [--budget S] [--dry-run]
 #     S seconds in all (default 560; give the device command a timeout a little above it). In order:
 #     1. era info;
-#     2. the whole suite (ERA_REQUIRE_CUDA=1), and beside it SAC+ERA on cartpole-swingup (100k steps,
+#     2. the whole suite (ERA_REQUIRE_CUDA=1; a process per test file, failing files run again with
+#        ERA_CUDA_SYNC=1), and beside it SAC+ERA on cartpole-swingup (100k steps,
 #        3 seeds, hidden 512, batch 256, --graph) and a --quick pass of the PyTorch baselines that
 #        only fills torch.compile's caches (its figures are thrown away);
 #     3. alone on the GPU: a short training run for a clean updates/s figure, the PyTorch baselines
@@ -84,6 +85,48 @@ within() {
 stage() { local log="$1"; shift; "$@" >>"$log" 2>&1 & wait $!; }
 # The command in folder $1 (in the subshell stage makes: this shell stays where it is).
 run_in() { local d="$1"; shift; cd "$d" && "$@"; }
+# The suite, one mocha process per test file (until epoch second $1), so a fault that loses the
+# CUDA context (after it every CUDA call in the process fails) fails only its own file. Each file
+# that fails is run once more with ERA_CUDA_SYNC=1, time allowing: there every op waits for its
+# own work, so a faulting kernel is reported by its own op. Ends with the summed closing line;
+# returns 0, 1 (a failure) or 124 (cut: the files not reached are named).
+suite_per_file() {
+  local end="$1" cfg="$work/mocharc-one.json" f r line p=0 fl=0 sk=0 cut_at="" failed=()
+  local count='^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$'
+  # The bundle's config without its spec (a file named on the command line adds to the spec).
+  "$NODE" -e 'const fs = require("fs"); const c = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); delete c.spec; fs.writeFileSync(process.argv[2], JSON.stringify(c));' \
+    .mocharc.json "$cfg" || return 1
+  for f in dist/test/*.test.js; do
+    if [ $((end - $(now))) -lt 5 ]; then cut_at="${cut_at:+$cut_at }$f"; continue; fi
+    echo "=== $f"
+    within $((end - $(now))) env "${mocha_env[@]}" "$NODE" node_modules/mocha/bin/mocha.js --config "$cfg" "$f" >"$work/one.log" 2>&1
+    r=$?
+    # The file's own closing line, indented so that only the sum below reads as the suite's.
+    sed -E "s/($count)/  (this file) \1/" "$work/one.log"
+    line=$(grep -E "$count" "$work/one.log" | tail -n 1)
+    if [ -n "$line" ]; then
+      set -- $line
+      p=$((p + $1)); fl=$((fl + $3)); sk=$((sk + $5))
+      [ "$r" = 0 ] || [ "$3" -gt 0 ] || fl=$((fl + 1))  # exited non-zero with no failed test counted
+    else
+      fl=$((fl + 1))  # no closing line: it crashed or was cut
+      echo "  (this file) exit $(said "$r") without a closing count: counted as 1 failed"
+    fi
+    [ "$r" = 0 ] || failed+=("$f")
+  done
+  for f in "${failed[@]}"; do
+    [ $((end - $(now))) -ge 30 ] || { echo "=== no time left to rerun $f with ERA_CUDA_SYNC=1"; continue; }
+    echo "=== $f again with ERA_CUDA_SYNC=1 (each op waits for its work; not counted above)"
+    within $((end - $(now))) env "${mocha_env[@]}" ERA_CUDA_SYNC=1 "$NODE" node_modules/mocha/bin/mocha.js --config "$cfg" "$f" 2>&1 |
+      sed -E "s/($count)/  (sync rerun) \1/"
+  done
+  [ -z "$cut_at" ] || echo "=== cut at the suite's time; not run: $cut_at"
+  echo
+  echo "$p passed, $fl failed, $sk skipped"
+  [ -n "$cut_at" ] && return 124
+  [ "$fl" = 0 ]
+}
+
 status=0
 # The script's status: a cut stage is 3, any other failure 1 (1 wins).
 note_rc() { if [ "$1" -ne 0 ]; then if cut "$1"; then [ "$status" = 0 ] && status=3; else status=1; fi; fi; }
@@ -232,7 +275,7 @@ run_check() {
   # The suite may run past the training's share, but not into the benches' (a hang must not eat them).
   local suite_end=$((t0 + budget * 55 / 100))
   stamp "test suite, until +$((suite_end - t0))s" | tee "$out/test.log"
-  stage "$out/test.log" run_in "$HERE" within $((suite_end - $(now))) env "${mocha_env[@]}" "$NODE" node_modules/mocha/bin/mocha.js --config .mocharc.json
+  stage "$out/test.log" run_in "$HERE" suite_per_file "$suite_end"
   local rc=$?
   note_rc "$rc"
   suite_said="exit $(said "$rc")"
