@@ -3,8 +3,10 @@
  * `benches: BenchCase[]`; run.ts loads every entry and calls runCase() on each case.
  *
  * Each figure is the median of timed repeats after warm-up. On CUDA a repeat is timed with the
- * native event timer on the library stream (GPU time, not launch time); on the CPU with
- * process.hrtime. GB/s and TFLOP/s come from the bytes and FLOPs a case declares, and the fraction
+ * native event timer on the library stream around back-to-back runs: the time the GPU takes to
+ * finish them, which is the GPU's own time unless the host cannot issue the work as fast as the
+ * GPU runs it. The host's issue time is recorded beside it (issueMs), so such launch-bound cases
+ * are marked. On the CPU repeats are timed with process.hrtime. GB/s and TFLOP/s come from the bytes and FLOPs a case declares, and the fraction
  * of the ceiling compares against the device copy bandwidth measured earlier in the same run.
  */
 import era, { type Device, type Tensor } from '../lib/index.js';
@@ -57,6 +59,8 @@ export interface CaseResult {
   medianMs?: number;
   p20Ms?: number;
   p80Ms?: number;
+  /** CUDA: median host time per run to issue the work (≈ medianMs: launch-bound). */
+  issueMs?: number;
   /** Per-run times in ms (one sample = `inner` back-to-back runs, divided by `inner`). */
   samples?: number[];
   inner?: number;
@@ -117,17 +121,23 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-/** Times `count` back-to-back runs starting at `iteration`; returns total ms. */
-function timeRuns(device: Device, work: BenchRun, iteration: number, count: number): number {
+/**
+ * Times `count` back-to-back runs starting at `iteration`: total ms, and on CUDA the host's ms to
+ * issue them (on the CPU the two are the same).
+ */
+function timeRuns(device: Device, work: BenchRun, iteration: number, count: number): { ms: number; issueMs: number } {
   if (device === 'cuda') {
     // Events on the library stream: start fires once earlier work is done, stop waits for ours.
     native().timerStart();
+    const t0 = process.hrtime.bigint();
     for (let i = 0; i < count; i++) work.run(iteration + i);
-    return native().timerStop();
+    const issueMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    return { ms: native().timerStop(), issueMs };
   }
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < count; i++) work.run(iteration + i);
-  return Number(process.hrtime.bigint() - t0) / 1e6;
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { ms, issueMs: ms };
 }
 
 /** Six significant digits: plenty for timings, and keeps the JSON readable. */
@@ -149,11 +159,14 @@ export async function runCase(c: BenchCase, bench: string, ctx: BenchContext, ce
     const repeats = ctx.quick ? Math.min(c.repeats ?? 5, 5) : c.repeats ?? 25;
     let iteration = 0;
     const warm: number[] = [];
-    for (let i = 0; i < Math.max(1, warmup); i++) warm.push(timeRuns(ctx.device, work, iteration++, 1));
+    for (let i = 0; i < Math.max(1, warmup); i++) warm.push(timeRuns(ctx.device, work, iteration++, 1).ms);
     const inner = Math.min(1000, Math.max(1, Math.ceil(1 / Math.max(1e-6, Math.min(...warm)))));
     const samples: number[] = [];
+    const issue: number[] = [];
     for (let r = 0; r < repeats; r++) {
-      samples.push(timeRuns(ctx.device, work, iteration, inner) / inner);
+      const t = timeRuns(ctx.device, work, iteration, inner);
+      samples.push(t.ms / inner);
+      issue.push(t.issueMs / inner);
       iteration += inner;
     }
     const sorted = samples.slice().sort((a, b) => a - b);
@@ -162,6 +175,7 @@ export async function runCase(c: BenchCase, bench: string, ctx: BenchContext, ce
       medianMs: round(median), p20Ms: round(quantile(sorted, 0.2)), p80Ms: round(quantile(sorted, 0.8)),
       samples: samples.map((s) => round(s)), inner, bytes: work.bytes, flops: work.flops,
     });
+    if (ctx.device === 'cuda') result.issueMs = round(quantile(issue.sort((a, b) => a - b), 0.5));
     if (work.bytes) result.gbps = round(work.bytes / median / 1e6);
     if (work.flops) result.tflops = round(work.flops / median / 1e9);
     if (result.gbps && ceilingGbps && work.compareToCopy !== false) result.fractionOfCopy = round(result.gbps / ceilingGbps);
