@@ -650,6 +650,38 @@ describeCuda(`era.logits CUDA vs CPU (seed ${seed})`, () => {
     }
   }
 
+  // Logits that are a view at an element offset, with the gradient written to a fresh tensor:
+  // the rows' 16-byte boundaries fall at different elements in the two, so the vector stores may
+  // not use the logits' alignment for the output (a misaligned store on a GPU).
+  for (const [dtype, v, offset] of [['f32', 32003, 1], ['f32', 1024, 2], ['bf16', 50257, 3]] as const) {
+    it(`${dtype} logits viewed at element offset ${offset} (V ${v}), gradient not in place: match the CPU`, () => {
+      const lengths = [3, 1, 4];
+      const b = makeBatch(lengths, ['mid', 'low', 'high'], v, seed + 50 + offset);
+      const bits = dtype === 'bf16' ? Uint16Array.from(b.x, toBf16) : undefined;
+      const hc = inputs(b, 'cpu', bits ?? b.x, bits ? 'bf16' : undefined);
+      const hd = inputs(b, 'cuda', bits ?? b.x, bits ? 'bf16' : undefined);
+      const padded = bits ? new Uint16Array(offset + b.n * v) : new Float32Array(offset + b.n * v);
+      padded.set(bits ?? b.x, offset);
+      const parent = tensor(padded, [padded.length], { device: 'cuda', ...(bits ? { dtype: 'bf16' as const } : {}) });
+      const viewed = parent.view(offset, [b.n, v]);
+      const g = Float32Array.from({ length: b.n }, (_, i) => Math.cos(i + 1));
+      const gc = cpuT(g, [b.n]);
+      const gd = tensor(g, [b.n], { device: 'cuda' });
+      const rc = logits(hc.logits, hc.tokens, hc.offsets, hc.advantages);
+      const rd = logits(viewed, hd.tokens, hd.offsets, hd.advantages);
+      expectClose(f64(rd.logProbs), f64(rc.logProbs), { atol: 1e-4, rtol: 1e-4, what: 'logProbs' });
+      const gradC = logitsBackward(hc.logits, hc.tokens, hc.offsets, hc.advantages, gc, { forward: rc });
+      const gradD = logitsBackward(viewed, hd.tokens, hd.offsets, hd.advantages, gd, { forward: rd });
+      const toF = (t: Tensor): Float64Array => {
+        const a = t.toArray();
+        return a instanceof Uint16Array ? Float64Array.from(a, fromBf16) : Float64Array.from(a as Float32Array);
+      };
+      expectClose(toF(gradD), toF(gradC), { atol: 1e-5, rtol: dtype === 'f32' ? 1e-4 : 1e-2, what: 'gradient' });
+      expect(Array.from(viewed.toArray().subarray(0, 8)), 'the logits are untouched').to.deep.equal(Array.from((bits ?? b.x).subarray(0, 8)));
+      disposeAll(hc, hd, gc, gd, rc, rd, gradC, gradD, parent);
+    });
+  }
+
   it('k = 2 and general k paths agree with the CPU on the same data (k = 2.5, 1)', () => {
     const b = makeBatch([5, 3, 8], ['low', 'high', 'mid'], 1531, seed + 40);
     for (const k of [2.5, 1]) {

@@ -543,7 +543,7 @@ template <typename T>
 __global__ void __launch_bounds__(kRowBlock, 2)
 row_backward_kernel(const T* logits, T* grad, int v, const int32_t* __restrict__ tokens,
                     const float* __restrict__ g, const float* __restrict__ scale,
-                    const float* __restrict__ log_probs, float inv_t) {
+                    const float* __restrict__ log_probs, float inv_t, bool vec) {
   using E = Elem<T>;
   using Raw = typename E::Raw;
   constexpr int W = E::kVec;
@@ -562,7 +562,10 @@ row_backward_kernel(const T* logits, T* grad, int v, const int32_t* __restrict__
   const float a = c * inv_t * kLog2e, b = lp * kLog2e;  // q = 2^((x - x_y) a + b)
   auto grad_at = [&](int i, float x) { return i == y ? gy : -coef * ex2(fmaf(x - xy, a, b)); };
 
-  const int head = row_head(row, v);
+  // The vector body reads the row and writes the output at the same element offsets, so both
+  // must reach a 16-byte boundary at the same element: `vec` (the same for every row, whose
+  // stride is shared) says they do; otherwise the whole row takes the scalar loop.
+  const int head = vec ? row_head(row, v) : v;
   for (int i = threadIdx.x; i < head; i += kRowBlock)
     out[i] = E::from_float(grad_at(i, E::to_float(__ldcs(row + i))));
   const Raw* in_body = reinterpret_cast<const Raw*>(row + head);
@@ -702,7 +705,7 @@ void launch_backward(const void* logits, void* grad, int64_t n, int v, const int
   else
     row_backward_kernel<T><<<unsigned(n), kRowBlock, 0, s>>>(
         static_cast<const T*>(logits), static_cast<T*>(grad), v, tokens, g, scale, log_probs,
-        inv_t);
+        inv_t, ((reinterpret_cast<uintptr_t>(logits) - reinterpret_cast<uintptr_t>(grad)) & 15) == 0);
 }
 
 }  // namespace

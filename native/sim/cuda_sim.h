@@ -133,12 +133,20 @@ template <class T>
 T atomicMin(T* p, T v) { T old = *p; *p = std::min(old, v); return old; }
 
 // ---- loads, bit casts and integer intrinsics (only those native/cuda uses) ---------------------------------------------------
+// These check the alignment a GPU needs (a float4 or uint4 on 16 bytes, say), which plain host
+// loads would not, and copy bytes so a misaligned one does not fault the simulator itself.
+namespace era_sim {
 template <class T>
-T __ldg(const T* p) { return *p; }
+inline void check_aligned(const void* p, const char* how) {
+  if (reinterpret_cast<uintptr_t>(p) % alignof(T) != 0) misaligned_access(p, sizeof(T), alignof(T), how);
+}
+}  // namespace era_sim
 template <class T>
-T __ldcs(const T* p) { return *p; }  // streaming (evict-first) hints mean nothing here
+T __ldg(const T* p) { era_sim::check_aligned<T>(p, "load"); T v; std::memcpy(&v, p, sizeof(T)); return v; }
 template <class T>
-void __stcs(T* p, T v) { *p = v; }
+T __ldcs(const T* p) { return __ldg(p); }  // streaming (evict-first) hints mean nothing here
+template <class T>
+void __stcs(T* p, T v) { era_sim::check_aligned<T>(p, "store"); std::memcpy(p, &v, sizeof(T)); }
 inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
 inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }

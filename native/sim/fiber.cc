@@ -3,6 +3,8 @@
 // kernels never change them, and reloading them on every switch cost a third of the run time.
 #include "sim/fiber.h"
 
+#include "sim/cudart_sim.h"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -103,6 +105,8 @@ struct BlockRun {
   std::vector<unsigned> waiting_lanes;  // per warp, lanes at a warp barrier
   std::vector<unsigned char> slots;     // per warp, 32 exchange slots
   std::vector<unsigned char> shared;    // dynamic shared memory (+ alignment slack)
+  bool faulted = false;                 // a thread made a misaligned access (misaligned_access)
+  const char* name = nullptr;           // the kernel running
   void* shared_aligned = nullptr;
 };
 
@@ -291,6 +295,15 @@ bool launch_fits(dim3 grid, dim3 block, size_t dynamic_smem, const char* name) {
 bool run_grid(dim3 grid, dim3 block, size_t dynamic_smem, const char* name,
               const std::function<void()>& body) {
   std::lock_guard<std::mutex> lock(g_launch_mutex);
+  // ERA_SIM_TRACE=1: one stderr line per grid run (graph replays included), to count and name
+  // the kernels a piece of work launches.
+  static const bool trace = [] {
+    const char* t = std::getenv("ERA_SIM_TRACE");
+    return t && *t && std::strcmp(t, "0") != 0;
+  }();
+  if (trace)
+    std::fprintf(stderr, "era-sim: run %s grid (%u,%u,%u) block (%u,%u,%u) smem %zu\n", name, grid.x, grid.y,
+                 grid.z, block.x, block.y, block.z, dynamic_smem);
   if (static_cast<int>(block.x * block.y * block.z) > kMaxThreads) return false;
   g_run.body = &body;
   g_run.shared.assign(dynamic_smem ? dynamic_smem + 128 : 0, 0);
@@ -300,13 +313,24 @@ bool run_grid(dim3 grid, dim3 block, size_t dynamic_smem, const char* name,
                                       : nullptr;
   gridDim = grid;
   blockDim = block;
+  g_run.faulted = false;
+  g_run.name = name;
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x) {
         blockIdx = uint3{x, y, z};
         if (!run_block(block, name)) return false;
       }
-  return true;
+  return !g_run.faulted;
+}
+
+void misaligned_access(const void* p, size_t bytes, size_t align, const char* how) {
+  // The first one per launch is enough to find the bug.
+  if (!g_run.faulted)
+    std::fprintf(stderr, "era-sim: %s: misaligned %zu-byte %s at %p (needs %zu-byte alignment), thread %d of block (%u,%u,%u)\n",
+                 g_run.name ? g_run.name : "?", bytes, how, p, align, g_run.current, blockIdx.x, blockIdx.y, blockIdx.z);
+  g_run.faulted = true;
+  record_error(cudaErrorMisalignedAddress);
 }
 
 void block_barrier() {

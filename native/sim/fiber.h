@@ -43,4 +43,9 @@ struct KernelCounter {
 // The launch's dynamic shared memory (extern __shared__), 128-byte aligned.
 void* dynamic_shared();
 
+// A kernel thread accessed `bytes` bytes at `p`, which is not aligned to `align`: on a GPU that is
+// cudaErrorMisalignedAddress. Records that error, prints where, and fails the launch when its grid
+// ends (the thread itself carries on).
+void misaligned_access(const void* p, size_t bytes, size_t align, const char* how);
+
 }  // namespace era_sim

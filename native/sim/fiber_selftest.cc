@@ -8,8 +8,8 @@
 //       native/sim/cudart_sim.cc -o /tmp/fs && /tmp/fs
 // Prints every check, then a PASS/FAIL line; exits nonzero on failure. Expected values are
 // computed on the host from the CUDA/PTX definitions, never from the simulator's own code.
-// A deadlock check below makes the simulator print an "era-sim: ... deadlocked" line to stderr:
-// that line is expected.
+// The deadlock checks below make the simulator print "era-sim: ... deadlocked" lines, and the
+// alignment check a "misaligned" one, to stderr: those lines are expected.
 #include <cinttypes>
 #include <cmath>
 #include <cstdarg>
@@ -918,6 +918,12 @@ __global__ void k_mark(int* flag) {
   flag[block * nthreads + tid] += 1;
 }
 
+// Each thread loads a float4 at `base + offset` floats and stores it at `out + offset` floats.
+__global__ void k_vector_copy(const float* base, float* out, int offset) {
+  const int i = threadIdx.x * 4 + offset;
+  __stcs(reinterpret_cast<float4*>(out + i), __ldg(reinterpret_cast<const float4*>(base + i)));
+}
+
 namespace {
 
 void test_deadlock_and_limits() {
@@ -971,6 +977,22 @@ void test_deadlock_and_limits() {
     const cudaError_t e2 = launch(dim3(1), dim3(200), 0, "k_syncthreads_count", k_syncthreads_count, cnt.data(), 200);
     check(e == cudaSuccess && bad == 0 && e2 == cudaSuccess && cnt[0] == 67 && cnt[4 * 199 + 1] == 5,
           "... and so do warp shuffles and __syncthreads_count (%s, %s)", cudaGetErrorName(e), cudaGetErrorName(e2));
+  }
+
+  std::printf("alignment\n");
+  {
+    // 16-byte vector loads and stores need 16-byte addresses on a GPU (cudaErrorMisalignedAddress).
+    alignas(16) float in[64 + 4], out[64 + 4];
+    for (int i = 0; i < 68; ++i) in[i] = static_cast<float>(i), out[i] = -1;
+    cudaError_t e = launch(dim3(1), dim3(16), 0, "k_vector_copy", k_vector_copy, in, out, 0);
+    bool copied = true;
+    for (int i = 0; i < 64; ++i) copied &= out[i] == static_cast<float>(i);
+    const cudaError_t bad = launch(dim3(1), dim3(16), 0, "k_vector_copy", k_vector_copy, in, out, 1);
+    const cudaError_t after = launch(dim3(1), dim3(16), 0, "k_vector_copy", k_vector_copy, in, out, 4);
+    check(e == cudaSuccess && copied && bad == cudaErrorMisalignedAddress && after == cudaSuccess,
+          "aligned float4 __ldg/__stcs run (%s); one float off they fail with cudaErrorMisalignedAddress (%s); the "
+          "next aligned launch runs (%s)",
+          cudaGetErrorName(e), cudaGetErrorName(bad), cudaGetErrorName(after));
   }
 
   std::printf("launch limits\n");

@@ -101,6 +101,8 @@ inline uint32_t f32_to_tf32_rna(float f) {
 // cp.async.cg.shared.global with a source size of 16 or 0 (zero fill). Done at once: the
 // simulator cannot show a read that comes before cp.async.wait_group.
 inline void cp_async16(void* dst, const void* src, bool valid) {
+  if (reinterpret_cast<uintptr_t>(dst) % 16) misaligned_access(dst, 16, 16, "cp.async to shared memory");
+  if (valid && reinterpret_cast<uintptr_t>(src) % 16) misaligned_access(src, 16, 16, "cp.async from global memory");
   if (valid) std::memcpy(dst, src, 16);
   else std::memset(dst, 0, 16);
 }
