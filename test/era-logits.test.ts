@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { EraError } from '../lib/errors.js';
 import { logits, logitsBackward, type LogitsOptions, type LogitsResult, type ResolvedLogitsOptions } from '../lib/era/logits.js';
 import { native } from '../lib/native.js';
+import { normal } from '../lib/random.js';
 import { empty, tensor, type Tensor } from '../lib/tensor.js';
 import { describeCuda, expectClose, finiteDifferences, rng, testSeed } from './helpers.js';
 
@@ -681,6 +682,41 @@ describeCuda(`era.logits CUDA vs CPU (seed ${seed})`, () => {
       disposeAll(hc, hd, gc, gd, rc, rd, gradC, gradD, parent);
     });
   }
+
+  // The top-k set's slots follow index order, not the order threads get there (which varies on a
+  // GPU, and under ERA_SIM_ORDER=shuffle), so its sums are the same bits every run.
+  it('topK 20: forward and backward give the same bits run to run', () => {
+    // Logits ~ N(0, 3²): the top 20 differ enough that summing them in another order changes bits.
+    const n = 32;
+    const v = 32003;
+    const drawn = normal([n * v], { seed: seed + 60, device: 'cpu', std: 3 });
+    const x = drawn.toArray() as Float32Array;
+    const argmax = Int32Array.from({ length: n }, (_, r) => {
+      let best = 0;
+      for (let i = 1; i < v; i++) if (x[r * v + i] > x[r * v + best]) best = i;
+      return best; // in the top-k set, so its log-prob is not the sentinel
+    });
+    const d = {
+      logits: tensor(x, [n, v], { device: 'cuda' }),
+      tokens: tensor(argmax, [n], { device: 'cuda' }),
+      offsets: tensor(Int32Array.from([0, 8, 9, 20, 32]), [5], { device: 'cuda' }),
+      advantages: tensor(Float32Array.from({ length: n }, (_, i) => (i % 3) - 0.5), [n], { device: 'cuda' }),
+    };
+    const g = tensor(Float32Array.from({ length: n }, (_, i) => 1 - 0.1 * i), [n], { device: 'cuda' });
+    const runs = [0, 1, 2].map(() => {
+      const r = logits(d.logits, d.tokens, d.offsets, d.advantages, { topK: 20 });
+      const grad = logitsBackward(d.logits, d.tokens, d.offsets, d.advantages, g, { topK: 20, forward: r });
+      const out = { logProbs: Array.from(r.logProbs.toArray()), grad: Array.from(grad.toArray()) };
+      disposeAll(r, grad);
+      return out;
+    });
+    expect(runs[0].logProbs.every((lp) => lp > -100), 'no sentinel log-probs').to.equal(true);
+    for (const r of runs.slice(1)) {
+      expect(r.logProbs).to.deep.equal(runs[0].logProbs);
+      expect(r.grad).to.deep.equal(runs[0].grad);
+    }
+    disposeAll(d, g, drawn);
+  });
 
   it('k = 2 and general k paths agree with the CPU on the same data (k = 2.5, 1)', () => {
     const b = makeBatch([5, 3, 8], ['low', 'high', 'mid'], 1531, seed + 40);

@@ -281,7 +281,8 @@ struct TopkShared {
   int idx[kEraLogitsMaxTopK];
   float val[kEraLogitsMaxTopK];
   int warp_ties[32];
-  int n_gt, tie_cut;
+  int warp_gt[32];
+  int tie_cut;
 };
 
 // The row's top-k set under the order (logit descending, index ascending): everything above the
@@ -296,10 +297,7 @@ __device__ void select_topk(const T* row, int v, int k, TopkShared& sh, uint32_t
   radix_kth<E::kKeyBits>(v, k, [row](int i) { return E::key(row[i]); }, sh.rs, theta, quota);
   const int cnt_gt = k - quota;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (threadIdx.x == 0) {
-    sh.n_gt = 0;
-    sh.tie_cut = -1;
-  }
+  if (threadIdx.x == 0) sh.tie_cut = -1;
   __syncthreads();
   int taken = 0, found = 0;  // block-uniform counts of ties taken and greater elements seen
   for (int base = 0; base < v; base += blockDim.x) {
@@ -313,12 +311,22 @@ __device__ void select_topk(const T* row, int v, int k, TopkShared& sh, uint32_t
     }
     const bool gt = i < v && key > theta;
     const bool tie = i < v && key == theta;
-    if (gt) {  // fewer than k of these in the row: order does not matter
-      const int p = atomicAdd(&sh.n_gt, 1);
+    // Fewer than k of these in the row. Their slots go in index order (ballot within warps, scan
+    // over warps), not in the order atomics land, so the sums over the set are the same every run.
+    const unsigned bg = __ballot_sync(kFull, gt);
+    if (lane == 0) sh.warp_gt[warp] = __popc(bg);
+    __syncthreads();
+    int chunk_gt = 0, before_gt = found;
+    for (int w = 0; w < int(blockDim.x >> 5); ++w) {
+      chunk_gt += sh.warp_gt[w];
+      if (w < warp) before_gt += sh.warp_gt[w];
+    }
+    if (gt) {
+      const int p = before_gt + __popc(bg & ((1u << lane) - 1u));
       sh.idx[p] = i;
       sh.val[p] = x;
     }
-    const int nt = __syncthreads_count(tie);
+    const int nt = __syncthreads_count(tie);  // also: every warp_gt read is done
     if (nt > 0 && taken < quota) {  // rank ties by index: ballot within warps, scan over warps
       const unsigned b = __ballot_sync(kFull, tie);
       if (lane == 0) sh.warp_ties[warp] = __popc(b);
@@ -334,7 +342,7 @@ __device__ void select_topk(const T* row, int v, int k, TopkShared& sh, uint32_t
       __syncthreads();  // warp_ties is reused by the next chunk
     }
     taken = min(quota, taken + nt);
-    found += __syncthreads_count(gt);
+    found += chunk_gt;
     if (taken >= quota && found >= cnt_gt) break;
   }
   __syncthreads();
