@@ -569,7 +569,14 @@ describe(`era.logits CPU (seed ${seed})`, () => {
       y[0] = 99;
       expect(run(opts, { 1: cpuT(y, [5]) })).to.throw(RangeError, /for tokens /);
       expect(() => api.eraLogitsBackward(i.logits.handle, i.tokens.handle, outs[4].handle, outs[3].handle, outs[0].handle, empty([5, 8], { device: 'cpu' }).handle, opts)).to.throw(RangeError, /for grad /);
-      disposeAll(i, ...outs);
+      // grad in place, or apart from the logits: one row shifted would overwrite rows not yet read.
+      const v = i.logits.shape[1];
+      const both = cpuT(new Float32Array(6 * v), [6 * v]);
+      both.view(0, [5, v]).write(i.logits.toArray() as Float32Array);
+      const backward = (lg: Tensor, gr: Tensor) => () => api.eraLogitsBackward(lg.handle, i.tokens.handle, outs[4].handle, outs[3].handle, outs[0].handle, gr.handle, opts);
+      expect(backward(both.view(0, [5, v]), both.view(v, [5, v]))).to.throw(RangeError, /share memory with them for grad /);
+      expect(backward(both.view(0, [5, v]), both.view(0, [5, v]))).to.not.throw();
+      disposeAll(i, ...outs, both);
     });
   });
 });

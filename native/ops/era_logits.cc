@@ -6,6 +6,7 @@
 #include "../cpu/era_logits.h"
 #include "check.h"
 #include "dispatch.h"
+#include "gemm.h"  // overlaps()
 #ifdef ERA_WITH_CUDA
 #include "../cuda/era_logits.h"
 #endif
@@ -196,6 +197,10 @@ void era_logits_backward(const TensorView& logits, const TensorView& tokens,
   require_same_dtype(grad, logits, "grad", "logits");
   require_same_device(grad, logits, "grad", "logits");
   require_same_shape(grad, logits, "grad", "logits");
+  // In place, or apart: a grad shifted against the logits would overwrite rows not yet read.
+  if (grad.data != logits.data && overlaps(grad, logits))
+    throw_range("the logits themselves (in place) or a tensor that does not share memory with them", "grad",
+                grad.describe());
   check_params(params, false);
   require_cuda_for(logits, "logitsBackward");
   check_indices(tokens, nullptr, n, v, -1, params);
