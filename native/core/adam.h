@@ -1,5 +1,6 @@
 // The Adam / AdamW update of one parameter, shared by the CPU reference and the CUDA kernel so the
-// two cannot drift apart. Optax semantics: bc1 = 1 - beta1^t, bc2 = 1 - beta2^t, and decoupled
+// two cannot drift apart (in formula: nvcc fuses multiply-adds here and the host build does not,
+// so they agree to about an ulp, not bitwise). Optax semantics: bc1 = 1 - beta1^t, bc2 = 1 - beta2^t, and decoupled
 // weight decay p -= lr * (mhat / (sqrt(vhat) + eps) + weight_decay * p).
 #pragma once
 #include <math.h>
