@@ -184,6 +184,28 @@ describeCuda(`captureGraph on CUDA (seed ${seed})`, () => {
     });
   }
 
+  it('a graph disposed while another records does not free a block the recording used', () => {
+    const n = 2560;
+    const src = era.tensor(randomArray(n, seed + 6), [n], { device: 'cuda' });
+    let kept: Tensor | null = null;
+    const g1 = era.captureGraph(() => {
+      kept = era.scale(src, 2); // allocated while recording g1, live afterwards
+    }, { device: 'cuda', warmup: 0 });
+    const g2 = era.captureGraph(() => {
+      era.scale(kept!, 0.5, { out: kept! });
+      kept!.dispose(); // freed while recording g2 ...
+      g1.dispose(); // ... and its other graph goes while g2 still records
+    }, { device: 'cuda', warmup: 0 });
+    const other = era.full([n], 7, { device: 'cuda' });
+    g2.replay();
+    expect(Array.from(other.toArray()).every((v) => v === 7)).to.equal(true);
+    const c0 = era.memory().cuda.cachedBytes;
+    g2.dispose();
+    expect(era.memory().cuda.cachedBytes - c0, 'bytes given back with g2').to.equal(4 * n);
+    other.dispose();
+    src.dispose();
+  });
+
   it('overlapping copies between views of one tensor behave as memmove (as on the CPU)', () => {
     const host = Float32Array.from({ length: 10 }, (_, i) => i);
     const want = Float32Array.from(host);

@@ -111,6 +111,12 @@ struct Allocator {
     if (graph_refs.count(p)) return;
     auto it = parked.find(p);
     if (it == parked.end()) return;
+    // A graph disposed while another records: the recording may use p too (freed during it), so
+    // it takes p over, and destroying or abandoning it caches p.
+    if (capturing) {
+      capture_uses.push_back(p);
+      return;
+    }
     free_lists[it->second].push_back(p);
     stats.cached += it->second;
     parked.erase(it);
@@ -349,13 +355,26 @@ AllocatorStats allocator_stats() {
   return a.stats;
 }
 
+namespace {
+// Frees the read blocks finish_read left (see Staging::to_free); on the JS thread, not recording.
+void free_deferred_read_blocks() {
+  Staging& s = staging();
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (void* p : s.to_free) cudaFreeHost(p);
+  s.to_free.clear();
+}
+}  // namespace
+
 void empty_cache() {
   if (!available()) return;
-  Allocator& a = allocator();
-  std::lock_guard<std::mutex> lock(a.mu);
-  if (a.capturing) return;  // cudaFree would end the capture; the cache stays until later
-  cudaStreamSynchronize(ctx().stream);
-  a.release_cache_locked();
+  {
+    Allocator& a = allocator();
+    std::lock_guard<std::mutex> lock(a.mu);
+    if (a.capturing) return;  // cudaFree would end the capture; the cache stays until later
+    cudaStreamSynchronize(ctx().stream);
+    a.release_cache_locked();
+  }
+  free_deferred_read_blocks();
 }
 
 void upload(void* device_dst, const void* host_src, size_t bytes, const char* op) {
@@ -426,6 +445,7 @@ void synchronize(const char* op) {
   if (!available()) return;
   refuse_while_capturing(op, "synchronize()");
   check(cudaStreamSynchronize(ctx().stream), op);
+  free_deferred_read_blocks();
 }
 
 PendingRead* begin_read(const void* device_src, size_t bytes, const char* op) {
@@ -434,10 +454,9 @@ PendingRead* begin_read(const void* device_src, size_t bytes, const char* op) {
   Staging& s = staging();
   auto* read = new PendingRead();
   read->bytes = bytes;
+  free_deferred_read_blocks();
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    for (void* p : s.to_free) cudaFreeHost(p);  // on the JS thread, never while recording
-    s.to_free.clear();
     auto it = s.read_blocks.lower_bound(bytes);
     if (it != s.read_blocks.end() && it->first <= bytes * 2 + (1u << 20)) {
       read->capacity = it->first;
