@@ -91,7 +91,7 @@ run_in() { local d="$1"; shift; cd "$d" && "$@"; }
 # own work, so a faulting kernel is reported by its own op. Ends with the summed closing line;
 # returns 0, 1 (a failure) or 124 (cut: the files not reached are named).
 suite_per_file() {
-  local end="$1" cfg="$work/mocharc-one.json" f r line p=0 fl=0 sk=0 cut_at="" failed=()
+  local end="$1" cfg="$work/mocharc-one.json" f r line p=0 fl=0 sk=0 cut_at="" was_cut=0 other_fail=0 failed=()
   local count='^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$'
   # The bundle's config without its spec (a file named on the command line adds to the spec).
   "$NODE" -e 'const fs = require("fs"); const c = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); delete c.spec; fs.writeFileSync(process.argv[2], JSON.stringify(c));' \
@@ -99,10 +99,12 @@ suite_per_file() {
   for f in dist/test/*.test.js; do
     if [ $((end - $(now))) -lt 5 ]; then cut_at="${cut_at:+$cut_at }$f"; continue; fi
     echo "=== $f"
-    within $((end - $(now))) env "${mocha_env[@]}" "$NODE" node_modules/mocha/bin/mocha.js --config "$cfg" "$f" >"$work/one.log" 2>&1
-    r=$?
-    # The file's own closing line, indented so that only the sum below reads as the suite's.
-    sed -E "s/($count)/  (this file) \1/" "$work/one.log"
+    # Streamed (a stop mid-file keeps what it printed); the file's own closing line is indented
+    # so that only the sum below reads as the suite's.
+    within $((end - $(now))) env "${mocha_env[@]}" "$NODE" node_modules/mocha/bin/mocha.js --config "$cfg" "$f" 2>&1 |
+      tee "$work/one.log" | sed -E "s/($count)/  (this file) \1/"
+    r=${PIPESTATUS[0]}
+    if cut "$r"; then was_cut=1; elif [ "$r" != 0 ]; then other_fail=1; fi
     line=$(grep -E "$count" "$work/one.log" | tail -n 1)
     if [ -n "$line" ]; then
       set -- $line
@@ -114,16 +116,18 @@ suite_per_file() {
     fi
     [ "$r" = 0 ] || failed+=("$f")
   done
-  for f in "${failed[@]}"; do
+  for f in ${failed[@]+"${failed[@]}"}; do
     [ $((end - $(now))) -ge 30 ] || { echo "=== no time left to rerun $f with ERA_CUDA_SYNC=1"; continue; }
     echo "=== $f again with ERA_CUDA_SYNC=1 (each op waits for its work; not counted above)"
     within $((end - $(now))) env "${mocha_env[@]}" ERA_CUDA_SYNC=1 "$NODE" node_modules/mocha/bin/mocha.js --config "$cfg" "$f" 2>&1 |
       sed -E "s/($count)/  (sync rerun) \1/"
   done
-  [ -z "$cut_at" ] || echo "=== cut at the suite's time; not run: $cut_at"
+  [ -z "$cut_at" ] || { echo "=== cut at the suite's time; not run: $cut_at"; was_cut=1; }
   echo
   echo "$p passed, $fl failed, $sk skipped"
-  [ -n "$cut_at" ] && return 124
+  # A failure outranks a cut (as note_rc ranks them); a file stopped at the deadline is a cut.
+  if [ "$other_fail" = 1 ]; then return 1; fi
+  if [ "$was_cut" = 1 ]; then return 124; fi
   [ "$fl" = 0 ]
 }
 
