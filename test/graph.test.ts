@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 
-import era, { type Tensor } from '../lib/index.js';
+import era, { type CudaGraph, type Tensor } from '../lib/index.js';
 import { Adam, AdamW } from '../lib/nn/optim.js';
 import { describeCuda, expectClose, expectThrowsNaming, randomArray, testSeed } from './helpers.js';
 
@@ -152,20 +152,29 @@ describeCuda(`captureGraph on CUDA (seed ${seed})`, () => {
     src.dispose();
   });
 
-  // A block two graphs recorded with (allocated while recording the first, still live, then
-  // disposed while recording the second) stays reserved until both are disposed, in either order.
+  /**
+   * Two graphs sharing one block of n floats: allocated while recording g1 (and live afterwards),
+   * then freed while recording g2; `insideG2` runs in g2's recording after that.
+   */
+  function twoGraphsOnOneBlock(n: number, s: number, insideG2: (g1: CudaGraph) => void = () => {}) {
+    const src = era.tensor(randomArray(n, s), [n], { device: 'cuda' });
+    let kept: Tensor | null = null;
+    const g1 = era.captureGraph(() => {
+      kept = era.scale(src, 2);
+    }, { device: 'cuda', warmup: 0 });
+    const g2 = era.captureGraph(() => {
+      era.scale(kept!, 0.5, { out: kept! });
+      kept!.dispose();
+      insideG2(g1);
+    }, { device: 'cuda', warmup: 0 });
+    return { src, g1, g2 };
+  }
+
+  // That block stays reserved until both graphs are disposed, in either order.
   for (const first of ['the later graph', 'the earlier graph'] as const) {
     it(`a block two graphs recorded with stays reserved when ${first} is disposed first`, () => {
       const n = 3072;
-      const src = era.tensor(randomArray(n, seed + 2), [n], { device: 'cuda' });
-      let kept: Tensor | null = null;
-      const g1 = era.captureGraph(() => {
-        kept = era.scale(src, 2); // allocated while recording g1, live afterwards
-      }, { device: 'cuda', warmup: 0 });
-      const g2 = era.captureGraph(() => {
-        era.scale(kept!, 0.5, { out: kept! });
-        kept!.dispose(); // freed while recording g2
-      }, { device: 'cuda', warmup: 0 });
+      const { src, g1, g2 } = twoGraphsOnOneBlock(n, seed + 2);
       const survivor = first === 'the later graph' ? g1 : g2;
       const cached = () => era.memory().cuda.cachedBytes;
       const c0 = cached();
@@ -186,16 +195,8 @@ describeCuda(`captureGraph on CUDA (seed ${seed})`, () => {
 
   it('a graph disposed while another records does not free a block the recording used', () => {
     const n = 2560;
-    const src = era.tensor(randomArray(n, seed + 6), [n], { device: 'cuda' });
-    let kept: Tensor | null = null;
-    const g1 = era.captureGraph(() => {
-      kept = era.scale(src, 2); // allocated while recording g1, live afterwards
-    }, { device: 'cuda', warmup: 0 });
-    const g2 = era.captureGraph(() => {
-      era.scale(kept!, 0.5, { out: kept! });
-      kept!.dispose(); // freed while recording g2 ...
-      g1.dispose(); // ... and its other graph goes while g2 still records
-    }, { device: 'cuda', warmup: 0 });
+    // g1 goes while g2 still records, after the shared block was freed in that recording.
+    const { src, g2 } = twoGraphsOnOneBlock(n, seed + 6, (g1) => g1.dispose());
     const other = era.full([n], 7, { device: 'cuda' });
     g2.replay();
     expect(Array.from(other.toArray()).every((v) => v === 7)).to.equal(true);

@@ -531,35 +531,27 @@ void begin_capture(const char* op) {
 }
 
 namespace {
-// Ends the recording; the blocks it used (each once) go to `uses`.
+// Ends the recording; the blocks it used go to `uses`, each once and with one graph reference
+// taken on it (drop_refs gives them back).
 cudaError_t stop_capture(cudaGraph_t* graph, std::vector<void*>& uses) {
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
   a.capturing = false;
   uses.swap(a.capture_uses);
-  a.capture_uses.clear();
   std::sort(uses.begin(), uses.end());
   uses.erase(std::unique(uses.begin(), uses.end()), uses.end());
+  for (void* p : uses) a.graph_refs[p]++;
   return cudaStreamEndCapture(ctx().stream, graph);
 }
 
-// Takes one graph reference on each block in `uses`.
-void take_refs(const std::vector<void*>& uses) {
-  Allocator& a = allocator();
-  std::lock_guard<std::mutex> lock(a.mu);
-  for (void* p : uses) a.graph_refs[p]++;
-}
-
-// Drops one graph reference per block in `uses` (`referenced`: take_refs ran for them); blocks
-// already freed that no graph uses any more go back to the cache.
-void drop_refs(const std::vector<void*>& uses, bool referenced) {
+// Drops the graph reference stop_capture took on each block in `uses`; blocks already freed that
+// no graph uses any more go back to the cache.
+void drop_refs(const std::vector<void*>& uses) {
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
   for (void* p : uses) {
-    if (referenced) {
-      auto it = a.graph_refs.find(p);
-      if (it != a.graph_refs.end() && --it->second == 0) a.graph_refs.erase(it);
-    }
+    auto it = a.graph_refs.find(p);
+    if (it != a.graph_refs.end() && --it->second == 0) a.graph_refs.erase(it);
     a.unpark_if_unused_locked(p);
   }
 }
@@ -572,13 +564,12 @@ void abort_capture() {
   stop_capture(&graph, uses);
   cudaGetLastError();
   if (graph) cudaGraphDestroy(graph);
-  drop_refs(uses, false);  // nothing recorded will ever run
+  drop_refs(uses);  // nothing recorded will ever run
 }
 
 Graph* end_capture(const char* op) {
   auto* g = new Graph();
   cudaError_t e = stop_capture(&g->graph, g->uses);
-  take_refs(g->uses);
   if (e == cudaSuccess) e = cudaGraphInstantiate(&g->exec, g->graph, 0);
   if (e == cudaSuccess) e = cudaGraphGetNodes(g->graph, nullptr, &g->nodes);
   if (e != cudaSuccess) {
@@ -603,7 +594,7 @@ void destroy_graph(Graph* graph) {
   if (graph->exec) cudaGraphExecDestroy(graph->exec);
   if (graph->graph) cudaGraphDestroy(graph->graph);
   cudaGetLastError();
-  drop_refs(graph->uses, true);
+  drop_refs(graph->uses);
   delete graph;
 }
 
