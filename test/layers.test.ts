@@ -410,6 +410,21 @@ describeCuda(`dense layers on CUDA against the CPU (seed ${seed})`, () => {
     expectBoth(r, { atol: 0, rtol: 0 }, 'concat/split');
   });
 
+  it('concat and split of 11 parts, two of no columns (one launch per 8 parts on CUDA)', () => {
+    const widths = [3, 0, 1, 5, 2, 0, 7, 1, 1, 4, 2];
+    const r = both(widths.map((w, i) => inp([3, 11, w], seed + 30 + i)), (parts) => {
+      const cat = concat(parts);
+      return [cat, ...split(cat, widths)];
+    });
+    expectBoth(r, { atol: 0, rtol: 0 }, 'concat/split');
+    // split undoes concat on each device, bit for bit
+    const total = widths.reduce((a, b) => a + b, 0);
+    expect(r.cpu[0].length).to.equal(33 * total);
+    for (const got of [r.cpu, r.cuda]) {
+      widths.forEach((w, i) => expect(Array.from(got[1 + i]), `part ${i}`).to.deep.equal(Array.from(inp([3, 11, w], seed + 30 + i).data)));
+    }
+  });
+
   it('mseLoss and its gradient', () => {
     const r = both([inp([256, 1], seed + 14), inp([256, 1], seed + 15)], ([p, t]) => [mseLoss(p, t), mseLossBackward(p, t, { scale: 0.5 })]);
     expectBoth(r, { atol: 1e-7, rtol: 1e-6 }, 'mse');

@@ -47,10 +47,11 @@ __global__ void activation_backward_kernel(float* dx, const float* dy, const flo
 
 // One warp per row: mean, then the (two-pass) variance, then y. Row r belongs to ensemble member
 // r / rows_per_member, whose weight and bias rows sit w_stride and b_stride apart.
+// `act` is applied to y in the same pass (the MLP's LayerNorm -> activation: one launch, not two).
 __global__ void layer_norm_forward_kernel(float* y, float* mean, float* rstd, const float* x,
                                           const float* w, const float* b, int64_t rows, int64_t d,
                                           float eps, int64_t rows_per_member, int64_t w_stride,
-                                          int64_t b_stride) {
+                                          int64_t b_stride, Activation act) {
   const int lane = threadIdx.x % kWarp;
   const int64_t row = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp;
   if (row >= rows) return;
@@ -68,17 +69,25 @@ __global__ void layer_norm_forward_kernel(float* y, float* mean, float* rstd, co
   }
   const float rs = rsqrtf(warp_total(ss) / static_cast<float>(d) + eps);
   float* yr = y + row * d;
-  for (int64_t j = lane; j < d; j += kWarp) yr[j] = (xr[j] - mu) * rs * w[j] + b[j];
+  for (int64_t j = lane; j < d; j += kWarp) yr[j] = activate((xr[j] - mu) * rs * w[j] + b[j], act);
   if (lane == 0) {
     mean[row] = mu;
     rstd[row] = rs;
   }
 }
 
+// The gradient reaching the LayerNorm's output: dy itself, or with a fused activation (ya: its
+// output, the forward's y) dy * act'(.), recomputed where needed rather than stored.
+__device__ __forceinline__ float ln_out_grad(const float* dy, const float* ya, int64_t i,
+                                             Activation act) {
+  return ya ? activation_grad(dy[i], ya[i], act) : dy[i];
+}
+
 // dx for one row per warp: rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w.
-__global__ void layer_norm_backward_dx_kernel(float* dx, const float* dy, const float* x,
-                                              const float* w, const float* mean, const float* rstd,
-                                              int64_t rows, int64_t d, int64_t rows_per_member,
+__global__ void layer_norm_backward_dx_kernel(float* dx, const float* dy, const float* ya,
+                                              Activation act, const float* x, const float* w,
+                                              const float* mean, const float* rstd, int64_t rows,
+                                              int64_t d, int64_t rows_per_member,
                                               int64_t w_stride) {
   const int lane = threadIdx.x % kWarp;
   const int64_t row = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / kWarp;
@@ -86,10 +95,11 @@ __global__ void layer_norm_backward_dx_kernel(float* dx, const float* dy, const 
   w += (row / rows_per_member) * w_stride;
   const float* xr = x + row * d;
   const float* dyr = dy + row * d;
+  const float* yar = ya ? ya + row * d : nullptr;
   const float mu = mean[row], rs = rstd[row];
   float sg = 0.f, sgx = 0.f;
   for (int64_t j = lane; j < d; j += kWarp) {
-    const float g = dyr[j] * w[j];
+    const float g = ln_out_grad(dyr, yar, j, act) * w[j];
     sg += g;
     sgx += g * (xr[j] - mu) * rs;
   }
@@ -98,43 +108,81 @@ __global__ void layer_norm_backward_dx_kernel(float* dx, const float* dy, const 
   float* dxr = dx + row * d;
   for (int64_t j = lane; j < d; j += kWarp) {
     const float xhat = (xr[j] - mu) * rs;
-    dxr[j] = rs * (dyr[j] * w[j] - mg - xhat * mgx);
+    dxr[j] = rs * (ln_out_grad(dyr, yar, j, act) * w[j] - mg - xhat * mgx);
   }
 }
 
 // Column sums over rows, reduced across the block's row groups in a fixed order:
-// dw[c] = sum dy * xhat, db[c] = sum dy. blockIdx.y is the ensemble member: it sums its own
-// rows_per_member rows into its parameter rows (dw_stride, db_stride apart).
-__global__ void layer_norm_params_kernel(float* dw, float* db, const float* dy, const float* x,
-                                         const float* mean, const float* rstd,
+// dw[c] = sum g * xhat, db[c] = sum g (g as in ln_out_grad), and with dxs (the MLP's linear
+// bias gradient, fused here to save its own launch) dxs[c] = sum dx, reading the dx the dx
+// kernel wrote before this one. blockIdx.y is the ensemble member: it sums its own
+// rows_per_member rows into its parameter rows (dw_stride, db_stride, dxs_stride apart).
+__global__ void layer_norm_params_kernel(float* dw, float* db, float* dxs, const float* dy,
+                                         const float* ya, Activation act, const float* x,
+                                         const float* dx, const float* mean, const float* rstd,
                                          int64_t rows_per_member, int64_t d, int accumulate,
-                                         int64_t dw_stride, int64_t db_stride) {
+                                         int64_t dw_stride, int64_t db_stride,
+                                         int64_t dxs_stride) {
   __shared__ float sw[kRowGroups][kColsPerBlock + 1];
   __shared__ float sb[kRowGroups][kColsPerBlock + 1];
+  __shared__ float sx[kRowGroups][kColsPerBlock + 1];
   const int tx = threadIdx.x % kColsPerBlock, ty = threadIdx.x / kColsPerBlock;
   const int64_t c = blockIdx.x * int64_t(kColsPerBlock) + tx;
   const int64_t r0 = blockIdx.y * rows_per_member, r1 = r0 + rows_per_member;
   if (dw) dw += blockIdx.y * dw_stride;
   if (db) db += blockIdx.y * db_stride;
-  float aw = 0.f, ab = 0.f;
+  if (dxs) dxs += blockIdx.y * dxs_stride;
+  float aw = 0.f, ab = 0.f, ax = 0.f;
   if (c < d) {
     for (int64_t r = r0 + ty; r < r1; r += kRowGroups) {
-      const float g = dy[r * d + c];
+      const float g = ln_out_grad(dy, ya, r * d + c, act);
       aw += g * (x[r * d + c] - mean[r]) * rstd[r];
       ab += g;
+      if (dxs) ax += dx[r * d + c];
     }
   }
   sw[ty][tx] = aw;
   sb[ty][tx] = ab;
+  sx[ty][tx] = ax;
   __syncthreads();
   if (ty == 0 && c < d) {
-    float tw = 0.f, tb = 0.f;
+    float tw = 0.f, tb = 0.f, tx_sum = 0.f;
     for (int k = 0; k < kRowGroups; ++k) {
       tw += sw[k][tx];
       tb += sb[k][tx];
+      tx_sum += sx[k][tx];
     }
     if (dw) dw[c] = accumulate ? dw[c] + tw : tw;
     if (db) db[c] = accumulate ? db[c] + tb : tb;
+    if (dxs) dxs[c] = accumulate ? dxs[c] + tx_sum : tx_sum;
+  }
+}
+
+// dx = act'(.) * dy from the forward output y, and per member the column sums of dx (the bias
+// gradient of the linear layer before the activation) in the same pass; blockIdx.y is the member.
+__global__ void activation_backward_colsum_kernel(float* dx, float* colsum, const float* dy,
+                                                  const float* y, Activation act,
+                                                  int64_t rows_per_member, int64_t d,
+                                                  int accumulate, int64_t colsum_stride) {
+  __shared__ float part[kRowGroups][kColsPerBlock + 1];
+  const int tx = threadIdx.x % kColsPerBlock, ty = threadIdx.x / kColsPerBlock;
+  const int64_t c = blockIdx.x * int64_t(kColsPerBlock) + tx;
+  const int64_t r0 = blockIdx.y * rows_per_member, r1 = r0 + rows_per_member;
+  colsum += blockIdx.y * colsum_stride;
+  float a = 0.f;
+  if (c < d) {
+    for (int64_t r = r0 + ty; r < r1; r += kRowGroups) {
+      const float g = activation_grad(dy[r * d + c], y[r * d + c], act);
+      dx[r * d + c] = g;
+      a += g;
+    }
+  }
+  part[ty][tx] = a;
+  __syncthreads();
+  if (ty == 0 && c < d) {
+    float t = 0.f;
+    for (int k = 0; k < kRowGroups; ++k) t += part[k][tx];
+    colsum[c] = accumulate ? colsum[c] + t : t;
   }
 }
 
@@ -166,14 +214,27 @@ __global__ void reduce_last_kernel(float* out, const float* x, int64_t rows, int
   if (lane == 0) out[row] = accumulate ? out[row] + alpha * s : alpha * s;
 }
 
-__global__ void copy_columns_kernel(float* dst, int64_t dst_stride, int64_t dst_off,
-                                    const float* src, int64_t src_stride, int64_t src_off,
-                                    int64_t rows, int64_t cols) {
-  const int64_t n = rows * cols;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+// concat / split along the last dim: up to kMaxParts parts per launch, so a concat or split of
+// the SAC's few parts is one kernel rather than one per part.
+constexpr int kMaxParts = 8;
+struct ColumnParts {
+  float* data[kMaxParts];
+  int64_t col[kMaxParts + 1];  // part p holds the whole's columns [col[p], col[p + 1])
+  int n;
+};
+
+__global__ void column_parts_kernel(float* whole, int64_t total, ColumnParts parts, int64_t rows,
+                                    int to_whole) {
+  const int64_t c0 = parts.col[0], span = parts.col[parts.n] - c0, count = rows * span;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t r = i / cols, c = i - r * cols;
-    dst[r * dst_stride + dst_off + c] = src[r * src_stride + src_off + c];
+    const int64_t r = i / span, c = c0 + (i - r * span);
+    int p = 0;
+    while (c >= parts.col[p + 1]) ++p;  // (parts of no columns are stepped over)
+    float* part = parts.data[p] + r * (parts.col[p + 1] - parts.col[p]) + (c - parts.col[p]);
+    float* w = whole + r * total + c;
+    if (to_whole) *w = *part;
+    else *part = *w;
   }
 }
 
@@ -237,36 +298,61 @@ void activation_backward(float* dx, const float* dy, const float* y, int64_t n, 
   activation_backward_kernel<<<grid_for(n), kBlock, 0, as_stream(stream)>>>(dx, dy, y, n, act);
 }
 
+void activation_backward_colsum(float* dx, float* colsum, const float* dy, const float* y,
+                                int64_t rows, int64_t d, Activation act, bool accumulate,
+                                int64_t members, int64_t colsum_stride, void* stream) {
+  if (rows == 0 || d == 0) return;
+  const dim3 grid(col_blocks(d), static_cast<unsigned>(members));
+  activation_backward_colsum_kernel<<<grid, kColsPerBlock * kRowGroups, 0, as_stream(stream)>>>(
+      dx, colsum, dy, y, act, rows / members, d, accumulate ? 1 : 0, colsum_stride);
+}
+
 void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight,
                         const float* bias, int64_t rows, int64_t d, float eps, int64_t members,
-                        int64_t w_stride, int64_t b_stride, void* stream) {
+                        int64_t w_stride, int64_t b_stride, Activation act, void* stream) {
   if (rows == 0) return;
   layer_norm_forward_kernel<<<rows_to_blocks(rows), kRowsPerBlock * kWarp, 0, as_stream(stream)>>>(
-      y, mean, rstd, x, weight, bias, rows, d, eps, rows / members, w_stride, b_stride);
+      y, mean, rstd, x, weight, bias, rows, d, eps, rows / members, w_stride, b_stride, act);
 }
 
 void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
                          const float* weight, const float* mean, const float* rstd, int64_t rows,
                          int64_t d, bool accumulate, int64_t members, int64_t w_stride,
-                         int64_t dw_stride, int64_t db_stride, void* stream) {
+                         int64_t dw_stride, int64_t db_stride, const LayerNormFusion& fused,
+                         void* stream) {
   cudaStream_t st = as_stream(stream);
   const int64_t rows_per_member = rows / members;
+  const float* ya = fused.act_out;
+  const Activation act = ya ? fused.act : Activation::None;
+  float* dxs = dx ? fused.dx_colsum : nullptr;
   if (rows > 0 && dx)
     layer_norm_backward_dx_kernel<<<rows_to_blocks(rows), kRowsPerBlock * kWarp, 0, st>>>(
-        dx, dy, x, weight, mean, rstd, rows, d, rows_per_member, w_stride);
-  if ((dweight || dbias) && d > 0) {
+        dx, dy, ya, act, x, weight, mean, rstd, rows, d, rows_per_member, w_stride);
+  if ((dweight || dbias || dxs) && d > 0) {
     const dim3 grid(col_blocks(d), static_cast<unsigned>(members));
     layer_norm_params_kernel<<<grid, kColsPerBlock * kRowGroups, 0, st>>>(
-        dweight, dbias, dy, x, mean, rstd, rows_per_member, d, accumulate ? 1 : 0, dw_stride,
-        db_stride);
+        dweight, dbias, dxs, dy, ya, act, x, dx, mean, rstd, rows_per_member, d,
+        accumulate ? 1 : 0, dw_stride, db_stride, fused.dx_colsum_stride);
   }
 }
 
-void copy_columns(float* dst, int64_t dst_stride, int64_t dst_off, const float* src,
-                  int64_t src_stride, int64_t src_off, int64_t rows, int64_t cols, void* stream) {
-  if (rows == 0 || cols == 0) return;
-  copy_columns_kernel<<<grid_for(rows * cols), kBlock, 0, as_stream(stream)>>>(
-      dst, dst_stride, dst_off, src, src_stride, src_off, rows, cols);
+void copy_column_parts(float* whole, int64_t total, float* const* parts, const int64_t* widths,
+                       size_t n, int64_t rows, bool to_whole, void* stream) {
+  int64_t col = 0;
+  for (size_t first = 0; first < n; first += kMaxParts) {
+    ColumnParts p{};
+    p.n = static_cast<int>(n - first < size_t(kMaxParts) ? n - first : size_t(kMaxParts));
+    p.col[0] = col;
+    for (int k = 0; k < p.n; ++k) {
+      p.data[k] = parts[first + k];
+      col += widths[first + k];
+      p.col[k + 1] = col;
+    }
+    const int64_t count = rows * (p.col[p.n] - p.col[0]);
+    if (count > 0)
+      column_parts_kernel<<<grid_for(count), kBlock, 0, as_stream(stream)>>>(whole, total, p, rows,
+                                                                            to_whole ? 1 : 0);
+  }
 }
 
 void mse_forward(float* loss, const float* pred, const float* target, int64_t n, void* stream) {

@@ -179,8 +179,7 @@ void Mlp::forward(const MlpBuffers& buf, const TensorView& x) {
       const TensorView h = region(ws, w.h[hidden], {rows, l.out});
       ops::layer_norm_members(h, region(ws, w.mean[hidden], {rows}), region(ws, w.rstd[hidden], {rows}),
                               region(ws, w.z[hidden], {rows, l.out}), {p, l.ln_w, stride_},
-                              {p, l.ln_b, stride_}, e, cfg_.eps);
-      ops::activation(h, h, cfg_.act);
+                              {p, l.ln_b, stride_}, e, cfg_.eps, cfg_.act);
     }
     if (l.hidden) ++hidden;
   }
@@ -232,24 +231,36 @@ void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad,
     int64_t dz_at = grad_at;
     const Activation act = l.hidden ? cfg_.act : cfg_.out_act;
     const TensorView y = region(ws, l.hidden ? w.h[hidden] : w.y, {n});
-    if (act != Activation::None) {
+    if (ln) {
+      // The activation's backward and this layer's bias gradient run inside the LayerNorm's.
+      const int64_t out_at = grad_at < 0 ? w.grad_a : other(grad_at);
+      const TensorView dln = region(ws, out_at, {rows, l.out});
+      const TensorView act_out = region(y, 0, {rows, l.out});
+      const ops::ParamRows dw{g, l.ln_w, stride_}, db{g, l.ln_b, stride_}, dlinear_b{g, l.b, stride_};
+      ops::LayerNormBackwardFusion fused;
+      fused.act_out = act != Activation::None ? &act_out : nullptr;
+      fused.act = act;
+      fused.dx_colsum = param_grads ? &dlinear_b : nullptr;
+      ops::layer_norm_members_backward(&dln, param_grads ? &dw : nullptr, param_grads ? &db : nullptr,
+                                       region(grad, 0, {rows, l.out}), region(ws, w.z[hidden], {rows, l.out}),
+                                       {p, l.ln_w, stride_}, region(ws, w.mean[hidden], {rows}),
+                                       region(ws, w.rstd[hidden], {rows}), e, true, fused);
+      dz = dln;
+      dz_at = out_at;
+    } else if (act != Activation::None) {
       if (grad_at < 0) {  // never write into the caller's dy
         dz_at = w.grad_a;
         dz = region(ws, dz_at, {n});
       }
-      ops::activation_backward(dz, grad, y, act);
+      const TensorView dz_rows = region(dz, 0, {rows, l.out});
+      if (param_grads)  // with this layer's bias gradient in the same pass
+        ops::activation_backward_members(dz_rows, region(grad, 0, {rows, l.out}), region(y, 0, {rows, l.out}),
+                                         act, {g, l.b, stride_}, e, true);
+      else
+        ops::activation_backward(dz, grad, y, act);
     }
-    if (ln) {
-      const int64_t out_at = other(dz_at);
-      const TensorView dln = region(ws, out_at, {rows, l.out});
-      const ops::ParamRows dw{g, l.ln_w, stride_}, db{g, l.ln_b, stride_};
-      ops::layer_norm_members_backward(&dln, param_grads ? &dw : nullptr, param_grads ? &db : nullptr,
-                                       region(dz, 0, {rows, l.out}), region(ws, w.z[hidden], {rows, l.out}),
-                                       {p, l.ln_w, stride_}, region(ws, w.mean[hidden], {rows}),
-                                       region(ws, w.rstd[hidden], {rows}), e, true);
-      dz = dln;
-      dz_at = out_at;
-    }
+    // The bias gradient still owed: a layer with neither LayerNorm nor activation.
+    const bool bias_fused = ln || act != Activation::None;
     const bool first = li == 0;
     const int64_t in_at = first ? w.x : w.h[hidden - 1];
     const int64_t in_groups = first ? groups_ : e;
@@ -260,8 +271,9 @@ void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad,
       wo.accumulate = true;
       grouped_matmul({g, l.w, stride_}, {ws, in_at, batch * l.in}, {dz, 0, batch * l.out}, nullptr,
                      in_groups, {l.in, l.out, batch, e}, wo);
-      ops::matmul_strided({g, l.b, stride_}, {ws, w.ones, 0}, {dz, 0, batch * l.out}, nullptr,
-                          {1, l.out, batch, e}, bias_opts);
+      if (!bias_fused)
+        ops::matmul_strided({g, l.b, stride_}, {ws, w.ones, 0}, {dz, 0, batch * l.out}, nullptr,
+                            {1, l.out, batch, e}, bias_opts);
     }
     if (first && !input_grad) break;
     // dx_e = dz_e · W_eᵀ: into a ping-pong buffer for the layer below, or the input gradient.

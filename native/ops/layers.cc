@@ -140,6 +140,32 @@ int64_t member_rows(const TensorView& x, int64_t d, int64_t members) {
 
 }  // namespace
 
+void activation_backward_members(const TensorView& dx, const TensorView& dy, const TensorView& y,
+                                 Activation act, const ParamRows& colsum, int64_t members,
+                                 bool accumulate) {
+  require_dtype(dy, {DType::F32}, "dy");
+  const int64_t d = last_dim(dy, "dy");
+  if (d < 1) throw_range("a last dimension of at least 1", "dy", dy.describe());
+  const int64_t rows = member_rows(dy, d, members);
+  require_f32_like(y, "y", dy, "dy");
+  require_same_shape(y, dy, "y", "dy");
+  require_f32_like(dx, "options.out", dy, "dy");
+  require_same_shape(dx, dy, "options.out", "dy");
+  if (dx.data != dy.data) require_no_alias(dx, "options.out", dy, "dy");
+  if (dx.data != y.data) require_no_alias(dx, "options.out", y, "y");
+  const Strided cs = check_param_rows(colsum, members, d, dy, "colsum", true);
+  for (const TensorView* t : {&dx, &dy, &y}) require_apart(cs, "colsum", whole(*t), "an input or dx", colsum.t);
+  float* pcs = static_cast<float*>(const_cast<void*>(cs.data));
+  const int64_t stride = colsum.stride, per = rows / members;
+  dispatch(dy.device, "activationBackward",
+           [&] {
+             cpu::activation_backward(dx.ptr<float>(), dy.ptr<float>(), y.ptr<float>(), dy.numel, act);
+             for (int64_t e = 0; e < members; ++e)
+               cpu::reduce_first(pcs + e * stride, dx.ptr<float>() + e * per * d, per, d, 1.0, accumulate);
+           },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::activation_backward_colsum(dx.ptr<float>(), pcs, dy.ptr<float>(), y.ptr<float>(), rows, d, act, accumulate, members, stride, s);) (void)s; });
+}
+
 void layer_norm(const TensorView& y, const TensorView& mean, const TensorView& rstd,
                 const TensorView& x, const TensorView& weight, const TensorView& bias, double eps) {
   require_dtype(x, {DType::F32}, "x");
@@ -154,7 +180,7 @@ void layer_norm(const TensorView& y, const TensorView& mean, const TensorView& r
 
 void layer_norm_members(const TensorView& y, const TensorView& mean, const TensorView& rstd,
                         const TensorView& x, const ParamRows& weight, const ParamRows& bias,
-                        int64_t members, double eps) {
+                        int64_t members, double eps, Activation act) {
   require_dtype(x, {DType::F32}, "x");
   const int64_t d = last_dim(x, "x");
   if (d < 1) throw_range("a last dimension of at least 1", "x", x.describe());
@@ -183,8 +209,11 @@ void layer_norm_members(const TensorView& y, const TensorView& mean, const Tenso
   const float* pb = static_cast<const float*>(b.data);
   const int64_t ws = weight.stride, bs = bias.stride;
   dispatch(x.device, "layerNorm",
-           [&] { cpu::layer_norm_forward(y.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), x.ptr<float>(), pw, pb, rows, d, e, members, ws, bs); },
-           [&](void* s) { ERA_CUDA_ONLY(cuda::layer_norm_forward(y.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), x.ptr<float>(), pw, pb, rows, d, e, members, ws, bs, s);) (void)s; });
+           [&] {
+             cpu::layer_norm_forward(y.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), x.ptr<float>(), pw, pb, rows, d, e, members, ws, bs);
+             if (act != Activation::None) cpu::activation_forward(y.ptr<float>(), y.ptr<float>(), y.numel, act);
+           },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::layer_norm_forward(y.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), x.ptr<float>(), pw, pb, rows, d, e, members, ws, bs, act, s);) (void)s; });
 }
 
 void layer_norm_backward(const TensorView* dx, const TensorView* dweight, const TensorView* dbias,
@@ -213,7 +242,8 @@ void layer_norm_backward(const TensorView* dx, const TensorView* dweight, const 
 void layer_norm_members_backward(const TensorView* dx, const ParamRows* dweight,
                                  const ParamRows* dbias, const TensorView& dy, const TensorView& x,
                                  const ParamRows& weight, const TensorView& mean,
-                                 const TensorView& rstd, int64_t members, bool accumulate) {
+                                 const TensorView& rstd, int64_t members, bool accumulate,
+                                 const LayerNormBackwardFusion& fused) {
   require_dtype(x, {DType::F32}, "x");
   const int64_t d = last_dim(x, "x");
   if (d < 1) throw_range("a last dimension of at least 1", "x", x.describe());
@@ -225,7 +255,13 @@ void layer_norm_members_backward(const TensorView* dx, const ParamRows* dweight,
   require_count(mean, rows, "mean", "one per row of x");
   require_f32_like(rstd, "rstd", x, "x");
   require_count(rstd, rows, "rstd", "one per row of x");
-  const Strided inputs[] = {whole(dy), whole(x), w, whole(mean), whole(rstd)};
+  const TensorView* ya = fused.act_out;
+  if (ya) {
+    require_f32_like(*ya, "actOut", x, "x");
+    require_same_shape(*ya, x, "actOut", "x");
+  }
+  const Strided inputs[] = {whole(dy), whole(x), w, whole(mean), whole(rstd),
+                            ya ? whole(*ya) : whole(x)};
   if (dx) {
     require_f32_like(*dx, "options.dx", x, "x");
     require_same_shape(*dx, x, "options.dx", "x");
@@ -243,7 +279,19 @@ void layer_norm_members_backward(const TensorView* dx, const ParamRows* dweight,
     if (dx) require_apart(dbs, "options.dBias", whole(*dx), "options.dx", dbias->t);
     if (dweight) require_apart(dbs, "options.dBias", dws, "options.dWeight", dbias->t);
   }
+  Strided dxs;
+  if (fused.dx_colsum) {
+    if (!dx) throw_range("a dx to sum (column sums of dx need dx)", "dxColumnSums", "no dx");
+    dxs = check_param_rows(*fused.dx_colsum, members, d, x, "dxColumnSums", true);
+    for (const Strided& in : inputs) require_apart(dxs, "dxColumnSums", in, "an input", fused.dx_colsum->t);
+    require_apart(dxs, "dxColumnSums", whole(*dx), "options.dx", fused.dx_colsum->t);
+    if (dweight) require_apart(dxs, "dxColumnSums", dws, "options.dWeight", fused.dx_colsum->t);
+    if (dbias) require_apart(dxs, "dxColumnSums", dbs, "options.dBias", fused.dx_colsum->t);
+  }
   float* pdx = dx ? dx->ptr<float>() : nullptr;
+  float* pdxs = fused.dx_colsum ? static_cast<float*>(const_cast<void*>(dxs.data)) : nullptr;
+  const int64_t dxs_stride = fused.dx_colsum ? fused.dx_colsum->stride : 0;
+  const Activation act = ya ? fused.act : Activation::None;
   float* pdw = dweight ? static_cast<float*>(const_cast<void*>(dws.data)) : nullptr;
   float* pdb = dbias ? static_cast<float*>(const_cast<void*>(dbs.data)) : nullptr;
   if (!pdx && !pdw && !pdb) return;
@@ -252,15 +300,32 @@ void layer_norm_members_backward(const TensorView* dx, const ParamRows* dweight,
   const int64_t dws_stride = dweight ? dweight->stride : 0, dbs_stride = dbias ? dbias->stride : 0;
   dispatch(x.device, "layerNormBackward",
            [&] {
-             if (pdx) {
-               cpu::layer_norm_backward(pdx, pdw, pdb, dy.ptr<float>(), x.ptr<float>(), pw, mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, members, ws, dws_stride, dbs_stride);
-             } else {
-               // The CPU kernel always writes dx: give it scratch when the caller does not want it.
-               std::vector<float> scratch(static_cast<size_t>(x.numel));
-               cpu::layer_norm_backward(scratch.data(), pdw, pdb, dy.ptr<float>(), x.ptr<float>(), pw, mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, members, ws, dws_stride, dbs_stride);
+             // The CPU composes the fused forms from the plain kernels (it has no launches to save).
+             std::vector<float> g;
+             const float* pdy = dy.ptr<float>();
+             if (ya) {
+               g.resize(static_cast<size_t>(x.numel));
+               cpu::activation_backward(g.data(), pdy, ya->ptr<float>(), x.numel, act);
+               pdy = g.data();
              }
+             // The CPU kernel always writes dx: give it scratch when the caller does not want it.
+             std::vector<float> scratch(pdx ? 0 : static_cast<size_t>(x.numel));
+             cpu::layer_norm_backward(pdx ? pdx : scratch.data(), pdw, pdb, pdy, x.ptr<float>(), pw, mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, members, ws, dws_stride, dbs_stride);
+             const int64_t per = rows / members;
+             if (pdxs)
+               for (int64_t e = 0; e < members; ++e)
+                 cpu::reduce_first(pdxs + e * dxs_stride, pdx + e * per * d, per, d, 1.0, accumulate);
            },
-           [&](void* s) { ERA_CUDA_ONLY(cuda::layer_norm_backward(pdx, pdw, pdb, dy.ptr<float>(), x.ptr<float>(), pw, mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, members, ws, dws_stride, dbs_stride, s);) (void)s; });
+           [&](void* s) {
+             ERA_CUDA_ONLY(
+                 cuda::LayerNormFusion f;
+                 f.act_out = ya ? ya->ptr<float>() : nullptr;
+                 f.act = act;
+                 f.dx_colsum = pdxs;
+                 f.dx_colsum_stride = dxs_stride;
+                 cuda::layer_norm_backward(pdx, pdw, pdb, dy.ptr<float>(), x.ptr<float>(), pw, mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, members, ws, dws_stride, dbs_stride, f, s);)
+             (void)s;
+           });
 }
 
 namespace {
@@ -300,14 +365,15 @@ void concat(const TensorView& out, const std::vector<TensorView>& inputs) {
   const std::vector<int64_t> cols = check_parts(out, "options.out", inputs, "inputs");
   const int64_t total = out.shape[out.ndim - 1];
   const int64_t rows = total ? out.numel / total : 0;
-  int64_t off = 0;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const float* src = inputs[i].ptr<float>();
-    dispatch(out.device, "concat",
-             [&] { cpu::copy_columns(out.ptr<float>(), total, off, src, cols[i], 0, rows, cols[i]); },
-             [&](void* s) { ERA_CUDA_ONLY(cuda::copy_columns(out.ptr<float>(), total, off, src, cols[i], 0, rows, cols[i], s);) (void)s; });
-    off += cols[i];
-  }
+  std::vector<float*> parts;
+  for (const TensorView& in : inputs) parts.push_back(const_cast<float*>(in.ptr<float>()));
+  dispatch(out.device, "concat",
+           [&] {
+             int64_t off = 0;
+             for (size_t i = 0; i < parts.size(); off += cols[i], ++i)
+               cpu::copy_columns(out.ptr<float>(), total, off, parts[i], cols[i], 0, rows, cols[i]);
+           },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::copy_column_parts(out.ptr<float>(), total, parts.data(), cols.data(), parts.size(), rows, true, s);) (void)s; });
 }
 
 void split(const std::vector<TensorView>& outs, const TensorView& x) {
@@ -319,14 +385,15 @@ void split(const std::vector<TensorView>& outs, const TensorView& x) {
                     std::to_string(i) + " and " + std::to_string(j));
   const int64_t total = x.shape[x.ndim - 1];
   const int64_t rows = total ? x.numel / total : 0;
-  int64_t off = 0;
-  for (size_t i = 0; i < outs.size(); ++i) {
-    float* dst = outs[i].ptr<float>();
-    dispatch(x.device, "split",
-             [&] { cpu::copy_columns(dst, cols[i], 0, x.ptr<float>(), total, off, rows, cols[i]); },
-             [&](void* s) { ERA_CUDA_ONLY(cuda::copy_columns(dst, cols[i], 0, x.ptr<float>(), total, off, rows, cols[i], s);) (void)s; });
-    off += cols[i];
-  }
+  std::vector<float*> parts;
+  for (const TensorView& o : outs) parts.push_back(o.ptr<float>());
+  dispatch(x.device, "split",
+           [&] {
+             int64_t off = 0;
+             for (size_t i = 0; i < parts.size(); off += cols[i], ++i)
+               cpu::copy_columns(parts[i], cols[i], 0, x.ptr<float>(), total, off, rows, cols[i]);
+           },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::copy_column_parts(const_cast<float*>(x.ptr<float>()), total, parts.data(), cols.data(), parts.size(), rows, false, s);) (void)s; });
 }
 
 void mse_loss(const TensorView& out, const TensorView& pred, const TensorView& target) {

@@ -34,13 +34,32 @@ struct ParamRows {
   int64_t offset = 0;
   int64_t stride = 0;
 };
+
+// activation_backward, and in the same pass the column sums of dx per ensemble member (dy's rows
+// in `members` equal blocks) into colsum's rows: the bias gradient of the linear layer before
+// the activation, written or added to with accumulate. dx may be dy.
+void activation_backward_members(const TensorView& dx, const TensorView& dy, const TensorView& y,
+                                 Activation act, const ParamRows& colsum, int64_t members,
+                                 bool accumulate);
+
+// With `act`, y = act(LayerNorm(x)) in one pass (the MLP's LayerNorm -> activation).
 void layer_norm_members(const TensorView& y, const TensorView& mean, const TensorView& rstd,
                         const TensorView& x, const ParamRows& weight, const ParamRows& bias,
-                        int64_t members, double eps);
+                        int64_t members, double eps, Activation act = Activation::None);
+// What the MLP folds into its LayerNorm backward, saving a launch each on CUDA:
+//   act_out (with act): the forward's activated output; dy is the gradient of that output.
+//   dx_colsum (needs dx): per member, the column sums of dx, the bias gradient of the linear
+//     layer feeding the LayerNorm (written, or added to with accumulate).
+struct LayerNormBackwardFusion {
+  const TensorView* act_out = nullptr;
+  Activation act = Activation::None;
+  const ParamRows* dx_colsum = nullptr;
+};
 void layer_norm_members_backward(const TensorView* dx, const ParamRows* dweight,
                                  const ParamRows* dbias, const TensorView& dy, const TensorView& x,
                                  const ParamRows& weight, const TensorView& mean,
-                                 const TensorView& rstd, int64_t members, bool accumulate);
+                                 const TensorView& rstd, int64_t members, bool accumulate,
+                                 const LayerNormBackwardFusion& fused = {});
 
 // Along the last dim: inputs [..., d_i] (same leading dims) -> out [..., sum d_i]; split undoes it.
 void concat(const TensorView& out, const std::vector<TensorView>& inputs);
