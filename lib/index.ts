@@ -10,7 +10,7 @@ import { logits, logitsBackward } from './era/logits.js';
 import * as nn from './nn/index.js';
 import { entropyFloor, softmax, softmaxBackward, softmaxCrossEntropy } from './era/vision.js';
 import { CudaGraph, captureGraph, isCapturing } from './graph.js';
-import { add, copy, scale } from './ops.js';
+import { add, copy, exp, scale } from './ops.js';
 import * as report from './report/index.js';
 import * as rl from './rl/index.js';
 import { Generator, manualSeed, normal, uniform } from './random.js';
@@ -30,13 +30,13 @@ export type { AdvantageTest, LogitsBackwardOptions, LogitsMode, LogitsOptions, L
 export type { CrossEntropyOptions, CrossEntropyResult, VisionOptions } from './era/vision.js';
 
 export {
-  CudaGraph, EraError, Generator, Tensor, add, captureGraph, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
+  CudaGraph, EraError, Generator, Tensor, add, captureGraph, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, exp, full,
   gaussian, gaussianBackward, getNumThreads, info, isCapturing, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, report, rl, scale, scope, softmax, softmaxBackward,
   setNumThreads, softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
 };
 
 const era = {
-  CudaGraph, EraError, Generator, Tensor, add, captureGraph, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, full,
+  CudaGraph, EraError, Generator, Tensor, add, captureGraph, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, exp, full,
   gaussian, gaussianBackward, getNumThreads, info, isCapturing, keep, logits, logitsBackward, manualSeed, memory, nn, normal, ones, report, rl, scale, scope, softmax, softmaxBackward,
   setNumThreads, softmaxCrossEntropy, synchronize, tensor, uniform, version, zeros,
 };

@@ -73,6 +73,7 @@ export interface NativeApi {
   copy(dst: NativeTensor, src: NativeTensor): void;
   add(out: NativeTensor, a: NativeTensor, b: NativeTensor, alpha: number): void;
   scale(out: NativeTensor, input: NativeTensor, alpha: number): void;
+  exp(out: NativeTensor, input: NativeTensor): void;
   randomUniform(out: NativeTensor, seed: number, offset: number, low: number, high: number): void;
   randomNormal(out: NativeTensor, seed: number, offset: number, mean: number, std: number): void;
 }

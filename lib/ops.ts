@@ -1,5 +1,5 @@
 /**
- * The basic tensor ops: copy, add, scale. Each takes an optional `out` tensor to write into
+ * The basic tensor ops: copy, add, scale, exp. Each takes an optional `out` tensor to write into
  * (no allocation); without it a new tensor is returned on the inputs' device.
  */
 import { native } from './native.js';
@@ -50,5 +50,21 @@ export function scale(x: Tensor, alpha: number, options?: { out?: Tensor }): Ten
   const o = plainObject(options, 'options');
   const out = outArg(o.out, x);
   native().scale(out.handle, x.handle, alpha);
+  return out;
+}
+
+/** exp(x), element-wise (f32; out may be x): within 2 ulp of the exact value on CPU and CUDA. */
+export function exp(x: Tensor, options?: { out?: Tensor }): Tensor {
+  tensorArg(x, 'x', ['f32']);
+  const o = plainObject(options, 'options');
+  const out = outArg(o.out, x);
+  if (o.out !== undefined) {
+    if (out.dtype !== 'f32') throw new TypeError(`Expected an f32 tensor for options.out but received a ${out.dtype} tensor`);
+    sameDevice(out, 'options.out', x, 'x');
+    if (out.shape.join() !== x.shape.join()) {
+      throw new RangeError(`Expected shape [${x.shape.join(', ')}] (the shape of x) for options.out but received shape [${out.shape.join(', ')}]`);
+    }
+  }
+  native().exp(out.handle, x.handle);
   return out;
 }

@@ -341,13 +341,13 @@ run_check() {
 
 run_table() {
   gpu_info >"$work/gpu.txt"
-  # One process per task and variant, side by side (SAC+ERA replays CUDA graphs; classic SAC runs
-  # eagerly), all writing into <task>/era or <task>/sac; `era train report` then joins each pair.
+  # One process per task and variant, side by side (both replay CUDA graphs), all writing into
+  # <task>/era or <task>/sac; `era train report` then joins each pair.
   local pids=() names=() t v flags
   for t in $tasks; do
     for v in era sac; do
       flags=("${graph[@]}")
-      [ "$v" = sac ] && flags=(--baseline-only)
+      [ "$v" = sac ] && flags+=(--baseline-only)
       stamp "$t $v: ${steps} steps, 3 seeds" | tee -a "$out/train.log"
       within $(($(left) - 30)) "$NODE" "$HERE/dist/lib/cli/era.js" train sac --task "$t" --steps "$steps" --seeds 3 \
         "${train_size[@]}" "${flags[@]}" --checkpoint-every 1000000 --no-save-replay --out "$work/$t" >"$work/$t-$v.log" 2>&1 &

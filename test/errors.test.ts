@@ -35,6 +35,8 @@ const cases: BadCase[] = [
   { title: 'scale by NaN', call: ({ a }) => era.scale(a, NaN), error: RangeError, names: 'alpha' },
   { title: 'scale by a string', call: ({ a }) => era.scale(a, '2' as never), error: TypeError, names: 'alpha' },
   { title: 'scale of an i32 tensor', call: ({ i }) => era.scale(i, 2), error: TypeError, names: 'x' },
+  { title: 'exp of an i32 tensor', call: ({ i }) => era.exp(i), error: TypeError, names: 'x' },
+  { title: 'exp into an out of another shape', call: ({ a }) => era.exp(a, { out: era.zeros([a.size + 1], { device: 'cpu' }) }), error: RangeError, names: 'options.out' },
   { title: 'add with an infinite alpha', call: ({ a, b }) => era.add(a, b, { alpha: Infinity }), error: RangeError, names: 'options.alpha' },
   { title: 'uniform with high <= low', call: () => era.uniform([2], { low: 1, high: 0, device: 'cpu' }), error: RangeError, names: 'options.high' },
   { title: 'normal with a negative std', call: () => era.normal([2], { std: -1, device: 'cpu' }), error: RangeError, names: 'options.std' },

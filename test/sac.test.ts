@@ -231,7 +231,7 @@ describe(`SAC agent on small problems (seed ${seed})`, function () {
     expectThrowsNaming(() => new SacAgent({ observationSize: 0, actionSize: 1 }), RangeError, 'options.observationSize');
     expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, variant: 'ppo' as 'era' }), RangeError, 'config.variant');
     expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, gamma: 2 }), RangeError, 'config.gamma');
-    expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, variant: 'sac', graph: true }), RangeError, 'config.graph');
+    expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, autoDelta: true, graph: true }), RangeError, 'config.graph');
     expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, graph: 'yes' as unknown as boolean }), TypeError, 'config.graph');
     using agent = new SacAgent({ observationSize: 3, actionSize: 1, hidden: 8, device: 'cpu' });
     expectThrowsNaming(() => agent.act(new Float32Array(4)), RangeError, 'observations');
@@ -341,8 +341,8 @@ describe('`era train sac` command line', function () {
 describeCuda(`SAC agent on CUDA (seed ${seed})`, function () {
   this.timeout(300_000);
 
-  function run(device: 'cpu' | 'cuda', graph: boolean, updates: number): { actor: Float32Array; critic: Float32Array; entropy: number[] } {
-    const agent = new SacAgent({ seeds: 2, hidden: 64, batchSize: 32, observationSize: 5, actionSize: 3, seed: 11, device, graph });
+  function run(device: 'cpu' | 'cuda', graph: boolean, updates: number, variant: 'era' | 'sac' = 'era'): { actor: Float32Array; critic: Float32Array; entropy: number[]; logAlpha: number[] } {
+    const agent = new SacAgent({ seeds: 2, hidden: 64, batchSize: 32, observationSize: 5, actionSize: 3, seed: 11, device, graph, variant });
     const buffer = new ReplayBuffer({ seeds: 2, capacity: 256, observationSize: 5, actionSize: 3, device });
     const r = rng(seed + 3);
     for (let i = 0; i < 200; i++) {
@@ -350,7 +350,10 @@ describeCuda(`SAC agent on CUDA (seed ${seed})`, function () {
       buffer.add(v(10), v(6), v(2), v(10), [1, 1]);
     }
     for (let i = 0; i < updates; i++) agent.update(buffer.sample(32, agent.generator));
-    const out = { actor: agent.actor.params.toArray() as Float32Array, critic: agent.critic.params.toArray() as Float32Array, entropy: agent.metrics()!.entropy };
+    const out = {
+      actor: agent.actor.params.toArray() as Float32Array, critic: agent.critic.params.toArray() as Float32Array, entropy: agent.metrics()!.entropy,
+      logAlpha: agent.logAlpha ? Array.from(agent.logAlpha.toArray()) : [],
+    };
     buffer.dispose();
     agent.dispose();
     return out;
@@ -368,6 +371,20 @@ describeCuda(`SAC agent on CUDA (seed ${seed})`, function () {
     const graphed = run('cuda', true, 12);
     expect(Array.from(graphed.actor)).to.deep.equal(Array.from(eager.actor));
     expect(Array.from(graphed.critic)).to.deep.equal(Array.from(eager.critic));
+    expect(graphed.entropy).to.deep.equal(eager.entropy);
+  });
+
+  it('classic SAC: CUDA follows the CPU, and graph replays (α = exp(log α) on the device) equal eager updates bit for bit', () => {
+    const cpu = run('cpu', false, 5, 'sac');
+    const gpu = run('cuda', false, 5, 'sac');
+    expectClose(gpu.actor, cpu.actor, { atol: 1e-4, rtol: 1e-3, what: 'actor parameters after 5 updates' });
+    expectClose(gpu.logAlpha, cpu.logAlpha, { atol: 1e-6, rtol: 1e-5, what: 'log α after 5 updates' });
+    const eager = run('cuda', false, 12, 'sac');
+    const graphed = run('cuda', true, 12, 'sac');
+    expect(eager.logAlpha.every((v) => v !== 0), 'log α moved from log 1').to.equal(true);
+    expect(Array.from(graphed.actor)).to.deep.equal(Array.from(eager.actor));
+    expect(Array.from(graphed.critic)).to.deep.equal(Array.from(eager.critic));
+    expect(graphed.logAlpha).to.deep.equal(eager.logAlpha);
     expect(graphed.entropy).to.deep.equal(eager.entropy);
   });
 });

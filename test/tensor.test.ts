@@ -3,6 +3,13 @@ import { expect } from 'chai';
 import era, { Tensor } from '../lib/index.js';
 import { describeCuda, expectClose, randomArray, testSeed } from './helpers.js';
 
+/** The spacing of float32 values at |v| (v finite): 2^(exponent - 23), or the subnormal step. */
+function ulp(v: number): number {
+  const a = Math.abs(v);
+  if (a < 2 ** -126) return 2 ** -149;
+  return 2 ** (Math.floor(Math.log2(a)) - 23);
+}
+
 const seed = testSeed();
 
 describe('tensors on the cpu', () => {
@@ -63,6 +70,16 @@ describe('tensors on the cpu', () => {
       const c = era.empty([n], { device: 'cpu' });
       era.copy(c, ta);
       expect(Array.from(c.toArray())).to.deep.equal(Array.from(a));
+      // exp: within 2 ulp of the exact value (float64 Math.exp), over the whole finite range
+      const xs = Float32Array.from(a, (v) => 88 * v);
+      const ex = era.exp(era.tensor(xs, [n], { device: 'cpu' })).toArray();
+      for (let i = 0; i < n; i++) {
+        const want = Math.exp(xs[i]);
+        expect(Math.abs(ex[i] - want), `exp(${xs[i]})`).to.be.at.most(2 * ulp(want));
+      }
+      const special = era.tensor([-Infinity, Infinity, NaN, 0, 89, -104], [6], { device: 'cpu' });
+      era.exp(special, { out: special }); // in place
+      expect(Array.from(special.toArray())).to.deep.equal([0, Infinity, NaN, 1, Infinity, 0]);
       const ints = era.add(era.tensor([2147483647, 5], [2], { dtype: 'i32', device: 'cpu' }), era.tensor([1, -7], [2], { dtype: 'i32', device: 'cpu' }));
       expect(Array.from(ints.toArray())).to.deep.equal([-2147483648, -2]); // two's-complement wrap
     });
@@ -124,6 +141,8 @@ describeCuda('tensors on cuda', () => {
         const gb = era.tensor(b, [n], { device: 'cuda' });
         expectClose(era.add(ga, gb, { alpha: 0.75 }).toArray(), era.add(ca, cb, { alpha: 0.75 }).toArray(), { atol: 0, rtol: 0, what: `add n=${n}` });
         expectClose(era.scale(ga, -3.5).toArray(), era.scale(ca, -3.5).toArray(), { atol: 0, rtol: 0, what: `scale n=${n}` });
+        // both within 2 ulp of exp: at most 4 ulp (rtol 5e-7) apart
+        expectClose(era.exp(era.scale(ga, 80)).toArray(), era.exp(era.scale(ca, 80)).toArray(), { atol: 0, rtol: 5e-7, what: `exp n=${n}` });
         const f = era.full([n], 1.25, { device: 'cuda' }).toArray();
         expect(f.every((v) => v === 1.25), `fill n=${n}`).to.equal(true);
         const dst = era.empty([n], { device: 'cuda' });

@@ -136,7 +136,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--action-repeat <n>', 'repeat each action n control steps')
     .option('--checkpoint-every <n>', 'steps between checkpoints (default 50000)')
     .option('--log-every <n>', 'steps between train metric lines (default 1000)')
-    .option('--graph', 'record each update into a CUDA graph and replay it (SAC+ERA on CUDA)')
+    .option('--graph', 'record each update into a CUDA graph and replay it (CUDA; not with --auto-delta)')
     .option('--no-progress', 'no progress line')
     .option('--no-save-replay', 'leave the replay buffer out of checkpoints')
     .action(async (f: SacFlags) => {
@@ -148,8 +148,7 @@ export function registerTrainCommand(program: Command): void {
       const variants: ('era' | 'sac')[] = f.baselineOnly ? ['sac'] : f.baseline ? ['era', 'sac'] : ['era'];
       const results: TrainSacResult[] = [];
       for (const variant of variants) {
-        // Graph capture covers SAC+ERA's update; the classic baseline runs eagerly.
-        results.push(await trainSac({ ...base, variant, graph: variant === 'era' ? base.graph : false, outDir: path.join(outDir, variant) }));
+        results.push(await trainSac({ ...base, variant, outDir: path.join(outDir, variant) }));
       }
       const curve = await writeCurves(results, path.join(outDir, 'curve'), `${f.task}: ${results.map((r) => r.label).join(' vs ')}`);
       const table = summaryTable(f.task, results);

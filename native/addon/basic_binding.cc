@@ -43,6 +43,13 @@ Napi::Value Scale(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value Exp(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    ops::exponential(tensor_arg(info, 0, "out"), tensor_arg(info, 1, "input"));
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value RandomUniform(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     ops::random_uniform(tensor_arg(info, 0, "out"), index_arg(info, 1, "seed"),
@@ -68,6 +75,7 @@ void register_basic(Napi::Env env, Napi::Object exports) {
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
   exports.Set("add", Napi::Function::New(env, Add, "add"));
   exports.Set("scale", Napi::Function::New(env, Scale, "scale"));
+  exports.Set("exp", Napi::Function::New(env, Exp, "exp"));
   exports.Set("randomUniform", Napi::Function::New(env, RandomUniform, "randomUniform"));
   exports.Set("randomNormal", Napi::Function::New(env, RandomNormal, "randomNormal"));
 }

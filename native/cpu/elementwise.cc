@@ -1,5 +1,7 @@
 #include "elementwise.h"
 
+#include <cmath>
+
 namespace era::cpu {
 
 void fill_f32(float* out, int64_t n, float value) {
@@ -23,6 +25,10 @@ void add_i32(int32_t* out, const int32_t* a, const int32_t* b, int32_t alpha, in
 
 void scale_f32(float* out, const float* in, float alpha, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = alpha * in[i];
+}
+
+void exp_f32(float* out, const float* in, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = std::exp(in[i]);
 }
 
 }  // namespace era::cpu

@@ -10,5 +10,6 @@ void add_f32(float* out, const float* a, const float* b, float alpha, int64_t n,
 void add_i32(int32_t* out, const int32_t* a, const int32_t* b, int32_t alpha, int64_t n,
              void* stream);
 void scale_f32(float* out, const float* in, float alpha, int64_t n, void* stream);
+void exp_f32(float* out, const float* in, int64_t n, void* stream);
 
 }  // namespace era::cuda

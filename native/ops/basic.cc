@@ -101,6 +101,15 @@ void scale(const TensorView& out, const TensorView& in, double alpha) {
            [&](void* s) { ERA_CUDA_ONLY(cuda::scale_f32(out.ptr<float>(), in.ptr<float>(), al, in.numel, s);) (void)s; });
 }
 
+void exponential(const TensorView& out, const TensorView& in) {
+  require_dtype(in, {DType::F32}, "input");
+  require_same_dtype(out, in, "out", "input");
+  require_same_device(out, in, "out", "input");
+  require_same_shape(out, in, "out", "input");
+  dispatch(in.device, "exp", [&] { cpu::exp_f32(out.ptr<float>(), in.ptr<float>(), in.numel); },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::exp_f32(out.ptr<float>(), in.ptr<float>(), in.numel, s);) (void)s; });
+}
+
 void random_uniform(const TensorView& out, uint64_t seed, uint64_t offset, double low,
                     double high) {
   require_dtype(out, {DType::F32}, "out");

@@ -13,6 +13,8 @@ void copy(const TensorView& dst, const TensorView& src);
 void add(const TensorView& out, const TensorView& a, const TensorView& b, double alpha);
 // out = alpha * in
 void scale(const TensorView& out, const TensorView& in, double alpha);
+// out = exp(in), f32 (out may be in)
+void exponential(const TensorView& out, const TensorView& in);
 void random_uniform(const TensorView& out, uint64_t seed, uint64_t offset, double low,
                     double high);
 void random_normal(const TensorView& out, uint64_t seed, uint64_t offset, double mean,

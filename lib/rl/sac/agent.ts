@@ -22,7 +22,7 @@ import { gaussian, gaussianBackward } from '../../era/gaussian.js';
 import { activation, activationBackward, concat, split } from '../../nn/functional.js';
 import { MLP } from '../../nn/mlp.js';
 import { Adam, AdamW, polyakUpdate } from '../../nn/optim.js';
-import { add, copy, scale } from '../../ops.js';
+import { add, copy, exp, scale } from '../../ops.js';
 import { CudaGraph, captureGraph } from '../../graph.js';
 import { Generator, normal, uniform } from '../../random.js';
 import { scope } from '../../scope.js';
@@ -93,8 +93,8 @@ export class SacAgent implements Disposable {
 
   constructor(options: SacAgentOptions) {
     const cfg = resolveSacConfig(stripShape(options));
-    if (cfg.graph && (cfg.variant !== 'era' || cfg.autoDelta)) {
-      throw rangeError("variant 'era' without autoDelta (their updates need no host round trip)", 'config.graph', `graph with variant '${cfg.variant}'${cfg.autoDelta ? ' and autoDelta' : ''}`);
+    if (cfg.graph && cfg.autoDelta) {
+      throw rangeError('no autoDelta (its δ is tuned on the host after every update)', 'config.graph', 'graph with autoDelta');
     }
     this.config = cfg;
     this.observationSize = integer(options.observationSize, 'options.observationSize', 1);
@@ -121,7 +121,7 @@ export class SacAgent implements Disposable {
     this.delta = new Float64Array(s);
     if (cfg.variant === 'sac') {
       this.logAlpha = full([s], Math.log(cfg.initAlpha), { device: this.device });
-      this.alphaOptimizer = new Adam(this.logAlpha, { lr: cfg.alphaLr });
+      this.alphaOptimizer = new Adam(this.logAlpha, { lr: cfg.alphaLr, capturable: cfg.graph });
       this.#alpha = full([s], cfg.initAlpha, { device: this.device });
     } else {
       this.logAlpha = null;
@@ -241,7 +241,7 @@ export class SacAgent implements Disposable {
 
   /** α = exp(log α) from the device's log α (after loading a checkpoint). Classic SAC only. */
   refreshAlpha(): void {
-    if (this.logAlpha && this.#alpha) this.#alpha.write(Float32Array.from(this.logAlpha.toArray(), Math.exp));
+    if (this.logAlpha && this.#alpha) exp(this.logAlpha, { out: this.#alpha });
   }
 
   #updateBody(batch: ReplayBatch, noise: { next: Tensor; current: Tensor }, last: { criticLoss: Tensor; actorLoss: Tensor; logProb: Tensor }): void {
@@ -283,9 +283,9 @@ export class SacAgent implements Disposable {
       else truncatedNormalLogProb(draw.action, draw.mu, draw.logStd, { temperature: 1, out: last.logProb });
       if (classic) {
         this.alphaOptimizer!.step(actor.gradLogAlpha!);
-        // α = exp(log α) for the next update: [S] numbers through the host (the classic baseline
-        // pays one small synchronising read per update for it).
-        this.#alpha!.write(Float32Array.from(this.logAlpha!.toArray(), Math.exp));
+        // α = exp(log α) for the next update, on the device (no host round trip, so a graph can
+        // record it).
+        exp(this.logAlpha!, { out: this.#alpha! });
       }
       if (cfg.autoDelta && !classic) this.#tuneDelta(last.logProb);
     });

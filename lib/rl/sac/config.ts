@@ -39,8 +39,8 @@ export interface SacConfig {
   replayCapacity: number;
   precision: Precision;
   /**
-   * Record each update into a CUDA graph and replay it (CUDA only; variant 'era' without
-   * autoDelta). Removes the per-launch overhead of the ~60 kernels of an update.
+   * Record each update into a CUDA graph and replay it (CUDA only; either variant, without
+   * autoDelta). Removes the per-launch overhead of the ~70-80 kernels of an update.
    */
   graph: boolean;
   device?: Device;
