@@ -63,8 +63,10 @@ void activation(const TensorView& y, const TensorView& x, Activation act) {
            [&](void* s) { ERA_CUDA_ONLY(cuda::activation_forward(y.ptr<float>(), x.ptr<float>(), x.numel, act, s);) (void)s; });
 }
 
-void activation_backward(const TensorView& dx, const TensorView& dy, const TensorView& y,
-                         Activation act) {
+namespace {
+
+// dx, dy and y of an activation backward: f32, one shape; dx may be dy or y but not overlap them.
+void check_activation_backward(const TensorView& dx, const TensorView& dy, const TensorView& y) {
   require_dtype(dy, {DType::F32}, "dy");
   require_f32_like(y, "y", dy, "dy");
   require_same_shape(y, dy, "y", "dy");
@@ -72,6 +74,13 @@ void activation_backward(const TensorView& dx, const TensorView& dy, const Tenso
   require_same_shape(dx, dy, "options.out", "dy");
   if (dx.data != dy.data) require_no_alias(dx, "options.out", dy, "dy");
   if (dx.data != y.data) require_no_alias(dx, "options.out", y, "y");
+}
+
+}  // namespace
+
+void activation_backward(const TensorView& dx, const TensorView& dy, const TensorView& y,
+                         Activation act) {
+  check_activation_backward(dx, dy, y);
   dispatch(dy.device, "activationBackward",
            [&] { cpu::activation_backward(dx.ptr<float>(), dy.ptr<float>(), y.ptr<float>(), dy.numel, act); },
            [&](void* s) { ERA_CUDA_ONLY(cuda::activation_backward(dx.ptr<float>(), dy.ptr<float>(), y.ptr<float>(), dy.numel, act, s);) (void)s; });
@@ -127,6 +136,12 @@ void public_param_layout(const TensorView& w, const TensorView& x, int64_t d, co
 }
 
 // Rows of x and the rows per member; checks that the members split the rows evenly.
+// An f32 x [..., d] with d >= 1 whose rows form `members` equal blocks: its d and row count.
+struct MemberRows {
+  int64_t d, rows;
+};
+MemberRows f32_member_rows(const TensorView& x, const char* name, int64_t members);
+
 int64_t member_rows(const TensorView& x, int64_t d, int64_t members) {
   if (members < 1) throw_range("at least one ensemble member", "members", std::to_string(members));
   const int64_t rows = x.numel / d;
@@ -138,21 +153,21 @@ int64_t member_rows(const TensorView& x, int64_t d, int64_t members) {
   return rows;
 }
 
+MemberRows f32_member_rows(const TensorView& x, const char* name, int64_t members) {
+  require_dtype(x, {DType::F32}, name);
+  const int64_t d = last_dim(x, name);
+  if (d < 1) throw_range("a last dimension of at least 1", name, x.describe());
+  return {d, member_rows(x, d, members)};
+}
+
 }  // namespace
 
 void activation_backward_members(const TensorView& dx, const TensorView& dy, const TensorView& y,
                                  Activation act, const ParamRows& colsum, int64_t members,
                                  bool accumulate) {
-  require_dtype(dy, {DType::F32}, "dy");
-  const int64_t d = last_dim(dy, "dy");
-  if (d < 1) throw_range("a last dimension of at least 1", "dy", dy.describe());
-  const int64_t rows = member_rows(dy, d, members);
-  require_f32_like(y, "y", dy, "dy");
-  require_same_shape(y, dy, "y", "dy");
-  require_f32_like(dx, "options.out", dy, "dy");
-  require_same_shape(dx, dy, "options.out", "dy");
-  if (dx.data != dy.data) require_no_alias(dx, "options.out", dy, "dy");
-  if (dx.data != y.data) require_no_alias(dx, "options.out", y, "y");
+  const MemberRows shape = f32_member_rows(dy, "dy", members);
+  const int64_t d = shape.d, rows = shape.rows;
+  check_activation_backward(dx, dy, y);
   const Strided cs = check_param_rows(colsum, members, d, dy, "colsum", true);
   for (const TensorView* t : {&dx, &dy, &y}) require_apart(cs, "colsum", whole(*t), "an input or dx", colsum.t);
   float* pcs = static_cast<float*>(const_cast<void*>(cs.data));
@@ -181,10 +196,8 @@ void layer_norm(const TensorView& y, const TensorView& mean, const TensorView& r
 void layer_norm_members(const TensorView& y, const TensorView& mean, const TensorView& rstd,
                         const TensorView& x, const ParamRows& weight, const ParamRows& bias,
                         int64_t members, double eps, Activation act) {
-  require_dtype(x, {DType::F32}, "x");
-  const int64_t d = last_dim(x, "x");
-  if (d < 1) throw_range("a last dimension of at least 1", "x", x.describe());
-  const int64_t rows = member_rows(x, d, members);
+  const MemberRows shape = f32_member_rows(x, "x", members);
+  const int64_t d = shape.d, rows = shape.rows;
   const Strided w = check_param_rows(weight, members, d, x, "weight", false);
   const Strided b = check_param_rows(bias, members, d, x, "bias", false);
   require_f32_like(y, "options.out", x, "x");
@@ -244,10 +257,8 @@ void layer_norm_members_backward(const TensorView* dx, const ParamRows* dweight,
                                  const ParamRows& weight, const TensorView& mean,
                                  const TensorView& rstd, int64_t members, bool accumulate,
                                  const LayerNormBackwardFusion& fused) {
-  require_dtype(x, {DType::F32}, "x");
-  const int64_t d = last_dim(x, "x");
-  if (d < 1) throw_range("a last dimension of at least 1", "x", x.describe());
-  const int64_t rows = member_rows(x, d, members);
+  const MemberRows shape = f32_member_rows(x, "x", members);
+  const int64_t d = shape.d, rows = shape.rows;
   require_f32_like(dy, "dy", x, "x");
   require_same_shape(dy, x, "dy", "x");
   const Strided w = check_param_rows(weight, members, d, x, "weight", false);
