@@ -223,7 +223,7 @@ finalize_table() {
     for t in $tasks; do [ -f "$work/$t/summary.md" ] && { cat "$work/$t/summary.md"; echo; }; done
     local common="--steps ${steps} --seeds 3 ${train_size[*]} --checkpoint-every 1000000 --no-save-replay --out T"
     echo "Commands, for each task T side by side: \`era train sac --task T ${common}${graph[*]:+ ${graph[*]}}\`," \
-      "\`era train sac --task T ${common} --baseline-only\`, then \`era train report T\`."
+      "\`era train sac --task T ${common}${graph[*]:+ ${graph[*]}} --baseline-only\`, then \`era train report T\`."
   } >"$work/summary.md" 2>&1
   mv -f "$work/summary.md" "$out/summary.md"
   pack_runs $tasks
