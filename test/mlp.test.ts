@@ -191,7 +191,43 @@ describe(`nn.MLP on the CPU: gradients vs float64 finite differences (seed ${see
       expect(m.grads.toArray().every((v) => v === 0)).to.equal(true);
     });
   });
+
+  it('accumulate: false overwrites stale gradients: bit for bit zeroGrad() then backward()', () => {
+    for (const c of OVERWRITE_CASES) expectOverwriteMatches('cpu', c.options, c.xShape);
+    expectThrowsNaming(() => era.scope(() => {
+      using m = new MLP({ inputSize: 2, hiddenSizes: [], outputSize: 1, device: 'cpu', seed });
+      const y = m.forward(cpu([1, 2], [1, 2]));
+      m.backward(era.ones(y.shape.slice(), { device: 'cpu' }), { accumulate: 'no' as never });
+    }), TypeError, 'options.accumulate');
+  });
 });
+
+const OVERWRITE_CASES: { options: Omit<MLPOptions, 'device' | 'seed'>; xShape: number[] }[] = [
+  { options: { inputSize: 5, hiddenSizes: [9, 7], outputSize: 3, layerNorm: true, activation: 'elu', ensemble: 4 }, xShape: [2, 6, 5] },
+  { options: { inputSize: 4, hiddenSizes: [8], outputSize: 2, activation: 'tanh', outputActivation: 'tanh', ensemble: 2 }, xShape: [3, 4] },
+  { options: { inputSize: 3, hiddenSizes: [], outputSize: 2, ensemble: 3 }, xShape: [3, 5, 3] },
+];
+
+/** backward({ accumulate: false }) over stale grads equals zeroGrad() + backward(), bit for bit. */
+function expectOverwriteMatches(device: 'cpu' | 'cuda', options: Omit<MLPOptions, 'device' | 'seed'>, xShape: number[]): void {
+  era.scope(() => {
+    using a = new MLP({ ...options, device, seed });
+    using b = new MLP({ ...a.options, device });
+    const n = xShape.reduce((p, q) => p * q, 1);
+    const x = era.tensor(randomArray(n, seed + 5, -2, 2), xShape, { device });
+    const dy = era.tensor(randomArray(a.forward(x).size, seed + 6), a.forward(x).shape.slice(), { device });
+    a.zeroGrad();
+    a.backward(dy);
+    b.forward(x);
+    b.grads.fill(7); // stale
+    b.backward(dy, { accumulate: false });
+    const want = a.grads.toArray(), got = b.grads.toArray();
+    // Padding between parameters is never written: compare the real parameters only.
+    const idx = parameterIndices(a);
+    expect(idx.some((i) => want[i] !== 0)).to.equal(true);
+    expect(idx.map((i) => got[i]), JSON.stringify(options)).to.deep.equal(idx.map((i) => want[i]));
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -671,6 +707,10 @@ describeCuda(`nn.MLP on CUDA against the CPU (seed ${seed})`, () => {
 
   // On the CPU, perturbing every gradient by a relative 1e-5 each step moves this curve by under
   // 1e-8 at any step: the fit is stable, so summation-order differences stay far inside this bound.
+  it('accumulate: false overwrites stale gradients on CUDA: bit for bit zeroGrad() then backward()', () => {
+    for (const c of OVERWRITE_CASES) expectOverwriteMatches('cuda', c.options, c.xShape);
+  });
+
   it('the CUDA loss curve of the sin fit follows the CPU one (each step within 1e-6 + 1% of the CPU loss for 300 steps)', () => {
     const a = fitSin('cpu', 300);
     const b = fitSin('cuda', 300);

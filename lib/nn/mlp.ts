@@ -8,7 +8,8 @@
  *   and bias [out]. Every tensor starts on a 4-element (16-byte) boundary; the few padding floats
  *   between them stay zero (zero gradient, untouched by Adam/AdamW), which is why numParameters
  *   (the per-member block length) can exceed parameterCount (the trainable values).
- * - `grads`, same layout: backward() adds into it (call zeroGrad() between steps).
+ * - `grads`, same layout: backward() adds into it (call zeroGrad() between steps, or pass
+ *   accumulate: false to write it instead).
  * - one workspace block for the activations, sized for the largest batch seen so far: it grows
  *   only when a larger batch arrives, so a training step at a fixed batch allocates nothing.
  *
@@ -109,6 +110,11 @@ export interface BackwardOptions {
   inputGrad?: boolean;
   /** Add dL/dparams into `grads` (default true). */
   paramGrads?: boolean;
+  /**
+   * With paramGrads: add into `grads` (true, the default, as PyTorch does) or overwrite them
+   * (false: the same as zeroGrad() then backward(), one kernel per model fewer).
+   */
+  accumulate?: boolean;
 }
 
 /** LayerNorm epsilon: flax's default, which the SAC-ERA reference uses. */
@@ -122,7 +128,7 @@ interface NativeMlp {
   setBlocks(params: NativeTensor, grads: NativeTensor): void;
   setWorkspace(workspace: NativeTensor, capacity: number): void;
   forward(x: NativeTensor): number;
-  backward(dy: NativeTensor, inputGrad: boolean, paramGrads: boolean): void;
+  backward(dy: NativeTensor, inputGrad: boolean, paramGrads: boolean, accumulate?: boolean): void;
   dispose(): void;
 }
 
@@ -349,7 +355,7 @@ export class MLP implements Disposable {
 
   /**
    * Backpropagates dy (shaped like the last forward's output): adds dL/dparams into `grads`
-   * (paramGrads, default true) and returns dL/dx shaped like the last forward's x, summed over
+   * (paramGrads, default true; accumulate: false writes them instead) and returns dL/dx shaped like the last forward's x, summed over
    * the members that share an input (inputGrad, default false; else null). The returned tensor
    * is a view into the workspace, valid until the next forward() or backward().
    */
@@ -360,6 +366,7 @@ export class MLP implements Disposable {
     const o = plainObject(options, 'options');
     if (o.inputGrad !== undefined && typeof o.inputGrad !== 'boolean') throw typeError('a boolean', 'options.inputGrad', o.inputGrad);
     if (o.paramGrads !== undefined && typeof o.paramGrads !== 'boolean') throw typeError('a boolean', 'options.paramGrads', o.paramGrads);
+    if (o.accumulate !== undefined && typeof o.accumulate !== 'boolean') throw typeError('a boolean', 'options.accumulate', o.accumulate);
     const last = this.#last;
     if (!last) throw rangeError('the gradient of a forward() output (call forward() first)', 'dy', dy);
     if (dy.shape.join() !== last.y.join()) {
@@ -367,7 +374,7 @@ export class MLP implements Disposable {
     }
     const inputGrad = o.inputGrad === true;
     if (isCapturing()) this.#workspaceRecorded = true;
-    model.backward(dy.handle, inputGrad, o.paramGrads !== false);
+    model.backward(dy.handle, inputGrad, o.paramGrads !== false, o.accumulate !== false);
     return inputGrad ? this.#view('dx', this.#layout!.dx, last.x) : null;
   }
 

@@ -202,12 +202,13 @@ class NativeMlp : public Napi::ObjectWrap<NativeMlp> {
     });
   }
 
-  // backward(dy, inputGrad, paramGrads)
+  // backward(dy, inputGrad, paramGrads[, accumulate = true])
   Napi::Value Backward(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       models::Mlp& m = model();
+      const bool accumulate = info.Length() > 3 ? bool_arg(info, 3, "options.accumulate") : true;
       m.backward(buffers(), tensor_arg(info, 0, "dy"), bool_arg(info, 1, "options.inputGrad"),
-                 bool_arg(info, 2, "options.paramGrads"));
+                 bool_arg(info, 2, "options.paramGrads"), accumulate);
       return info.Env().Undefined();
     });
   }

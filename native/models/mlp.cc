@@ -189,7 +189,8 @@ void Mlp::forward(const MlpBuffers& buf, const TensorView& x) {
   forward_workspace_ = ws.data;
 }
 
-void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad, bool param_grads) {
+void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad, bool param_grads,
+                   bool accumulate) {
   check_buffers(buf);
   if (!forward_workspace_ || forward_workspace_ != buf.workspace.data || forward_capacity_ != buf.capacity)
     throw_range("a backward() after a forward() on this workspace", "backward",
@@ -214,7 +215,7 @@ void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad,
   ops::MatmulOptions mo;
   mo.precision = cfg_.precision;
   ops::MatmulOptions bias_opts;  // bias gradients: ones · dz, exact f32, added in
-  bias_opts.accumulate = true;
+  bias_opts.accumulate = accumulate;
 
   // The incoming gradient of the current layer's output, and where it lives.
   TensorView grad = region(dy, 0, {e * batch * cfg_.output});
@@ -244,7 +245,7 @@ void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad,
       ops::layer_norm_members_backward(&dln, param_grads ? &dw : nullptr, param_grads ? &db : nullptr,
                                        region(grad, 0, {rows, l.out}), region(ws, w.z[hidden], {rows, l.out}),
                                        {p, l.ln_w, stride_}, region(ws, w.mean[hidden], {rows}),
-                                       region(ws, w.rstd[hidden], {rows}), e, true, fused);
+                                       region(ws, w.rstd[hidden], {rows}), e, accumulate, fused);
       dz = dln;
       dz_at = out_at;
     } else if (act != Activation::None) {
@@ -255,7 +256,7 @@ void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad,
       const TensorView dz_rows = region(dz, 0, {rows, l.out});
       if (param_grads)  // with this layer's bias gradient in the same pass
         ops::activation_backward_members(dz_rows, region(grad, 0, {rows, l.out}), region(y, 0, {rows, l.out}),
-                                         act, {g, l.b, stride_}, e, true);
+                                         act, {g, l.b, stride_}, e, accumulate);
       else
         ops::activation_backward(dz, grad, y, act);
     }
@@ -268,7 +269,7 @@ void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad,
       // dW_e += x_eᵀ · dz_e ; db_e += ones · dz_e
       ops::MatmulOptions wo = mo;
       wo.trans_a = true;
-      wo.accumulate = true;
+      wo.accumulate = accumulate;
       grouped_matmul({g, l.w, stride_}, {ws, in_at, batch * l.in}, {dz, 0, batch * l.out}, nullptr,
                      in_groups, {l.in, l.out, batch, e}, wo);
       if (!bias_fused)

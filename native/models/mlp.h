@@ -81,9 +81,11 @@ class Mlp {
   void attach_workspace(const MlpBuffers& buffers);
   // y = net(x) into the workspace; x is copied there too (backward needs no caller tensors).
   void forward(const MlpBuffers& buffers, const TensorView& x);
-  // dy like the last forward's output. Adds dL/dparams into grads (param_grads) and writes
-  // dL/dx into the workspace's dx region (input_grad; summed over the members of a group).
-  void backward(const MlpBuffers& buffers, const TensorView& dy, bool input_grad, bool param_grads);
+  // dy like the last forward's output. Adds dL/dparams into grads (param_grads; with accumulate
+  // false it writes them instead, which saves the caller a zeroGrad) and writes dL/dx into the
+  // workspace's dx region (input_grad; summed over the members of a group).
+  void backward(const MlpBuffers& buffers, const TensorView& dy, bool input_grad, bool param_grads,
+                bool accumulate = true);
 
   // The last forward's batch and input groups (0 before any forward).
   int64_t batch() const { return batch_; }

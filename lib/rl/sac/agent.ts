@@ -260,8 +260,7 @@ export class SacAgent implements Disposable {
         classic ? { logProb: next.logProb!, alpha: alpha! } : undefined);
       const q = this.critic.forward(concat([obs, act]));
       const critic = sacCriticLoss(q, y, { loss: last.criticLoss });
-      this.critic.zeroGrad();
-      this.critic.backward(critic.gradQ);
+      this.critic.backward(critic.gradQ, { accumulate: false }); // (writes the grads: no zeroGrad)
       this.criticOptimizer.step(this.critic.grads);
       polyakUpdate(this.targetCritic.params, this.critic.params, cfg.tau);
 
@@ -275,8 +274,7 @@ export class SacAgent implements Disposable {
         ? tanhGaussianBackward(draw.mu, draw.logStd, draw.noise, gradAction, actor.gradLogProb!)
         : truncatedNormalBackward(draw.mu, draw.logStd, draw.noise, gradAction, { temperature: 1 });
       const gradRaw = this.#logStdBackward(draw, grads.gradLogStd);
-      this.actor.zeroGrad();
-      this.actor.backward(concat([grads.gradMu, gradRaw]));
+      this.actor.backward(concat([grads.gradMu, gradRaw]), { accumulate: false });
       this.actorOptimizer.step(this.actor.grads);
 
       if (classic) copy(last.logProb, draw.logProb!);
