@@ -186,11 +186,14 @@ __global__ void activation_backward_colsum_kernel(float* dx, float* colsum, cons
   }
 }
 
+// blockIdx.y: one of `blocks` independent [rows, d] -> [d] reductions laid end to end.
 __global__ void reduce_first_kernel(float* out, const float* x, int64_t rows, int64_t d,
                                     float alpha, int accumulate) {
   __shared__ float part[kRowGroups][kColsPerBlock + 1];
   const int tx = threadIdx.x % kColsPerBlock, ty = threadIdx.x / kColsPerBlock;
   const int64_t c = blockIdx.x * int64_t(kColsPerBlock) + tx;
+  x += blockIdx.y * rows * d;
+  out += blockIdx.y * d;
   float a = 0.f;
   if (c < d)
     for (int64_t r = ty; r < rows; r += kRowGroups) a += x[r * d + c];
@@ -383,9 +386,10 @@ void reduce_last(float* out, const float* x, int64_t rows, int64_t d, double alp
 }
 
 void reduce_first(float* out, const float* x, int64_t rows, int64_t d, double alpha,
-                  bool accumulate, void* stream) {
-  if (d == 0) return;
-  reduce_first_kernel<<<col_blocks(d), kColsPerBlock * kRowGroups, 0, as_stream(stream)>>>(
+                  bool accumulate, void* stream, int64_t blocks) {
+  if (d == 0 || blocks == 0) return;
+  const dim3 grid(col_blocks(d), static_cast<unsigned>(blocks));
+  reduce_first_kernel<<<grid, kColsPerBlock * kRowGroups, 0, as_stream(stream)>>>(
       out, x, rows, d, static_cast<float>(alpha), accumulate ? 1 : 0);
 }
 

@@ -54,8 +54,10 @@ void mse_backward(float* grad, const float* pred, const float* target, int64_t n
 void reduce_all(float* out, const float* x, int64_t n, double alpha, bool accumulate, void* stream);
 void reduce_last(float* out, const float* x, int64_t rows, int64_t d, double alpha, bool accumulate,
                  void* stream);
+// blocks > 1: that many [rows, d] -> [d] reductions side by side (x [blocks, rows, d] -> out
+// [blocks, d]) in one launch (at most 65535).
 void reduce_first(float* out, const float* x, int64_t rows, int64_t d, double alpha,
-                  bool accumulate, void* stream);
+                  bool accumulate, void* stream, int64_t blocks = 1);
 void broadcast(float* dx, const float* dy, int64_t rows, int64_t d, int mode, float alpha,
                bool accumulate, void* stream);
 

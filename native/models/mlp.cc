@@ -287,10 +287,8 @@ void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad,
     if (sum_groups) {
       // Members of a group read the same input: their input gradients add up.
       const int64_t per = e / groups_, cols = batch * l.in;
-      for (int64_t gi = 0; gi < groups_; ++gi)
-        ops::reduce_sum(region(ws, w.dx + gi * cols, {cols}),
-                        region(ws, w.dx_members + gi * per * cols, {per, cols}), ops::ReduceDim::First,
-                        false, false);
+      ops::reduce_sum_blocks(region(ws, w.dx, {groups_, cols}),
+                             region(ws, w.dx_members, {groups_, per, cols}));
     }
     grad = region(ws, dst, {rows * l.in});
     grad_at = dst;

@@ -503,6 +503,23 @@ void reduce_sum(const TensorView& out, const TensorView& x, ReduceDim dim, bool 
            });
 }
 
+void reduce_sum_blocks(const TensorView& out, const TensorView& x) {
+  require_dtype(x, {DType::F32}, "x");
+  if (x.ndim != 3) throw_range("a 3-D tensor [G, R, d]", "x", x.describe());
+  const int64_t g = x.shape[0], rows = x.shape[1], d = x.shape[2];
+  require_f32_like(out, "out", x, "x");
+  if (out.ndim != 2 || out.shape[0] != g || out.shape[1] != d)
+    throw_range("shape [" + std::to_string(g) + ", " + std::to_string(d) + "] (x without its middle dim)", "out", out.describe());
+  if (x.device == Device::CUDA && g > 65535) throw_range("at most 65535 blocks on cuda", "x", x.describe());
+  require_no_alias(out, "out", x, "x");
+  dispatch(x.device, "sum",
+           [&] {
+             for (int64_t i = 0; i < g; ++i)
+               cpu::reduce_first(out.ptr<float>() + i * d, x.ptr<float>() + i * rows * d, rows, d, 1.0, false);
+           },
+           [&](void* s) { ERA_CUDA_ONLY(cuda::reduce_first(out.ptr<float>(), x.ptr<float>(), rows, d, 1.0, false, s, g);) (void)s; });
+}
+
 void reduce_sum_backward(const TensorView& dx, const TensorView& dy, ReduceDim dim, bool mean,
                          bool accumulate) {
   require_dtype(dy, {DType::F32}, "dy");

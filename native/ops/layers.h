@@ -75,6 +75,9 @@ void mse_loss_backward(const TensorView& grad, const TensorView& pred, const Ten
 enum class ReduceDim : int { All = 0, Last = 1, First = 2 };
 void reduce_sum(const TensorView& out, const TensorView& x, ReduceDim dim, bool mean,
                 bool accumulate);
+// out [G, d] = the sums over the middle dim of x [G, R, d]: G first-dim reductions in one launch
+// (the input gradient of ensemble members that share an input).
+void reduce_sum_blocks(const TensorView& out, const TensorView& x);
 // The backward: dx (the reduced input's shape) = dy broadcast back (divided by the count for a mean).
 void reduce_sum_backward(const TensorView& dx, const TensorView& dy, ReduceDim dim, bool mean,
                          bool accumulate);
