@@ -355,9 +355,10 @@ export class MLP implements Disposable {
 
   /**
    * Backpropagates dy (shaped like the last forward's output): adds dL/dparams into `grads`
-   * (paramGrads, default true; accumulate: false writes them instead) and returns dL/dx shaped like the last forward's x, summed over
-   * the members that share an input (inputGrad, default false; else null). The returned tensor
-   * is a view into the workspace, valid until the next forward() or backward().
+   * (paramGrads, default true; accumulate: false writes them instead) and returns dL/dx shaped
+   * like the last forward's x, summed over the members that share an input (inputGrad, default
+   * false; else null). The returned tensor is a view into the workspace, valid until the next
+   * forward() or backward().
    */
   backward(dy: Tensor, options?: BackwardOptions): Tensor | null {
     const model = this.#live();

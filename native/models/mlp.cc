@@ -214,7 +214,7 @@ void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad,
   const TensorView& g = buf.grads;
   ops::MatmulOptions mo;
   mo.precision = cfg_.precision;
-  ops::MatmulOptions bias_opts;  // bias gradients: ones · dz, exact f32, added in
+  ops::MatmulOptions bias_opts;  // bias gradients: ones · dz, exact f32
   bias_opts.accumulate = accumulate;
 
   // The incoming gradient of the current layer's output, and where it lives.
@@ -260,7 +260,8 @@ void Mlp::backward(const MlpBuffers& buf, const TensorView& dy, bool input_grad,
       else
         ops::activation_backward(dz, grad, y, act);
     }
-    // The bias gradient still owed: a layer with neither LayerNorm nor activation.
+    // Whether the kernels above also wrote the bias gradient (only a layer with neither LayerNorm
+    // nor activation leaves it to the GEMM below).
     const bool bias_fused = ln || act != Activation::None;
     const bool first = li == 0;
     const int64_t in_at = first ? w.x : w.h[hidden - 1];

@@ -15,6 +15,15 @@ namespace era::ops {
 
 namespace {
 
+// Host scratch of at least n floats, kept per thread and slot between calls, so a CPU training
+// step at a fixed size allocates nothing (the CPU LayerNorm backward's temporaries).
+float* host_scratch(int slot, int64_t n) {
+  static thread_local std::vector<float> buffers[2];
+  std::vector<float>& b = buffers[slot];
+  if (b.size() < static_cast<size_t>(n)) b.resize(static_cast<size_t>(n));
+  return b.data();
+}
+
 void require_f32_like(const TensorView& t, const char* name, const TensorView& ref, const char* ref_name) {
   require_dtype(t, {DType::F32}, name);
   require_same_device(t, ref, name, ref_name);
@@ -312,16 +321,14 @@ void layer_norm_members_backward(const TensorView* dx, const ParamRows* dweight,
   dispatch(x.device, "layerNormBackward",
            [&] {
              // The CPU composes the fused forms from the plain kernels (it has no launches to save).
-             std::vector<float> g;
              const float* pdy = dy.ptr<float>();
              if (ya) {
-               g.resize(static_cast<size_t>(x.numel));
-               cpu::activation_backward(g.data(), pdy, ya->ptr<float>(), x.numel, act);
-               pdy = g.data();
+               float* g = host_scratch(0, x.numel);
+               cpu::activation_backward(g, pdy, ya->ptr<float>(), x.numel, act);
+               pdy = g;
              }
              // The CPU kernel always writes dx: give it scratch when the caller does not want it.
-             std::vector<float> scratch(pdx ? 0 : static_cast<size_t>(x.numel));
-             cpu::layer_norm_backward(pdx ? pdx : scratch.data(), pdw, pdb, pdy, x.ptr<float>(), pw, mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, members, ws, dws_stride, dbs_stride);
+             cpu::layer_norm_backward(pdx ? pdx : host_scratch(1, x.numel), pdw, pdb, pdy, x.ptr<float>(), pw, mean.ptr<float>(), rstd.ptr<float>(), rows, d, accumulate, members, ws, dws_stride, dbs_stride);
              const int64_t per = rows / members;
              if (pdxs)
                for (int64_t e = 0; e < members; ++e)
