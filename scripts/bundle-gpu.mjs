@@ -2,7 +2,7 @@
 // `npm run bundle:gpu`: builds bundle/era-cuda-gpu/, a self-contained folder that runs the compiled
 // tests and benches on a Linux x86-64 host with an NVIDIA driver but no Node.js (the GPU hosts have
 // none, and carry at most 64 MiB). It holds: node.xz (this Node, xz-compressed, cached in
-// bundle/.cache), the CUDA addon, package.json, the compiled JS of lib/test/bench, the PyTorch
+// bundle/.cache), the CUDA addon, package.json, the compiled JS of lib/test/bench/examples, the PyTorch
 // baseline scripts, a mocha config, the runtime node_modules closure, and run.sh (see its header).
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -77,7 +77,7 @@ if (!existsSync(addon)) {
 }
 
 // ---- 2. compiled JS: compile when any output is missing or older than its source ---------------
-const SOURCE_DIRS = ['lib', 'test', 'bench'];
+const SOURCE_DIRS = ['lib', 'test', 'bench', 'examples'];
 const OUT_EXT = { '.ts': '.js', '.mts': '.mjs', '.cts': '.cjs', '.json': '.json' };
 // tsc emits a .json only where code imports it, so a missing .json output is not an error.
 const optionalOutput = (out) => out.endsWith('.json');

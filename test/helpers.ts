@@ -21,6 +21,11 @@ export function libModule(name: string): string {
   return fileURLToPath(new URL(`../lib/${name}.${runningFromSource ? 'ts' : 'js'}`, import.meta.url));
 }
 
+/** An example program as this run loads it: examples/<name>.ts from source, dist/examples/<name>.js compiled. */
+export function exampleModule(name: string): string {
+  return fileURLToPath(new URL(`../examples/${name}.${runningFromSource ? 'ts' : 'js'}`, import.meta.url));
+}
+
 /** The extension a generated child script needs: .mts (run through tsx) or .mjs. */
 export const scriptExtension = runningFromSource ? '.mts' : '.mjs';
 
