@@ -19,7 +19,7 @@ import { tanhGaussianSample, tanhGaussianTransform, truncatedNormalBackward, tru
 import { ReplayBuffer } from '../lib/rl/replay.js';
 import { SacAgent } from '../lib/rl/sac/agent.js';
 import { loadSacCheckpoint, saveSacCheckpoint } from '../lib/rl/sac/checkpoint.js';
-import { evaluate, trainSac } from '../lib/rl/sac/trainer.js';
+import { YIELD_EVERY, evaluate, trainSac } from '../lib/rl/sac/trainer.js';
 import { tensor } from '../lib/tensor.js';
 import { describeCuda, expectClose, expectThrowsNaming, finiteDifferences, libModule, rng, runNode, testSeed } from './helpers.js';
 import { truncSampleRef } from './rl-ops-ref.js';
@@ -294,6 +294,34 @@ describe('trainSac --resume', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('trainSac and the event loop', function () {
+  this.timeout(120_000);
+
+  // Node finalises released tensor handles only when the event loop turns; a run that never
+  // yields keeps them all (a 200k-step CPU run was killed for memory at 19 GB before this).
+  it(`lets the event loop turn every ${YIELD_EVERY} steps while it trains`, async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'era-yield-'));
+    // Counts the immediates scheduled from yieldToEventLoop (lib/util/event-loop) during the run.
+    const original = globalThis.setImmediate;
+    let turns = 0;
+    const counting = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
+      if (/event-loop\.(ts|js)/.test(new Error().stack ?? '')) turns++;
+      return original(fn, ...args);
+    }) as typeof setImmediate;
+    globalThis.setImmediate = counting;
+    try {
+      await trainSac({
+        task: 'pendulum-swingup', steps: 6 * YIELD_EVERY + 10, seeds: 1, hidden: 16, batchSize: 16, warmupSteps: 50,
+        evalEvery: 100_000, evalEpisodes: 1, checkpointEvery: 100_000, actionRepeat: 8, outDir: dir, progress: false, device: 'cpu', curve: false,
+      });
+    } finally {
+      globalThis.setImmediate = original;
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(turns).to.equal(6);
   });
 });
 
