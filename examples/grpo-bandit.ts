@@ -54,24 +54,29 @@ function run(k: number): RunResult {
     const tokens = new Int32Array(N);
     const adv = new Float32Array(N);
     const gradTheta = new Float32Array(L * V);
+    const probs = new Float64Array(L * V);
     const out: RunResult = { reward: [], entropy: [], up: [], down: [] };
     for (let it = 0; it < iterations; it++) {
       era.scope(() => {
         // Every response reads the same table: its token rows are θ's rows in order.
         const th = theta.toArray() as Float32Array;
         for (let g = 0; g < G; g++) rows.set(th, g * L * V);
-        // Sample each token from softmax(θ[t]) by inverse CDF.
-        const u = era.uniform([N], { generator: noise, device: 'cpu' }).toArray() as Float32Array;
-        const rewards = new Float64Array(G);
-        for (let i = 0; i < N; i++) {
-          const row = th.subarray((i % L) * V, (i % L + 1) * V);
+        // softmax(θ[t]) once per position, then each token drawn from it by inverse CDF.
+        for (let t = 0; t < L; t++) {
+          const row = th.subarray(t * V, (t + 1) * V);
           const max = Math.max(...row);
           let sum = 0;
           for (const z of row) sum += Math.exp(z - max);
+          for (let j = 0; j < V; j++) probs[t * V + j] = Math.exp(row[j] - max) / sum;
+        }
+        const u = era.uniform([N], { generator: noise, device: 'cpu' }).toArray() as Float32Array;
+        const rewards = new Float64Array(G);
+        for (let i = 0; i < N; i++) {
+          const p = (i % L) * V;
           let c = 0;
           let tok = V - 1;
           for (let j = 0; j < V; j++) {
-            c += Math.exp(row[j] - max) / sum;
+            c += probs[p + j];
             if (u[i] < c) { tok = j; break; }
           }
           tokens[i] = tok;
