@@ -78,9 +78,6 @@ try {
     buffer.add(obs, action, [r.reward], r.observation, mask);
     obs = r.truncated ? env.reset() : r.observation;
     if (step + 1 >= WARMUP) agent.update(buffer.sample(BATCH, agent.generator));
-    // Let Node finalise the tensor handles released since the last turn of its event loop (a
-    // loop that never yields keeps their memory; era.rl.trainSac does the same).
-    if ((step + 1) % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
     if ((step + 1) % EVAL_EVERY === 0 || step + 1 === steps) {
       const m = agent.metrics();
       lastReturn = evaluate(deterministic);

@@ -28,7 +28,10 @@ export interface NativeTensor {
 }
 
 export interface NativeInfo {
-  build: { cuda: boolean; cudaArchitectures: string; napiVersion: number; compiler: string; buildType: string };
+  build: { cuda: boolean; cudaArchitectures: string; napiVersion: number;
+    /** 'gc': Node frees tensor wrappers during garbage collection; 'event-loop': only when the loop turns. */
+    finalizers: 'gc' | 'event-loop';
+    compiler: string; buildType: string };
   cuda: {
     available: boolean;
     reason?: string;

@@ -10,7 +10,10 @@ export interface EraInfo {
   /** The device new tensors go to by default. */
   backend: 'cpu' | 'cuda';
   addon: { path: string; build: 'cuda' | 'cpu'; skipped: { path: string; reason: string }[] };
-  build: { cuda: boolean; cudaArchitectures: string; napiVersion: number; compiler: string; buildType: string };
+  build: { cuda: boolean; cudaArchitectures: string; napiVersion: number;
+    /** 'gc': Node frees tensor wrappers during garbage collection; 'event-loop': only when the loop turns. */
+    finalizers: 'gc' | 'event-loop';
+    compiler: string; buildType: string };
   cuda: {
     available: boolean;
     reason?: string;

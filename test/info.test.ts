@@ -14,6 +14,7 @@ describe('era.info() and the era command', () => {
     expect(i.backend).to.equal(hasCuda && process.env.ERA_DEVICE !== 'cpu' ? 'cuda' : 'cpu');
     expect(i.addon.path).to.match(/era_(cuda|cpu|cuda_sim)\.node$/);
     expect(i.build.napiVersion).to.equal(8);
+    expect(i.build.finalizers).to.equal('gc');
     expect(i.cuda.available).to.equal(hasCuda);
     if (!hasCuda) expect(i.cuda.reason).to.be.a('string').and.not.empty;
   });

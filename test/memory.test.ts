@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 import era from '../lib/index.js';
 import { describeCuda } from './helpers.js';
@@ -15,7 +17,37 @@ function cycles(device: 'cpu' | 'cuda', n: number): void {
   expect(after[device].bytes).to.equal(before[device].bytes);
 }
 
+// A full garbage collection on demand (what --expose-gc gives), for the finalizer tests.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/** Makes `n` tensors (and a view of each) on `device` and drops them undisposed. */
+function abandon(device: 'cpu' | 'cuda', n: number): void {
+  for (let i = 0; i < n; i++) era.zeros([4 + (i % 5), 3], { device }).reshape([-1]);
+}
+
+/**
+ * Tensors nobody disposed are freed by their GC finalizers. The addon declares the experimental
+ * Node-API version so that these run inside the collection: a synchronous loop that never yields
+ * gets its memory back (with deferred finalizers the counts below stay up until the loop turns).
+ */
+function freedByGcWithoutYielding(device: 'cpu' | 'cuda'): void {
+  collectGarbage();
+  const before = era.memory()[device];
+  abandon(device, 1000);
+  expect(era.memory()[device].tensors).to.be.greaterThan(before.tensors); // not all collected yet
+  collectGarbage(); // frees the views, which held their roots' JS objects
+  collectGarbage(); // frees the roots
+  const after = era.memory()[device];
+  expect(after.tensors).to.equal(before.tensors);
+  expect(after.bytes).to.equal(before.bytes);
+}
+
 describe('memory accounting', () => {
+  it('tensors left undisposed are freed by a garbage collection, with no turn of the event loop', () => {
+    freedByGcWithoutYielding('cpu');
+  });
+
   it('10,000 create/dispose cycles of cpu tensors return era.memory() to where it started', () => {
     cycles('cpu', 10_000);
   });
@@ -84,6 +116,10 @@ describe('memory accounting', () => {
 });
 
 describeCuda('cuda memory accounting', () => {
+  it('cuda tensors left undisposed are freed by a garbage collection, with no turn of the event loop', () => {
+    freedByGcWithoutYielding('cuda');
+  });
+
   it('10,000 create/dispose cycles of cuda tensors return era.memory() to where it started', () => {
     cycles('cuda', 10_000);
     const m = era.memory().cuda;

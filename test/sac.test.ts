@@ -300,8 +300,9 @@ describe('trainSac --resume', function () {
 describe('trainSac and the event loop', function () {
   this.timeout(120_000);
 
-  // Node finalises released tensor handles only when the event loop turns; a run that never
-  // yields keeps them all (a 200k-step CPU run was killed for memory at 19 GB before this).
+  // A run that never yielded would starve signals and timers, and on a runtime that queues
+  // finalizers for the event loop keep every released tensor wrapper (a 200k-step CPU run was
+  // killed for memory at 19 GB that way, before the addon asked for finalizers during GC).
   it(`lets the event loop turn every ${YIELD_EVERY} steps while it trains`, async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'era-yield-'));
     // Counts the immediates scheduled from yieldToEventLoop (lib/util/event-loop) during the run.

@@ -23,7 +23,7 @@ export function formatInfo(i: EraInfo): string {
   }
   lines.push(
     `driver/runtime: CUDA ${i.cuda.driverVersion} / ${i.cuda.runtimeVersion}`,
-    `build:          ${i.build.cuda ? `CUDA (${i.build.cudaArchitectures})` : 'CPU only'}, N-API ${i.build.napiVersion}, ${i.build.compiler}, ${i.build.buildType}`,
+    `build:          ${i.build.cuda ? `CUDA (${i.build.cudaArchitectures})` : 'CPU only'}, N-API ${i.build.napiVersion} (finalizers ${i.build.finalizers === 'gc' ? 'during GC' : 'from the event loop'}), ${i.build.compiler}, ${i.build.buildType}`,
     `cpu backend:    ${i.cpu.threads} thread${i.cpu.threads === 1 ? '' : 's'} of ${i.cpu.cores} CPUs (ERA_NUM_THREADS), GEMM kernel ${i.cpu.gemmKernel}, vector build ${i.cpu.vectorBuild}`,
   );
   return lines.join('\n');

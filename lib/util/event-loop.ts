@@ -1,7 +1,8 @@
 /**
- * Lets the event loop turn once. Node runs the finalisers of garbage-collected native wrappers
- * (every tensor handle) from the event loop, so a long synchronous loop over tensors holds all
- * their memory until it yields: a training loop awaits this every few hundred steps.
+ * Lets the event loop turn once: a long training loop awaits this every few hundred steps so that
+ * signals, timers and pending reads get their turn. It also frees tensor wrappers where a runtime
+ * queues Node-API finalizers for the event loop (our addon asks for them to run during GC, see
+ * CMakeLists.txt, and Node 20.20 does so).
  */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

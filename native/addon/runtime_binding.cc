@@ -6,6 +6,9 @@
 #include "errors.h"
 #include "tensor_handle.h"
 
+#ifndef ERA_NAPI_API_LEVEL
+#define ERA_NAPI_API_LEVEL NAPI_VERSION
+#endif
 #ifndef ERA_COMPILER
 #define ERA_COMPILER "unknown"
 #endif
@@ -21,7 +24,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Object build = Napi::Object::New(env);
     build.Set("cuda", cuda_rt::built_with_cuda());
     build.Set("cudaArchitectures", cuda_rt::build_architectures());
-    build.Set("napiVersion", NAPI_VERSION);
+    build.Set("napiVersion", ERA_NAPI_API_LEVEL);
+    // Where Node runs this addon's finalizers: during GC for a module declaring the experimental
+    // Node-API version (see CMakeLists.txt), else from the event loop.
+    build.Set("finalizers", NAPI_VERSION == NAPI_VERSION_EXPERIMENTAL ? "gc" : "event-loop");
     build.Set("compiler", ERA_COMPILER);
 #ifdef NDEBUG
     build.Set("buildType", "Release");

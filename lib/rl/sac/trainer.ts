@@ -223,8 +223,8 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
         if (done % checkpointEvery === 0 || done === steps) {
           await saveSacCheckpoint(checkpointPath, agent, o.saveReplay === false ? null : buffer, { step: done, evaluations, task: o.task, label });
         }
-        // Let Node finalise the tensor handles the steps since the last turn let go of (they hold
-        // memory until it does: without this a long run grew by ~100 KB a step on the CPU).
+        // Let signals, timers and pending reads have a turn (and, on a runtime that queues Node-API
+        // finalizers for the event loop, free the released tensor wrappers: see yieldToEventLoop).
         if (done % YIELD_EVERY === 0) await yieldToEventLoop();
         bar?.update(done, {
           'upd/s': updateCalls > 0 ? (updateCalls * 1000) / (performance.now() - t0) : null,
