@@ -163,9 +163,18 @@ Staging& staging() {
 
 void ensure_staging(Staging& s, const char* op) {
   if (s.ready) return;
+  // A slot made before a failure (pinned memory can run out) is kept for the next try, not made again.
   for (auto& slot : s.slots) {
-    check(cudaHostAlloc(&slot.host, kStagingBytes, cudaHostAllocPortable), op);
-    check(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming), op);
+    if (!slot.host) {
+      void* host = nullptr;
+      check(cudaHostAlloc(&host, kStagingBytes, cudaHostAllocPortable), op);
+      slot.host = host;
+    }
+    if (!slot.done) {
+      cudaEvent_t done = nullptr;
+      check(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), op);
+      slot.done = done;
+    }
   }
   s.ready = true;
 }
@@ -217,6 +226,7 @@ DeviceInfo device_info() {
     info.reason = c.reason;
     return info;
   }
+  ready("info");  // cudaMemGetInfo below reads the calling thread's current device
   cudaDeviceProp prop;
   check(cudaGetDeviceProperties(&prop, c.device), "info");
   info.available = true;
@@ -357,9 +367,20 @@ AllocatorStats allocator_stats() {
 
 namespace {
 // Frees the read blocks finish_read left (see Staging::to_free); on the JS thread, not recording.
-void free_deferred_read_blocks() {
+// cudaFreeHost waits for the whole device, so where the caller has not just synchronised
+// (`only_if_idle`, from begin_read) they wait for a moment when the stream has nothing queued:
+// an asynchronous read must not block the event loop behind the GPU's queue.
+void free_deferred_read_blocks(bool only_if_idle = false) {
   Staging& s = staging();
   std::lock_guard<std::mutex> lock(s.mu);
+  if (s.to_free.empty()) return;
+  if (only_if_idle) {
+    const cudaError_t e = cudaStreamQuery(ctx().stream);
+    if (e != cudaSuccess) {
+      if (e == cudaErrorNotReady) cudaGetLastError();  // not an error: work is still queued
+      return;
+    }
+  }
   for (void* p : s.to_free) cudaFreeHost(p);
   s.to_free.clear();
 }
@@ -367,6 +388,7 @@ void free_deferred_read_blocks() {
 
 void empty_cache() {
   if (!available()) return;
+  ready("emptyCache");  // the stream and the frees belong to ERA_CUDA_DEVICE, whatever this thread had
   {
     Allocator& a = allocator();
     std::lock_guard<std::mutex> lock(a.mu);
@@ -443,6 +465,7 @@ void device_copy(void* dst, const void* src, size_t bytes, const char* op) {
 
 void synchronize(const char* op) {
   if (!available()) return;
+  ready(op);  // selects ERA_CUDA_DEVICE on this thread
   refuse_while_capturing(op, "synchronize()");
   check(cudaStreamSynchronize(ctx().stream), op);
   free_deferred_read_blocks();
@@ -454,7 +477,7 @@ PendingRead* begin_read(const void* device_src, size_t bytes, const char* op) {
   Staging& s = staging();
   auto* read = new PendingRead();
   read->bytes = bytes;
-  free_deferred_read_blocks();
+  free_deferred_read_blocks(/*only_if_idle=*/true);
   {
     std::lock_guard<std::mutex> lock(s.mu);
     auto it = s.read_blocks.lower_bound(bytes);
@@ -469,7 +492,9 @@ PendingRead* begin_read(const void* device_src, size_t bytes, const char* op) {
       read->capacity = bytes < (1u << 20) ? (1u << 20) : bytes;
       check(cudaHostAlloc(&read->pinned, read->capacity, cudaHostAllocPortable), op);
     }
-    check(cudaEventCreateWithFlags(&read->done, cudaEventDisableTiming), op);
+    // BlockingSync: finish_read waits on a worker thread, which should sleep, not spin a core of
+    // libuv's small pool while the GPU works through its queue.
+    check(cudaEventCreateWithFlags(&read->done, cudaEventDisableTiming | cudaEventBlockingSync), op);
     check(cudaMemcpyAsync(read->pinned, device_src, bytes, cudaMemcpyDeviceToHost, c.stream), op);
     check(cudaEventRecord(read->done, c.stream), op);
   } catch (...) {
