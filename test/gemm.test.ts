@@ -19,7 +19,7 @@ import { cpuInfo, setCpuGemmKernel } from '../lib/cpu.js';
 import { native } from '../lib/native.js';
 import { bf16ToF32, f32ToBf16 } from '../lib/nn/bf16.js';
 import { matmul, matmulKernel, type Activation, type Precision } from '../lib/nn/functional.js';
-import { describeCuda, randomArray, relativeError, skipOnSimulator, testSeed } from './helpers.js';
+import { describeCuda, expectThrowsNaming, randomArray, relativeError, skipOnSimulator, testSeed } from './helpers.js';
 
 const seed = testSeed();
 
@@ -445,6 +445,21 @@ describeCuda(`matmul on CUDA against the CPU (seed ${seed})`, () => {
       const y = run(p, inp, 'cuda', { precision });
       expect(Buffer.from(x.buffer).equals(Buffer.from(y.buffer)), precision).to.equal(true);
     }
+  });
+
+  it('refuses a depth past its 32-bit tile arithmetic, naming a (a 4 GiB operand, never filled)', () => {
+    // k = 2^31 - 1000: one tile of k past 2^31 - 1 would wrap the kernel's tile count to a
+    // negative number and skip the whole product. a·aᵀ keeps it to one [1, k] bf16 operand.
+    const k = 2 ** 31 - 1000;
+    const a = era.empty([1, k], { device: 'cuda', dtype: 'bf16' });
+    try {
+      expectThrowsNaming(() => matmul(a, a, { transB: true }), RangeError, 'a', { also: /2\^31 - 1024/ });
+    } finally {
+      a.dispose();
+    }
+    const ok = era.ones([2, 3], { device: 'cuda' });
+    expect(Array.from(matmul(ok, ok, { transB: true }).toArray())).to.deep.equal([3, 3, 3, 3]);
+    ok.dispose();
   });
 
   it('NaN propagates on the tensor-core and FMA paths', () => {

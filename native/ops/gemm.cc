@@ -36,9 +36,9 @@ void require_operand(const TensorView& t, const char* name, const char* layout) 
     throw_range(std::string("a 2-D tensor ") + layout + " or a batched 3-D tensor", name, t.describe());
 }
 
-void require_dim_limit(int64_t v, const char* what, const TensorView& t, const char* name) {
-  if (v > INT_MAX)
-    throw_range(std::string(what) + " below 2^31", name, t.describe());
+void require_dim_limit(int64_t v, const char* what, const TensorView& t, const char* name,
+                       int64_t limit = kMaxCudaGemmDim, const char* limit_text = kMaxCudaGemmDimText) {
+  if (v > limit) throw_range(std::string(what) + " " + limit_text, name, t.describe());
 }
 
 }  // namespace
@@ -105,7 +105,7 @@ void matmul(const TensorView& out, const TensorView& a, const TensorView& b,
     require_dim_limit(m, "m", a, "a");
     require_dim_limit(k, "k", a, "a");
     require_dim_limit(n, "n", b, "b");
-    require_dim_limit(batch, "a batch", out, "options.out");
+    require_dim_limit(batch, "a batch", out, "options.out", INT_MAX, "below 2^31");
   }
   dispatch(
       a.device, "matmul",

@@ -33,8 +33,9 @@ Strided checked_matrices(const StridedMatrices& s, int64_t size, int64_t batch, 
   return {static_cast<const char*>(s.t.data) + s.offset * esize, s.t.device, esize, batch, s.stride, size};
 }
 
-void require_int(int64_t v, const char* what, const char* name) {
-  if (v > INT_MAX) throw_range(std::string(what) + " below 2^31", name, std::to_string(v));
+void require_int(int64_t v, const char* what, const char* name, int64_t limit = kMaxCudaGemmDim,
+                 const char* limit_text = kMaxCudaGemmDimText) {
+  if (v > limit) throw_range(std::string(what) + " " + limit_text, name, std::to_string(v));
 }
 
 }  // namespace
@@ -74,7 +75,7 @@ void matmul_strided(const StridedMatrices& out, const StridedMatrices& a, const 
     require_int(g.m, "m", "shape");
     require_int(g.n, "n", "shape");
     require_int(g.k, "k", "shape");
-    require_int(g.batch, "batch", "shape");
+    require_int(g.batch, "batch", "shape", INT_MAX, "below 2^31");
   }
   const char* pa = static_cast<const char*>(sa.data);
   const char* pb = static_cast<const char*>(sb.data);
