@@ -259,6 +259,30 @@ describeCuda(`captureGraph on CUDA (seed ${seed})`, () => {
     for (const d of [mlp, x4, x8, xFresh]) d.dispose();
   });
 
+  it('an MLP refuses to grow its workspace while recording (naming x), and trains eagerly afterwards as on the CPU', () => {
+    // A workspace made inside the recording would have its ones (the output layer's bias
+    // gradient) filled only by the first replay: an eager backward before it read garbage.
+    const opts = { inputSize: 5, hiddenSizes: [7], outputSize: 3, seed: 4 } as const;
+    const mlp = new era.nn.MLP({ ...opts, device: 'cuda' });
+    const host = randomArray(4 * 5, seed + 8);
+    const x = era.tensor(host, [4, 5], { device: 'cuda' });
+    expectThrowsNaming(() => era.captureGraph(() => { mlp.forward(x); }, { device: 'cuda', warmup: 0 }), RangeError, 'x', { also: /recording/ });
+    expect(era.isCapturing()).to.equal(false);
+    const cpu = new era.nn.MLP({ ...opts, device: 'cpu' });
+    const dy = randomArray(4 * 3, seed + 9);
+    for (const [m, dev] of [[mlp, 'cuda'], [cpu, 'cpu']] as const) {
+      era.scope(() => {
+        m.forward(dev === 'cuda' ? x : era.tensor(host, [4, 5], { device: 'cpu' }));
+        m.backward(era.tensor(dy, [4, 3], { device: dev }), { accumulate: false });
+      });
+    }
+    expectClose(mlp.grads.toArray(), cpu.grads.toArray(), { atol: 1e-5, rtol: 1e-5, what: 'gradients after the refused recording' });
+    // Sized by a run outside the recording (the default warm-up), the same forward records.
+    const g = era.captureGraph(() => { mlp.forward(x); }, { device: 'cuda' });
+    g.dispose();
+    for (const d of [mlp, cpu, x]) d.dispose();
+  });
+
   it('refuses to record a step of an Adam that counts its steps on the host, naming it', () => {
     const p = era.ones([16], { device: 'cuda' });
     const g = era.full([16], 0.5, { device: 'cuda' });

@@ -344,7 +344,14 @@ export class MLP implements Disposable {
       throw new RangeError(`Expected shape [B, ${o.inputSize}] or [G, B, ${o.inputSize}] with G dividing the ensemble of ${o.ensemble} and B >= 1 for x but received shape [${s.join(', ')}]`);
     }
     const batch = s[s.length - 2];
-    if (batch > this.#capacity) this.#grow(model, batch);
+    if (batch > this.#capacity) {
+      // A workspace made while a graph records would be initialised only by the first replay.
+      if (isCapturing()) {
+        throw new RangeError(`Expected at most ${this.#capacity} rows (the workspace's capacity when the CUDA graph recording began: ` +
+          `run the work once before recording it, as captureGraph's default warmup does) for x but received shape [${s.join(', ')}]`);
+      }
+      this.#grow(model, batch);
+    }
     if (isCapturing()) this.#workspaceRecorded = true;
     this.#last = null;
     model.forward(x.handle);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "../core/cuda_runtime.h"
 #include "../core/error.h"
 #include "../ops/basic.h"
 #include "../ops/gemm_strided.h"
@@ -127,6 +128,11 @@ void Mlp::check_buffers(const MlpBuffers& b) const {
 
 void Mlp::attach_workspace(const MlpBuffers& b) {
   check_buffers(b);
+  // The ones below are written by a kernel. While a graph records, that kernel would only run at
+  // the first replay, and an eager backward before it would read whatever the block held.
+  if (b.workspace.device == Device::CUDA && cuda_rt::capturing())
+    throw_range("a workspace attached before the CUDA graph recording began (run the work once first)",
+                "workspace", b.workspace.describe());
   const MlpWorkspace& w = workspace(b.capacity);
   ops::fill(region(b.workspace, w.ones, {b.capacity}), 1.0);
   batch_ = groups_ = forward_capacity_ = 0;
