@@ -6,7 +6,6 @@
 #include "../cpu/random.h"
 #include "check.h"
 #include "dispatch.h"
-#include "gemm.h"  // overlaps()
 #ifdef ERA_WITH_CUDA
 #include "../cuda/elementwise.h"
 #include "../cuda/random.h"

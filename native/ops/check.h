@@ -2,6 +2,7 @@
 // Messages follow "Expected <what> for <name> but received <got>".
 #pragma once
 #include <cmath>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 
@@ -51,6 +52,36 @@ inline void require_same_shape(const TensorView& t, const TensorView& ref, const
 
 inline void require_finite(double v, const char* name) {
   if (!std::isfinite(v)) throw_range("a finite number", name, std::to_string(v));
+}
+
+// True when the byte ranges of two tensors on one device overlap (ops refuse outputs that alias
+// inputs: the CPU kernels would read elements they already overwrote, and the CUDA kernels, which
+// declare their pointers __restrict__ and read inputs through the read-only cache, give
+// scheduling-dependent results).
+inline bool overlaps(const TensorView& x, const TensorView& y) {
+  if (x.device != y.device || x.bytes() == 0 || y.bytes() == 0) return false;
+  auto xb = reinterpret_cast<uintptr_t>(x.data), yb = reinterpret_cast<uintptr_t>(y.data);
+  return xb < yb + y.bytes() && yb < xb + x.bytes();
+}
+
+// An output (or a second output) that shares no memory with `other`.
+inline void require_no_alias(const TensorView& out, const char* out_name, const TensorView& other,
+                             const char* other_name) {
+  if (overlaps(out, other))
+    throw_range(std::string("a tensor that does not share memory with ") + other_name, out_name,
+                out.describe());
+}
+
+// For ops whose kernels read every element of `in` before writing the same element of `out`
+// (from the same thread) and never again: `out` may be `in` itself (same start and size), but
+// must not partly overlap it.
+inline void require_in_place_or_apart(const TensorView& out, const char* out_name,
+                                      const TensorView& in, const char* in_name) {
+  if (out.data == in.data && out.bytes() == in.bytes()) return;
+  if (overlaps(out, in))
+    throw_range(std::string(in_name) +
+                    " itself (in place) or a tensor that does not share memory with it",
+                out_name, out.describe());
 }
 
 // CUDA work needs a device; say which op wanted it.

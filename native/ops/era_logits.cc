@@ -6,7 +6,6 @@
 #include "../cpu/era_logits.h"
 #include "check.h"
 #include "dispatch.h"
-#include "gemm.h"  // overlaps()
 #ifdef ERA_WITH_CUDA
 #include "../cuda/era_logits.h"
 #endif

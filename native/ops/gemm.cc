@@ -14,12 +14,6 @@
 
 namespace era::ops {
 
-bool overlaps(const TensorView& x, const TensorView& y) {
-  if (x.device != y.device || x.bytes() == 0 || y.bytes() == 0) return false;
-  auto xb = reinterpret_cast<uintptr_t>(x.data), yb = reinterpret_cast<uintptr_t>(y.data);
-  return xb < yb + y.bytes() && yb < xb + x.bytes();
-}
-
 namespace {
 
 const char* precision_name(Precision p) {

@@ -5,6 +5,7 @@
 
 #include "../core/activation.h"
 #include "../core/tensor.h"
+#include "check.h"  // overlaps(), for the callers that included it from here
 
 namespace era::ops {
 
@@ -37,8 +38,5 @@ std::string matmul_kernel_name(const GemmShape& shape, Device device);
 // (at most 256 wide) past 2^31 - 1 would wrap them. Batches are split into launches and may be larger.
 constexpr int64_t kMaxCudaGemmDim = (int64_t(1) << 31) - 1024;
 constexpr const char* kMaxCudaGemmDimText = "at most 2147482624 (2^31 - 1024: the CUDA kernels' 32-bit tile arithmetic)";
-
-// True when the byte ranges of two tensors overlap (ops refuse outputs that alias inputs).
-bool overlaps(const TensorView& x, const TensorView& y);
 
 }  // namespace era::ops

@@ -29,11 +29,6 @@ void require_f32_like(const TensorView& t, const char* name, const TensorView& r
   require_same_device(t, ref, name, ref_name);
 }
 
-void require_no_alias(const TensorView& out, const char* out_name, const TensorView& in, const char* in_name) {
-  if (overlaps(out, in))
-    throw_range(std::string("a tensor that does not share memory with ") + in_name, out_name, out.describe());
-}
-
 // The last dim of a tensor with at least one dim (the feature dim of the row-wise ops).
 int64_t last_dim(const TensorView& t, const char* name) {
   if (t.ndim < 1) throw_range("a tensor with at least one dimension [..., d]", name, t.describe());
