@@ -81,6 +81,36 @@ function labelsOf(b: number, n: number, s: number): Int32Array {
   return Int32Array.from({ length: b }, () => Math.floor(r() * n));
 }
 
+/**
+ * Outputs that share memory with an input (zero-copy views of one block, on `device`): RangeError
+ * naming options.out (and the input), before anything runs; a valid call works afterwards. None of
+ * the three ops runs in place, so out = logits exactly is refused too.
+ */
+function expectAliasedOutputsRejected(device: 'cpu' | 'cuda'): void {
+  const [b, n] = [2, 10];
+  const block = tensor(logitsOf(5, n, seed + 95), [5, n], { device });
+  const x = block.view(0, [b, n]);
+  const g = block.view(2 * n, [b, n]);
+  const y = tensor(Int32Array.from([1, 9]), [b], { device });
+  const half = n / 2;
+  const cases: [string, () => unknown, RegExp][] = [
+    ['softmax: out half a row past logits', () => softmax(x, { out: block.view(half, [b, n]) }), /memory with logits /],
+    ['softmax: out = logits', () => softmax(x, { out: x }), /memory with logits /],
+    ['softmaxBackward: out overlapping logits', () => softmaxBackward(x, g, { out: block.view(half, [b, n]) }), /memory with logits /],
+    ['softmaxBackward: out overlapping gradOut', () => softmaxBackward(x, g, { out: block.view(2 * n + half, [b, n]) }), /memory with gradOut /],
+    ['softmaxBackward: out = gradOut', () => softmaxBackward(x, g, { out: g }), /memory with gradOut /],
+    ['softmaxCrossEntropy: out overlapping logits', () => softmaxCrossEntropy(x, y, { out: block.view(half, [b, n]) }), /memory with logits /],
+  ];
+  const before = Float32Array.from(block.toArray() as Float32Array);
+  for (const [what, fn, also] of cases) {
+    expectThrowsNaming(fn, RangeError, 'options.out', { also });
+    expect(Array.from(block.toArray() as Float32Array), `${what}: nothing written`).to.deep.equal(Array.from(before));
+  }
+  const r = softmaxCrossEntropy(x, y, { out: empty([b, n], { device }) });
+  expect(r.loss).to.be.greaterThan(0);
+  expect(f64(softmax(x)).every(Number.isFinite)).to.equal(true);
+}
+
 const SPEC_X = [3, 1, 0.5, 0, 0, -0.5, -1, -2, -3, -4];
 const SPEC_OUT = [2.812964, 0.761252, 0.50694, 0.32705, 0.32705, 0.205299, 0.125757, 0.043434, 0.011822, 0];
 const SPEC_GRAD = [-0.276263, 0.102783, 0.060332, 0.035847, 0.035847, 0.021463, 0.012914, 0.004713, 0.001729, 0.000635];
@@ -292,6 +322,15 @@ describe(`era.softmax (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
       works();
     });
 
+    it('an out that shares memory with an input: RangeError naming options.out', () => {
+      expectAliasedOutputsRejected('cpu');
+      // CPU tensors wrap the caller's buffer: labels over the gradient's bytes alias it too.
+      const buf = new Float32Array(20);
+      const out = cpu(buf, [2, 10]);
+      const labels = cpu(new Int32Array(buf.buffer, 4, 2), [2]);
+      throwsNaming(() => softmaxCrossEntropy(x(), labels, { out }), RangeError, 'options.out', /memory with labels /);
+    });
+
     it('the native op checks again when the TS layer is bypassed', () => {
       const n = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
       const out = empty([2, 10], { device: 'cpu' });
@@ -392,6 +431,10 @@ describeCuda(`era.softmax CUDA vs CPU (seed ${seed})`, () => {
     const n = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
     expect(() => n.eraSoftmaxCrossEntropy(empty([300, 10], { device: 'cuda' }).handle, x.handle, cpu(yBad, [300]).to('cuda').handle, 0.6, 4, 0)).to.throw(RangeError, /for labels /);
     expect(softmaxCrossEntropy(x, cpu(labelsOf(300, 10, seed + 92), [300]).to('cuda')).loss).to.be.greaterThan(0);
+  });
+
+  it('an out that shares memory with an input: RangeError naming options.out', () => {
+    expectAliasedOutputsRejected('cuda');
   });
 
   it('device mix and disposed cuda tensors are rejected, naming the argument', () => {

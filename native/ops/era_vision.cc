@@ -58,6 +58,9 @@ VisionCoeffs era_vision_coeffs(const VisionParams& p, int64_t n) {
 void era_vision_forward(const TensorView& out, const TensorView& logits, const VisionParams& p) {
   const int64_t n = check_logits(logits);
   check_output(out, logits, "out");
+  // No input may share memory with an output, not even exactly: the CUDA kernels take
+  // __restrict__ pointers (and the cross entropy re-reads the label's logit through __ldg).
+  require_no_alias(out, "options.out", logits, "logits");
   const VisionCoeffs c = era_vision_coeffs(p, n);
   const int64_t rows = logits.shape[0];
   dispatch(logits.device, "era.softmax",
@@ -75,6 +78,8 @@ void era_vision_backward(const TensorView& grad_logits, const TensorView& logits
   const int64_t n = check_logits(logits);
   check_output(grad_out, logits, "gradOut");
   check_output(grad_logits, logits, "out");
+  require_no_alias(grad_logits, "options.out", logits, "logits");
+  require_no_alias(grad_logits, "options.out", grad_out, "gradOut");
   const VisionCoeffs c = era_vision_coeffs(p, n);
   const int64_t rows = logits.shape[0];
   dispatch(logits.device, "era.softmaxBackward",
@@ -103,6 +108,8 @@ double era_vision_cross_entropy(const TensorView& grad_logits, const TensorView&
     throw_range("shape [" + std::to_string(rows) + "] (one label per row of logits)", "labels",
                 labels.describe());
   check_output(grad_logits, logits, "out");
+  require_no_alias(grad_logits, "options.out", logits, "logits");
+  require_no_alias(grad_logits, "options.out", labels, "labels");
   const VisionCoeffs c = era_vision_coeffs(p, n);
   require_finite(label_smoothing, "options.labelSmoothing");
   if (!(label_smoothing >= 0 && label_smoothing < 1))
