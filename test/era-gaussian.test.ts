@@ -71,6 +71,32 @@ function kinkDistance(pre: Float64Array, r: Ref): number {
   return m;
 }
 
+/**
+ * Outputs that share memory with an input (zero-copy views of one block, on `device`): RangeError
+ * naming options.out (and the input), before anything runs; a valid call works afterwards. Neither
+ * op runs in place, so out = raw exactly is refused too.
+ */
+function expectAliasedOutputsRejected(device: 'cpu' | 'cuda'): void {
+  const [b, d] = [2, 6];
+  const block = tensor(randomArray(5 * d, seed + 950), [5, d], { device });
+  const raw = block.view(0, [b, d]);
+  const g = block.view(3 * d, [b, d]);
+  const cases: [string, () => unknown, RegExp][] = [
+    ['gaussian: out one element past raw', () => gaussian(raw, { out: block.view(1, [b, d]) }), /memory with raw /],
+    ['gaussian: out = raw', () => gaussian(raw, { out: raw }), /memory with raw /],
+    ['gaussianBackward: out overlapping raw', () => gaussianBackward(raw, g, { out: block.view(d, [b, d]) }), /memory with raw /],
+    ['gaussianBackward: out overlapping gradLogStd', () => gaussianBackward(raw, g, { out: block.view(2 * d, [b, d]) }), /memory with gradLogStd /],
+    ['gaussianBackward: out = gradLogStd', () => gaussianBackward(raw, g, { out: g }), /memory with gradLogStd /],
+  ];
+  const before = Float32Array.from(block.toArray() as Float32Array);
+  for (const [what, fn, also] of cases) {
+    expectThrowsNaming(fn, RangeError, 'options.out', { also });
+    expect(Array.from(block.toArray() as Float32Array), `${what}: nothing written`).to.deep.equal(Array.from(before));
+  }
+  expect(f64(gaussian(raw, { out: empty([b, d], { device }) })).every(Number.isFinite)).to.equal(true);
+  expect(f64(gaussianBackward(raw, g, { out: empty([b, d], { device }) })).every(Number.isFinite)).to.equal(true);
+}
+
 describe(`era.gaussian (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
   const defaults: Ref = { target: 0, lo: -8, hi: 0, clipUpper: false };
   const cases: { name: string; opts: GaussianOptions; ref: (d: number) => Ref }[] = [
@@ -257,6 +283,11 @@ describe(`era.gaussian (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
       works();
     });
 
+    it('an out that shares memory with an input: RangeError naming options.out', () => {
+      expectAliasedOutputsRejected('cpu');
+      works();
+    });
+
     it('the native op checks again when the TS layer is bypassed', () => {
       const n = native() as unknown as Record<string, (...a: unknown[]) => void>;
       const raw = good();
@@ -277,6 +308,10 @@ describeCuda(`era.gaussian CUDA vs CPU (seed ${seed})`, () => {
   // Tolerances (f32): atol 1e-5, rtol 1e-4. Both sides read the same f32 inputs; the CPU works in
   // double, CUDA in f32 (expf, one sum over D), so the error is a few ulps of |K|·w ≤ |K|.
   const tol = { atol: 1e-5, rtol: 1e-4 };
+  it('an out that shares memory with an input: RangeError naming options.out', () => {
+    expectAliasedOutputsRejected('cuda');
+  });
+
   const modes: GaussianOptions[] = [{}, { mode: 'reference', entropyPerDim: -0.5 }, { entropyPerDim: 2, logStdMax: 0.5, delta: -0.3 }];
   for (const b of [1, 7, 256, 4099]) {
     for (const d of [1, 6, 21, 61, 200]) {

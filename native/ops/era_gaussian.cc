@@ -45,6 +45,8 @@ void era_gaussian_forward(const TensorView& out, const TensorView& raw, const Ga
   require_dtype(out, {DType::F32}, "out");
   require_same_device(out, raw, "out", "raw");
   require_same_shape(out, raw, "out", "raw");
+  // Not in place: the CUDA kernel takes __restrict__ pointers.
+  require_no_alias(out, "options.out", raw, "raw");
   check_params(p);
   const int64_t rows = raw.shape[0];
   const double k = scale_k(p, d);
@@ -71,6 +73,8 @@ void era_gaussian_backward(const TensorView& grad_raw, const TensorView& raw,
   require_dtype(grad_raw, {DType::F32}, "out");
   require_same_device(grad_raw, raw, "out", "raw");
   require_same_shape(grad_raw, raw, "out", "raw");
+  require_no_alias(grad_raw, "options.out", raw, "raw");
+  require_no_alias(grad_raw, "options.out", grad_log_std, "gradLogStd");
   check_params(p);
   const int64_t rows = raw.shape[0];
   const double k = scale_k(p, d);
