@@ -12,7 +12,7 @@ import { native } from '../lib/native.js';
 import { Generator, normal, uniform } from '../lib/random.js';
 import {
   gatherRows, normalIcdf, randomIndices, sacActorLoss, sacCriticLoss, sacTarget, scatterRows, tanhGaussianBackward, tanhGaussianSample,
-  truncatedNormalBackward, truncatedNormalLogProb, truncatedNormalSample,
+  tanhGaussianTransform, truncatedNormalBackward, truncatedNormalLogProb, truncatedNormalSample, truncatedNormalTransform,
 } from '../lib/rl/ops.js';
 import { empty, tensor, type Tensor } from '../lib/tensor.js';
 import { describeCuda, expectClose, expectThrowsNaming, finiteDifferences, randomArray, randomNormal64, rng, testSeed } from './helpers.js';
@@ -505,6 +505,54 @@ describe(`rl ops: SAC losses (seed ${seed})`, () => {
   });
 });
 
+/**
+ * Outputs that share memory with an input or with another output (zero-copy views of one block,
+ * on `device`): RangeError naming the output and what it overlaps, before anything is written;
+ * valid calls work afterwards. The RL ops never run in place (lib/rl/ops.ts: outputs never alias
+ * inputs), so an exact alias is refused too.
+ */
+function expectAliasedOutputsRejected(device: 'cpu' | 'cuda'): void {
+  const block = tensor(randomArray(120, seed + 700), [120], { device });
+  const at = (offset: number, shape: number[] = [2, 6]): Tensor => block.view(offset, shape);
+  // Policy operands [2, 6] at 0, 12, 24, 36; elements 48.. are free for outputs.
+  const [mu, ls, noise, gA] = [at(0), at(12), at(24), at(36)];
+  const src = at(0, [6, 2]);
+  const idx = tensor(Int32Array.from([1, 3]), [2], { device });
+  // Losses: S = 1, B = 3; q [2, 3] at 0, y (or reward) at 6, mask at 9.
+  const [q, y, mask] = [at(0, [2, 3]), at(6, [1, 3]), at(9, [1, 3])];
+  const alpha = at(12, [1]);
+  const cases: [string, () => unknown, string, RegExp][] = [
+    ['truncatedNormalSample: out half a row past mu', () => truncatedNormalSample(mu, ls, { seed: 1, out: at(6) }), 'options.out', /memory with mu /],
+    ['truncatedNormalSample: out = mu', () => truncatedNormalSample(mu, ls, { seed: 1, out: mu }), 'options.out', /memory with mu /],
+    ['truncatedNormalSample: noise overlapping out', () => truncatedNormalSample(mu, ls, { seed: 1, out: at(48), noise: at(54) }), 'options.out', /memory with options\.noise /],
+    ['truncatedNormalSample: noise overlapping logStd', () => truncatedNormalSample(mu, ls, { seed: 1, noise: at(18) }), 'options.noise', /memory with logStd /],
+    ['truncatedNormalTransform: out overlapping noise', () => truncatedNormalTransform(mu, ls, noise, { out: at(30) }), 'options.out', /memory with noise /],
+    ['truncatedNormalBackward: gradMu overlapping gradAction', () => truncatedNormalBackward(mu, ls, noise, gA, { gradMu: at(42) }), 'options.gradMu', /memory with gradAction /],
+    ['truncatedNormalBackward: gradLogStd overlapping gradMu', () => truncatedNormalBackward(mu, ls, noise, gA, { gradMu: at(60), gradLogStd: at(66) }), 'options.gradLogStd', /memory with options\.gradMu /],
+    ['truncatedNormalLogProb: out inside action', () => truncatedNormalLogProb(noise, mu, ls, { out: at(25, [2]) }), 'options.out', /memory with action /],
+    ['tanhGaussianSample: logProb inside mu', () => tanhGaussianSample(mu, ls, { seed: 1, logProb: at(1, [2]) }), 'options.logProb', /memory with mu /],
+    ['tanhGaussianSample: logProb inside out', () => tanhGaussianSample(mu, ls, { seed: 1, out: at(48), logProb: at(50, [2]) }), 'options.logProb', /memory with options\.out /],
+    ['tanhGaussianTransform: out = noise', () => tanhGaussianTransform(mu, ls, noise, { out: noise }), 'options.out', /memory with noise /],
+    ['tanhGaussianBackward: gradLogStd over gradLogProb', () => tanhGaussianBackward(mu, ls, noise, gA, at(50, [2]), { gradLogStd: at(48) }), 'options.gradLogStd', /memory with gradLogProb /],
+    ['gatherRows: out inside src', () => gatherRows(src, idx, { out: at(4, [2, 2]) }), 'options.out', /memory with src /],
+    ['scatterRows: rows taken from dst', () => scatterRows(src, at(2, [2, 2]), 0), 'rows', /memory with dst /],
+    ['sacTarget: out overlapping q', () => sacTarget(q, y, mask, 0.9, { out: at(4, [1, 3]) }), 'options.out', /memory with q /],
+    ['sacTarget: out overlapping mask', () => sacTarget(q, y, mask, 0.9, { out: at(10, [1, 3]) }), 'options.out', /memory with mask /],
+    ['sacCriticLoss: gradQ half past q', () => sacCriticLoss(q, y, { gradQ: at(3, [2, 3]) }), 'options.gradQ', /memory with q /],
+    ['sacCriticLoss: gradQ over loss', () => sacCriticLoss(q, y, { loss: at(60, [1]), gradQ: at(60, [2, 3]) }), 'options.gradQ', /memory with options\.loss /],
+    ['sacActorLoss: gradLogProb overlapping logProb', () => sacActorLoss(q, { logProb: y, alpha, gradLogProb: at(7, [1, 3]) }), 'options.gradLogProb', /memory with options\.logProb /],
+    ['sacActorLoss: gradLogAlpha = alphaLoss', () => sacActorLoss(q, { logProb: y, alpha, targetEntropy: -1, alphaLoss: at(60, [1]), gradLogAlpha: at(60, [1]) }), 'options.gradLogAlpha', /memory with options\.alphaLoss /],
+  ];
+  const before = Array.from(block.toArray() as Float32Array);
+  for (const [what, fn, name, also] of cases) {
+    expectThrowsNaming(fn, RangeError, name, { also });
+    expect(Array.from(block.toArray() as Float32Array), `${what}: nothing written`).to.deep.equal(before);
+  }
+  expect(f64(truncatedNormalSample(mu, ls, { seed: 1, out: at(48), noise: at(60) }).action).every(Number.isFinite)).to.equal(true);
+  expect(Array.from(f32(gatherRows(src, idx, { out: at(100, [2, 2]) })))).to.deep.equal(before.slice(2, 4).concat(before.slice(6, 8)));
+  expect(f64(sacCriticLoss(q, y, { loss: at(60, [1]), gradQ: at(64, [2, 3]) }).loss).every(Number.isFinite)).to.equal(true);
+}
+
 describe(`rl ops: bad input (seed ${seed})`, () => {
   const m = (): Tensor => cpu(randomArray(12, seed + 300), [2, 6]);
   const i32 = (n: number, shape: number[]): Tensor => cpu(new Int32Array(n), shape);
@@ -589,6 +637,17 @@ describe(`rl ops: bad input (seed ${seed})`, () => {
     expectThrowsNaming(() => sacActorLoss(q, { logProb: row(), alpha: alpha(), gradLogProb: cpu(new Float32Array(6), [6]) }), RangeError, 'options.gradLogProb');
   });
 
+  it('outputs that share memory with an input or another output: RangeError naming the output', () => {
+    expectAliasedOutputsRejected('cpu');
+    // CPU tensors wrap the caller's buffer: i32 indices over the output's bytes alias it too.
+    const buf = new Float32Array(4);
+    expectThrowsNaming(() => gatherRows(cpu(randomArray(10, seed), [5, 2]), cpu(new Int32Array(buf.buffer, 4, 2), [2]), { out: cpu(buf, [2, 2]) }), RangeError, 'options.out', { also: /memory with indices / });
+    // and through the addon directly: the op layer does not trust the TS checks
+    const n = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const mu = m();
+    expectThrowsNaming(() => n.rlTruncatedNormalSample(mu.handle, empty([2, 6], { device: 'cpu' }).handle, mu.handle, m().handle, 1, 1, 0), RangeError, 'options.out', { also: /memory with mu / });
+  });
+
   it('the native ops check again when the TS layer is bypassed', () => {
     const n = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
     const mu = m();
@@ -619,6 +678,10 @@ describe(`rl ops: bad input (seed ${seed})`, () => {
 });
 
 describeCuda(`rl ops CUDA vs CPU (seed ${seed})`, () => {
+  it('outputs that share memory with an input or another output: RangeError naming the output', () => {
+    expectAliasedOutputsRejected('cuda');
+  });
+
   // Both backends evaluate the same double-precision element math (core/sac_math.h) on the same
   // f32 inputs and the same Philox draws (uniforms bit-exact, normals within one f32 ulp), so the
   // f32 outputs agree to a few ulps: atol 1e-6, rtol 1e-5 (gradients: rtol 2e-5, for libm ulps

@@ -72,6 +72,19 @@ inline void require_no_alias(const TensorView& out, const char* out_name, const 
                 out.describe());
 }
 
+// A tensor and the name the caller knows it by; a null tensor (an optional argument left out) is
+// skipped by the list form of require_no_alias.
+struct Named {
+  const TensorView* t;
+  const char* name;
+};
+
+inline void require_no_alias(const TensorView& out, const char* out_name,
+                             std::initializer_list<Named> others) {
+  for (const Named& o : others)
+    if (o.t) require_no_alias(out, out_name, *o.t, o.name);
+}
+
 // For ops whose kernels read every element of `in` before writing the same element of `out`
 // (from the same thread) and never again: `out` may be `in` itself (same start and size), but
 // must not partly overlap it.

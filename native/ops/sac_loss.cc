@@ -1,6 +1,7 @@
 #include "sac_loss.h"
 
 #include <cmath>
+#include <iterator>
 #include <string>
 
 #include "../cpu/sac_loss.h"
@@ -99,6 +100,9 @@ void sac_target(const TensorView& y, const TensorView& q, const TensorView& rewa
     check_alpha(*alpha, q, d);
   }
   check_output(y, q, {d.seeds, d.batch}, "options.out");
+  // Outputs never alias inputs or each other (lib/rl/ops.ts).
+  require_no_alias(y, "options.out", {{&q, "q"}, {&reward, "reward"}, {&mask, "mask"},
+                                      {log_prob, "options.logProb"}, {alpha, "options.alpha"}});
   const float* lp = log_prob ? log_prob->ptr<float>() : nullptr;
   const float* al = alpha ? alpha->ptr<float>() : nullptr;
   dispatch(q.device, "sacTarget",
@@ -122,6 +126,8 @@ void sac_critic_loss(const TensorView& loss, const TensorView& grad_q, const Ten
   require_dtype(grad_q, {DType::F32}, "options.gradQ");
   require_same_device(grad_q, q, "options.gradQ", "q");
   require_same_shape(grad_q, q, "options.gradQ", "q");
+  require_no_alias(loss, "options.loss", {{&q, "q"}, {&y, "y"}});
+  require_no_alias(grad_q, "options.gradQ", {{&q, "q"}, {&y, "y"}, {&loss, "options.loss"}});
   dispatch(q.device, "sacCriticLoss",
            [&] {
              cpu::sac_critic_loss_f32(loss.ptr<float>(), grad_q.ptr<float>(), q.ptr<float>(),
@@ -161,6 +167,18 @@ void sac_actor_loss(const TensorView& loss, const TensorView& grad_q, const Tens
   if (extra.grad_log_alpha) check_output(*extra.grad_log_alpha, q, {d.seeds}, "options.gradLogAlpha");
   if ((extra.alpha_loss || extra.grad_log_alpha) && !std::isfinite(target_entropy))
     throw_range("a finite number", "options.targetEntropy", std::to_string(target_entropy));
+  // Every output apart from every input and from the outputs before it.
+  const Named outs[] = {{&loss, "options.loss"},
+                        {&grad_q, "options.gradQ"},
+                        {extra.grad_log_prob, "options.gradLogProb"},
+                        {extra.alpha_loss, "options.alphaLoss"},
+                        {extra.grad_log_alpha, "options.gradLogAlpha"}};
+  for (size_t i = 0; i < std::size(outs); ++i) {
+    if (!outs[i].t) continue;
+    require_no_alias(*outs[i].t, outs[i].name, {{&q, "q"}, {log_prob, "options.logProb"}, {alpha, "options.alpha"}});
+    for (size_t j = 0; j < i; ++j)
+      if (outs[j].t) require_no_alias(*outs[i].t, outs[i].name, *outs[j].t, outs[j].name);
+  }
   const float* lp = log_prob ? log_prob->ptr<float>() : nullptr;
   const float* al = alpha ? alpha->ptr<float>() : nullptr;
   float* glp = extra.grad_log_prob ? extra.grad_log_prob->ptr<float>() : nullptr;

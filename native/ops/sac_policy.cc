@@ -61,6 +61,10 @@ void trunc_normal_sample(const TensorView& action, const TensorView& noise, cons
   check_like_mu(log_std, mu, "logStd");
   check_like_mu(action, mu, "options.out");
   check_like_mu(noise, mu, "options.noise");
+  // Outputs never alias inputs or each other (lib/rl/ops.ts); the noise is an input when given.
+  const char* noise_name = given_noise ? "noise" : "options.noise";
+  require_no_alias(action, "options.out", {{&mu, "mu"}, {&log_std, "logStd"}, {&noise, noise_name}});
+  if (!given_noise) require_no_alias(noise, "options.noise", {{&mu, "mu"}, {&log_std, "logStd"}});
   check_temperature(temperature);
   check_offset(offset);
   dispatch(mu.device, "truncatedNormalSample",
@@ -87,6 +91,9 @@ void trunc_normal_backward(const TensorView& grad_mu, const TensorView& grad_log
   check_like_mu(grad_action, mu, "gradAction");
   check_like_mu(grad_mu, mu, "options.gradMu");
   check_like_mu(grad_log_std, mu, "options.gradLogStd");
+  for (const Named& out : {Named{&grad_mu, "options.gradMu"}, Named{&grad_log_std, "options.gradLogStd"}})
+    require_no_alias(*out.t, out.name, {{&mu, "mu"}, {&log_std, "logStd"}, {&noise, "noise"}, {&grad_action, "gradAction"}});
+  require_no_alias(grad_log_std, "options.gradLogStd", grad_mu, "options.gradMu");
   check_temperature(temperature);
   dispatch(mu.device, "truncatedNormalBackward",
            [&] {
@@ -110,6 +117,7 @@ void trunc_normal_log_prob(const TensorView& out, const TensorView& action, cons
   check_like_mu(log_std, mu, "logStd");
   check_like_mu(action, mu, "action");
   check_row_output(out, mu, "options.out");
+  require_no_alias(out, "options.out", {{&action, "action"}, {&mu, "mu"}, {&log_std, "logStd"}});
   check_temperature(temperature);
   const int64_t rows = mu.numel / d;
   dispatch(mu.device, "truncatedNormalLogProb",
@@ -134,6 +142,13 @@ void tanh_gauss_sample(const TensorView& action, const TensorView& noise,
   check_like_mu(action, mu, "options.out");
   check_like_mu(noise, mu, "options.noise");
   check_row_output(log_prob, mu, "options.logProb");
+  const char* noise_name = given_noise ? "noise" : "options.noise";
+  const std::initializer_list<Named> inputs = {{&mu, "mu"}, {&log_std, "logStd"}};
+  require_no_alias(action, "options.out", inputs);
+  require_no_alias(action, "options.out", noise, noise_name);
+  require_no_alias(log_prob, "options.logProb", inputs);
+  require_no_alias(log_prob, "options.logProb", {{&noise, noise_name}, {&action, "options.out"}});
+  if (!given_noise) require_no_alias(noise, "options.noise", inputs);
   check_offset(offset);
   const int64_t rows = mu.numel / d;
   dispatch(mu.device, "tanhGaussianSample",
@@ -160,6 +175,10 @@ void tanh_gauss_backward(const TensorView& grad_mu, const TensorView& grad_log_s
   if (grad_log_prob) check_row_output(*grad_log_prob, mu, "gradLogProb");
   check_like_mu(grad_mu, mu, "options.gradMu");
   check_like_mu(grad_log_std, mu, "options.gradLogStd");
+  for (const Named& out : {Named{&grad_mu, "options.gradMu"}, Named{&grad_log_std, "options.gradLogStd"}})
+    require_no_alias(*out.t, out.name, {{&mu, "mu"}, {&log_std, "logStd"}, {&noise, "noise"},
+                                        {&grad_action, "gradAction"}, {grad_log_prob, "gradLogProb"}});
+  require_no_alias(grad_log_std, "options.gradLogStd", grad_mu, "options.gradMu");
   const int64_t rows = mu.numel / d;
   const float* glp = grad_log_prob ? grad_log_prob->ptr<float>() : nullptr;
   dispatch(mu.device, "tanhGaussianBackward",

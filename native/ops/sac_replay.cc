@@ -78,6 +78,9 @@ void gather_rows(const TensorView& out, const TensorView& src, const TensorView&
         : "[" + std::to_string(d.s) + ", " + std::to_string(batch) + ", " + std::to_string(d.f) + "]";
     throw_range("shape " + want + " (one row of src per index)", "options.out", out.describe());
   }
+  // Outputs never alias inputs (lib/rl/ops.ts): rows gathered into src itself would be read after
+  // they were overwritten.
+  require_no_alias(out, "options.out", {{&src, "src"}, {&indices, "indices"}});
   if (src.device == Device::CPU) {
     const int32_t* idx = indices.ptr<int32_t>();
     for (int64_t i = 0; i < batch; ++i)
@@ -120,6 +123,8 @@ void scatter_rows(const TensorView& dst, const TensorView& rows, double start) {
                 rows.describe());
   const int64_t at = whole(start, 0, static_cast<double>(d.n - 1),
                            ("an integer in [0, " + std::to_string(d.n) + ")").c_str(), "start");
+  // Rows taken from dst itself would be read after earlier rows overwrote them.
+  require_no_alias(rows, "rows", dst, "dst");
   dispatch(dst.device, "scatterRows",
            [&] { cpu::scatter_rows(dst.data, rows.data, d.s, d.n, k, d.f, at, elem_bytes(dst)); },
            [&](void* s) {
