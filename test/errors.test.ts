@@ -15,6 +15,9 @@ interface BadCase {
   code?: string;
 }
 
+/** A CPU tensor of 8 elements to take overlapping views of. */
+const block = (device: 'cpu' | 'cuda' = 'cpu'): Tensor => era.tensor([1, 2, 3, 4, 5, 6, 7, 8], [8], { device });
+
 const cases: BadCase[] = [
   { title: 'data is a string', call: () => era.tensor('abc' as never), error: TypeError, names: 'data' },
   { title: 'data is a Float64Array', call: () => era.tensor(new Float64Array(3) as never), error: TypeError, names: 'data' },
@@ -37,6 +40,13 @@ const cases: BadCase[] = [
   { title: 'scale of an i32 tensor', call: ({ i }) => era.scale(i, 2), error: TypeError, names: 'x' },
   { title: 'exp of an i32 tensor', call: ({ i }) => era.exp(i), error: TypeError, names: 'x' },
   { title: 'exp into an out of another shape', call: ({ a }) => era.exp(a, { out: era.zeros([a.size + 1], { device: 'cpu' }) }), error: RangeError, names: 'options.out' },
+  // Element-wise ops run exactly in place (out = an input) but refuse a shifted view of an input.
+  { title: 'add into a shifted view of a', call: () => { const m = block(); return era.add(m.view(0, [3]), m.view(4, [3]), { out: m.view(1, [3]) }); }, error: RangeError, names: 'options.out' },
+  { title: 'add into a shifted view of b', call: ({ a }) => { const m = block(); return era.add(a, m.view(0, [3]), { out: m.view(2, [3]) }); }, error: RangeError, names: 'options.out' },
+  { title: 'add in place on a into a b overlapping it', call: () => { const m = block(); return era.add(m.view(0, [3]), m.view(1, [3]), { out: m.view(0, [3]) }); }, error: RangeError, names: 'options.out' },
+  { title: 'scale into a shifted view of x', call: () => { const m = block(); return era.scale(m.view(1, [3]), 2, { out: m.view(0, [3]) }); }, error: RangeError, names: 'options.out' },
+  { title: 'exp into a shifted view of x', call: () => { const m = block(); return era.exp(m.view(0, [3]), { out: m.view(1, [3]) }); }, error: RangeError, names: 'options.out' },
+  { title: 'native: scale into an overlapping out', call: () => { const m = block(); return native().scale(m.view(1, [3]).handle, m.view(0, [3]).handle, 2); }, error: RangeError, names: 'options.out' },
   { title: 'add with an infinite alpha', call: ({ a, b }) => era.add(a, b, { alpha: Infinity }), error: RangeError, names: 'options.alpha' },
   { title: 'uniform with high <= low', call: () => era.uniform([2], { low: 1, high: 0, device: 'cpu' }), error: RangeError, names: 'options.high' },
   { title: 'normal with a negative std', call: () => era.normal([2], { std: -1, device: 'cpu' }), error: RangeError, names: 'options.std' },
@@ -121,6 +131,32 @@ describe('bad input gets a clear error naming the argument', () => {
     });
   }
 
+  for (const device of hasCuda ? (['cpu', 'cuda'] as const) : (['cpu'] as const)) {
+    it(`add, scale and exp exactly in place (out = an input) give the out-of-place result (${device})`, () => {
+      era.scope(() => {
+        const x = (): Tensor => era.tensor([0.5, -1, 2, 3], [4], { device });
+        const y = era.tensor([4, 5, -6, 0.25], [4], { device });
+        const same = (inPlace: Tensor, expected: Tensor) => expect(Array.from(inPlace.toArray())).to.deep.equal(Array.from(expected.toArray()));
+        const a = x();
+        expect(era.add(a, y, { alpha: 2, out: a })).to.equal(a);
+        same(a, era.add(x(), y, { alpha: 2 }));
+        const b = x();
+        era.add(y, b, { alpha: -1, out: b });
+        same(b, era.add(y, x(), { alpha: -1 }));
+        const s = x();
+        era.scale(s, 3, { out: s });
+        same(s, era.scale(x(), 3));
+        const e = x();
+        era.exp(e, { out: e });
+        same(e, era.exp(x()));
+        // a view of a larger block, in place on the same elements
+        const m = block(device);
+        era.scale(m.view(2, [4]), 2, { out: m.view(2, [4]) });
+        expect(Array.from(m.toArray())).to.deep.equal([1, 2, 6, 8, 10, 12, 7, 8]);
+      });
+    });
+  }
+
   it(`covers at least 20 distinct bad inputs (${cases.length})`, () => {
     expect(cases.length).to.be.at.least(20);
   });
@@ -166,6 +202,20 @@ describe('ERA_DEVICE', () => {
 });
 
 describeCuda('cuda errors', () => {
+  it('add, scale and exp refuse an out that is a shifted view of an input, naming options.out', () => {
+    const m = block('cuda');
+    for (const fn of [
+      () => era.add(m.view(0, [3]), m.view(4, [3]), { out: m.view(1, [3]) }),
+      () => era.add(m.view(0, [3]), m.view(1, [3]), { out: m.view(0, [3]) }),
+      () => era.scale(m.view(1, [3]), 2, { out: m.view(0, [3]) }),
+      () => era.exp(m.view(0, [3]), { out: m.view(1, [3]) }),
+    ]) {
+      expect(fn).to.throw(RangeError, /^Expected .+ for options\.out but received /);
+    }
+    expect(Array.from(m.toArray())).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(Array.from(era.add(m.view(0, [3]), m.view(4, [3])).toArray())).to.deep.equal([6, 8, 10]);
+  });
+
   it('out of memory becomes an EraError naming the op, and the process stays usable', () => {
     let thrown: unknown;
     try {

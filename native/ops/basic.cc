@@ -76,6 +76,10 @@ void add(const TensorView& out, const TensorView& a, const TensorView& b, double
   require_same_shape(b, a, "b", "a");
   require_same_shape(out, a, "out", "a");
   require_finite(alpha, "alpha");
+  // Element-wise: element i of a and b is read by the thread that then writes out[i] and by no
+  // other, so out may be a or b itself; a shifted view would read elements already overwritten.
+  require_in_place_or_apart(out, "options.out", a, "a");
+  require_in_place_or_apart(out, "options.out", b, "b");
   if (a.dtype == DType::I32) {
     int32_t al = to_i32(alpha, "alpha");
     dispatch(a.device, "add",
@@ -95,6 +99,7 @@ void scale(const TensorView& out, const TensorView& in, double alpha) {
   require_same_device(out, in, "out", "input");
   require_same_shape(out, in, "out", "input");
   require_finite(alpha, "alpha");
+  require_in_place_or_apart(out, "options.out", in, "x");
   float al = static_cast<float>(alpha);
   dispatch(in.device, "scale", [&] { cpu::scale_f32(out.ptr<float>(), in.ptr<float>(), al, in.numel); },
            [&](void* s) { ERA_CUDA_ONLY(cuda::scale_f32(out.ptr<float>(), in.ptr<float>(), al, in.numel, s);) (void)s; });
@@ -105,6 +110,7 @@ void exponential(const TensorView& out, const TensorView& in) {
   require_same_dtype(out, in, "out", "input");
   require_same_device(out, in, "out", "input");
   require_same_shape(out, in, "out", "input");
+  require_in_place_or_apart(out, "options.out", in, "x");
   dispatch(in.device, "exp", [&] { cpu::exp_f32(out.ptr<float>(), in.ptr<float>(), in.numel); },
            [&](void* s) { ERA_CUDA_ONLY(cuda::exp_f32(out.ptr<float>(), in.ptr<float>(), in.numel, s);) (void)s; });
 }
