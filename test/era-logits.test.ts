@@ -576,6 +576,13 @@ describe(`era.logits CPU (seed ${seed})`, () => {
       const backward = (lg: Tensor, gr: Tensor) => () => api.eraLogitsBackward(lg.handle, i.tokens.handle, outs[4].handle, outs[3].handle, outs[0].handle, gr.handle, opts);
       expect(backward(both.view(0, [5, v]), both.view(v, [5, v]))).to.throw(RangeError, /share memory with them for grad /);
       expect(backward(both.view(0, [5, v]), both.view(0, [5, v]))).to.not.throw();
+      // Outputs apart from the inputs and from each other (the TS layer always passes fresh ones).
+      expect(run(opts, { 8: i.advantages })).to.throw(RangeError, /share memory with advantages for advantagesOut /);
+      expect(run(opts, { 5: outs[0] })).to.throw(RangeError, /share memory with logProbs for entropy /);
+      expect(run(opts, { 7: i.logits.view(v - 2, [5]) })).to.throw(RangeError, /share memory with logits for scale /);
+      const g = cpuT(new Float32Array(5 * v), [5, v]);
+      expect(() => api.eraLogitsBackward(i.logits.handle, i.tokens.handle, outs[4].handle, g.view(2, [5]).handle, outs[0].handle, g.handle, opts)).to.throw(RangeError, /share memory with scale for grad /);
+      expect(run(opts)).to.not.throw();
       disposeAll(i, ...outs, both);
     });
   });

@@ -1,6 +1,7 @@
 #include "era_logits.h"
 
 #include <cstdint>
+#include <iterator>
 #include <string>
 
 #include "../cpu/era_logits.h"
@@ -148,6 +149,16 @@ void era_logits_forward(const TensorView& logits, const TensorView& tokens,
   require_f32_vector(out.response_entropy, logits, r, "responseEntropy", "one per response");
   require_f32_vector(out.scale, logits, n, "scale", per_row);
   require_f32_vector(out.advantages, logits, n, "advantagesOut", per_row);
+  // The TS layer always passes fresh outputs; a direct call must not alias an input or another
+  // output either (no in-place form: the kernels write the outputs while still reading inputs).
+  const Named outs[] = {{&out.log_probs, "logProbs"}, {&out.entropy, "entropy"},
+                        {&out.response_entropy, "responseEntropy"}, {&out.scale, "scale"},
+                        {&out.advantages, "advantagesOut"}};
+  for (size_t i = 0; i < std::size(outs); ++i) {
+    require_no_alias(*outs[i].t, outs[i].name, {{&logits, "logits"}, {&tokens, "tokens"},
+                                                {&offsets, "offsets"}, {&advantages, "advantages"}});
+    for (size_t j = 0; j < i; ++j) require_no_alias(*outs[i].t, outs[i].name, *outs[j].t, outs[j].name);
+  }
   check_params(params, true);
   require_cuda_for(logits, "logits");
   check_indices(tokens, &offsets, n, v, r, params);
@@ -200,6 +211,8 @@ void era_logits_backward(const TensorView& logits, const TensorView& tokens,
   if (grad.data != logits.data && overlaps(grad, logits))
     throw_range("the logits themselves (in place) or a tensor that does not share memory with them", "grad",
                 grad.describe());
+  require_no_alias(grad, "grad", {{&tokens, "tokens"}, {&grad_log_probs, "gradLogProbs"},
+                                  {&scale, "scale"}, {&log_probs, "logProbs"}});
   check_params(params, false);
   require_cuda_for(logits, "logitsBackward");
   check_indices(tokens, nullptr, n, v, -1, params);
