@@ -5,7 +5,7 @@
 #   check.sh check <outdir> [--budget S] [--dry-run]
 #     S seconds in all (default 560; give the device command a timeout a little above it). In order:
 #     1. era info;
-#     2. the whole suite (ERA_REQUIRE_CUDA=1; a process per test file, failing files run again with
+#     2. the whole suite (ERA_REQUIRE_CUDA=1, ERA_CUDA_POISON=1; a process per test file, failing files run again with
 #        ERA_CUDA_SYNC=1), and beside it SAC+ERA on cartpole-swingup (100k steps,
 #        3 seeds, hidden 512, batch 256, --graph) and a --quick pass of the PyTorch baselines that
 #        only fills torch.compile's caches (its figures are thrown away);
@@ -141,7 +141,8 @@ BENCH_FILTER='copy 1GiB|era.logits fwd+bwd N=8192|era.softmaxCrossEntropy fwd+bw
 BASE_FILTER='copy 1GiB|era.logits fwd+bwd N=8192|era.softmaxCrossEntropy fwd+bwd B=65536|era.gaussian fwd+bwd|matmul 4096x4096x4096 bf16$|matmul 256x512x512 f32$|matmul 256x512x512 tf32$|matmul 256x512x512 bf16$|matmul 256x88x512|sac update B=256 obs=67 act=21 f32$'
 
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-mocha_env=(ERA_REQUIRE_CUDA=1 ERA_EXPECT_CUDA_BUILD=1)
+# ERA_CUDA_POISON: fresh and reused blocks hold NaN, so a kernel reading memory nothing wrote fails its test.
+mocha_env=(ERA_REQUIRE_CUDA=1 ERA_EXPECT_CUDA_BUILD=1 ERA_CUDA_POISON=1)
 bench_args=()
 base_args=()
 train_size=(--hidden 512 --batch-size 256)

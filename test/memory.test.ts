@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 import era from '../lib/index.js';
-import { describeCuda } from './helpers.js';
+import { describeCuda, libModule, runNode } from './helpers.js';
 
 function cycles(device: 'cpu' | 'cuda', n: number): void {
   const before = era.memory();
@@ -124,6 +124,26 @@ describeCuda('cuda memory accounting', () => {
     cycles('cuda', 10_000);
     const m = era.memory().cuda;
     expect(m.cacheHits).to.be.greaterThan(9_000); // the caching allocator served the repeats
+  });
+
+  it('ERA_CUDA_POISON=1 fills every block handed out, fresh or from the cache, with 0xFF bytes', () => {
+    // In a child process (the flag is read once). b gets the block a gave back to the cache.
+    const script = `import(${JSON.stringify(libModule('index'))}).then(({ default: era }) => {
+      const a = era.full([1000], 5, { device: 'cuda' });
+      a.dispose();
+      const hits = era.memory().cuda.cacheHits;
+      const b = era.empty([1000], { device: 'cuda' });
+      const c = era.empty([3001], { device: 'cuda', dtype: 'i32' });
+      console.log(JSON.stringify({ b: [...new Set(Array.from(b.toArray(), String))], c: [...new Set(Array.from(c.toArray(), String))], reused: era.memory().cuda.cacheHits > hits }));
+    })`;
+    const run = (poison: string) => {
+      const r = runNode(['-e', script], { env: { ...process.env, ERA_CUDA_POISON: poison } });
+      expect(r.status, r.stderr).to.equal(0);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as { b: string[]; c: string[]; reused: boolean };
+    };
+    const on = run('1');
+    expect(on).to.deep.equal({ b: ['NaN'], c: ['-1'], reused: true });
+    expect(run('0').b, 'without the flag the cached block keeps its last values').to.deep.equal(['5']);
   });
 
   it('emptyCache() returns cached blocks', () => {

@@ -277,12 +277,23 @@ std::string error_message(const char* op, cudaError_t e) {
   return msg + " (the CUDA context was lost earlier, first seen by " + g_lost + "; restart the process)";
 }
 
+bool env_flag(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
 // ERA_CUDA_SYNC=1: every op waits for its work and checks it (slow; for finding a faulting kernel).
 bool sync_each_op() {
-  static const bool on = [] {
-    const char* v = std::getenv("ERA_CUDA_SYNC");
-    return v && *v && std::strcmp(v, "0") != 0;
-  }();
+  static const bool on = env_flag("ERA_CUDA_SYNC");
+  return on;
+}
+
+// ERA_CUDA_POISON=1: every block handed out, fresh or from the cache, is first filled with 0xFF
+// bytes (NaN as f32 or bf16, -1 as i32), so a kernel that reads memory nothing wrote shows it.
+// Fresh device memory holds garbage and cached blocks the last owner's values, either of which
+// can pass for a result. Not while a graph records (the fill would be replayed as a node).
+bool poison_allocations() {
+  static const bool on = env_flag("ERA_CUDA_POISON");
   return on;
 }
 }  // namespace
@@ -333,6 +344,14 @@ void* device_alloc(size_t bytes, const char* op) {
                                                " of " + std::to_string(total_b) + " bytes free; " + describe(e) + ")");
     }
     a.stats.device_allocations++;
+  }
+  if (!a.capturing && poison_allocations()) {
+    const cudaError_t pe = cudaMemsetAsync(p, 0xFF, size, ctx().stream);
+    if (pe != cudaSuccess) {  // the block goes to the cache, not lost
+      a.free_lists[size].push_back(p);
+      a.stats.cached += size;
+      check(pe, op);
+    }
   }
   a.live[p] = size;
   if (a.capturing) a.capture_uses.push_back(p);
