@@ -6,9 +6,18 @@ import { native } from './native.js';
 import { empty, tensorArg, type Tensor } from './tensor.js';
 import { finiteNumber, plainObject, typeError } from './validate.js';
 
-function outArg(value: unknown, like: Tensor): Tensor {
+// options.out of an element-wise op: a tensor like the input (dtype, device, shape), or a new one.
+function outArg(value: unknown, like: Tensor, likeName: string): Tensor {
   if (value === undefined) return empty(like.shape, { dtype: like.dtype, device: like.device });
-  return tensorArg(value, 'options.out');
+  const out = tensorArg(value, 'options.out');
+  if (out.dtype !== like.dtype) {
+    throw new TypeError(`Expected a ${like.dtype} tensor (the dtype of ${likeName}) for options.out but received a ${out.dtype} tensor`);
+  }
+  sameDevice(out, 'options.out', like, likeName);
+  if (out.shape.join() !== like.shape.join()) {
+    throw new RangeError(`Expected shape [${like.shape.join(', ')}] (the shape of ${likeName}) for options.out but received shape [${out.shape.join(', ')}]`);
+  }
+  return out;
 }
 
 function sameDevice(t: Tensor, name: string, ref: Tensor, refName: string): void {
@@ -37,7 +46,7 @@ export function add(a: Tensor, b: Tensor, options?: { alpha?: number; out?: Tens
   }
   const o = plainObject(options, 'options');
   const alpha = o.alpha === undefined ? 1 : finiteNumber(o.alpha, 'options.alpha');
-  const out = outArg(o.out, a);
+  const out = outArg(o.out, a, 'a');
   native().add(out.handle, a.handle, b.handle, alpha);
   return out;
 }
@@ -48,7 +57,7 @@ export function scale(x: Tensor, alpha: number, options?: { out?: Tensor }): Ten
   if (typeof alpha !== 'number') throw typeError('a finite number', 'alpha', alpha);
   finiteNumber(alpha, 'alpha');
   const o = plainObject(options, 'options');
-  const out = outArg(o.out, x);
+  const out = outArg(o.out, x, 'x');
   native().scale(out.handle, x.handle, alpha);
   return out;
 }
@@ -57,14 +66,7 @@ export function scale(x: Tensor, alpha: number, options?: { out?: Tensor }): Ten
 export function exp(x: Tensor, options?: { out?: Tensor }): Tensor {
   tensorArg(x, 'x', ['f32']);
   const o = plainObject(options, 'options');
-  const out = outArg(o.out, x);
-  if (o.out !== undefined) {
-    if (out.dtype !== 'f32') throw new TypeError(`Expected an f32 tensor for options.out but received a ${out.dtype} tensor`);
-    sameDevice(out, 'options.out', x, 'x');
-    if (out.shape.join() !== x.shape.join()) {
-      throw new RangeError(`Expected shape [${x.shape.join(', ')}] (the shape of x) for options.out but received shape [${out.shape.join(', ')}]`);
-    }
-  }
+  const out = outArg(o.out, x, 'x');
   native().exp(out.handle, x.handle);
   return out;
 }

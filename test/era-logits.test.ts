@@ -574,7 +574,7 @@ describe(`era.logits CPU (seed ${seed})`, () => {
       const both = cpuT(new Float32Array(6 * v), [6 * v]);
       both.view(0, [5, v]).write(i.logits.toArray() as Float32Array);
       const backward = (lg: Tensor, gr: Tensor) => () => api.eraLogitsBackward(lg.handle, i.tokens.handle, outs[4].handle, outs[3].handle, outs[0].handle, gr.handle, opts);
-      expect(backward(both.view(0, [5, v]), both.view(v, [5, v]))).to.throw(RangeError, /share memory with them for grad /);
+      expect(backward(both.view(0, [5, v]), both.view(v, [5, v]))).to.throw(RangeError, /share memory with it for grad /);
       expect(backward(both.view(0, [5, v]), both.view(0, [5, v]))).to.not.throw();
       // Outputs apart from the inputs and from each other (the TS layer always passes fresh ones).
       expect(run(opts, { 8: i.advantages })).to.throw(RangeError, /share memory with advantages for advantagesOut /);

@@ -40,6 +40,11 @@ const cases: BadCase[] = [
   { title: 'scale of an i32 tensor', call: ({ i }) => era.scale(i, 2), error: TypeError, names: 'x' },
   { title: 'exp of an i32 tensor', call: ({ i }) => era.exp(i), error: TypeError, names: 'x' },
   { title: 'exp into an out of another shape', call: ({ a }) => era.exp(a, { out: era.zeros([a.size + 1], { device: 'cpu' }) }), error: RangeError, names: 'options.out' },
+  { title: 'add into an out of another shape', call: ({ a, b }) => era.add(a, b, { out: era.zeros([a.size, 1], { device: 'cpu' }) }), error: RangeError, names: 'options.out' },
+  { title: 'add into an out of another dtype', call: ({ a, b }) => era.add(a, b, { out: era.zeros([a.size], { dtype: 'i32', device: 'cpu' }) }), error: TypeError, names: 'options.out' },
+  { title: 'scale into an out of another shape', call: ({ a }) => era.scale(a, 2, { out: era.zeros([a.size - 1], { device: 'cpu' }) }), error: RangeError, names: 'options.out' },
+  { title: 'native: add into an out of another shape', call: ({ a, b }) => native().add(era.zeros([a.size + 2], { device: 'cpu' }).handle, a.handle, b.handle, 1), error: RangeError, names: 'options.out' },
+  { title: 'native: exp into an i32 out', call: ({ a, i }) => native().exp(i.handle, a.handle), error: TypeError, names: 'options.out' },
   // Element-wise ops run exactly in place (out = an input) but refuse a shifted view of an input.
   { title: 'add into a shifted view of a', call: () => { const m = block(); return era.add(m.view(0, [3]), m.view(4, [3]), { out: m.view(1, [3]) }); }, error: RangeError, names: 'options.out' },
   { title: 'add into a shifted view of b', call: ({ a }) => { const m = block(); return era.add(a, m.view(0, [3]), { out: m.view(2, [3]) }); }, error: RangeError, names: 'options.out' },
@@ -85,7 +90,7 @@ const cases: BadCase[] = [
         t.dispose();
       }
     },
-    error: EraError, names: 'input', code: 'ERA_DISPOSED',
+    error: EraError, names: 'x', code: 'ERA_DISPOSED',
   },
   // The native op layer checks again when the TS layer is bypassed.
   { title: 'native: a plain object instead of a tensor', call: () => native().fill({} as never, 1), error: TypeError, names: 'out' },

@@ -30,7 +30,7 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
 
 Napi::Value Add(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
-    ops::add(tensor_arg(info, 0, "out"), tensor_arg(info, 1, "a"), tensor_arg(info, 2, "b"),
+    ops::add(tensor_arg(info, 0, "options.out"), tensor_arg(info, 1, "a"), tensor_arg(info, 2, "b"),
              number_arg(info, 3, "alpha"));
     return info.Env().Undefined();
   });
@@ -38,14 +38,14 @@ Napi::Value Add(const Napi::CallbackInfo& info) {
 
 Napi::Value Scale(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
-    ops::scale(tensor_arg(info, 0, "out"), tensor_arg(info, 1, "input"), number_arg(info, 2, "alpha"));
+    ops::scale(tensor_arg(info, 0, "options.out"), tensor_arg(info, 1, "x"), number_arg(info, 2, "alpha"));
     return info.Env().Undefined();
   });
 }
 
 Napi::Value Exp(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
-    ops::exponential(tensor_arg(info, 0, "out"), tensor_arg(info, 1, "input"));
+    ops::exponential(tensor_arg(info, 0, "options.out"), tensor_arg(info, 1, "x"));
     return info.Env().Undefined();
   });
 }

@@ -70,11 +70,11 @@ void copy(const TensorView& dst, const TensorView& src) {
 void add(const TensorView& out, const TensorView& a, const TensorView& b, double alpha) {
   require_dtype(a, {DType::F32, DType::I32}, "a");
   require_same_dtype(b, a, "b", "a");
-  require_same_dtype(out, a, "out", "a");
+  require_same_dtype(out, a, "options.out", "a");
   require_same_device(b, a, "b", "a");
-  require_same_device(out, a, "out", "a");
+  require_same_device(out, a, "options.out", "a");
   require_same_shape(b, a, "b", "a");
-  require_same_shape(out, a, "out", "a");
+  require_same_shape(out, a, "options.out", "a");
   require_finite(alpha, "alpha");
   // Element-wise: element i of a and b is read by the thread that then writes out[i] and by no
   // other, so out may be a or b itself; a shifted view would read elements already overwritten.
@@ -94,10 +94,10 @@ void add(const TensorView& out, const TensorView& a, const TensorView& b, double
 }
 
 void scale(const TensorView& out, const TensorView& in, double alpha) {
-  require_dtype(in, {DType::F32}, "input");
-  require_same_dtype(out, in, "out", "input");
-  require_same_device(out, in, "out", "input");
-  require_same_shape(out, in, "out", "input");
+  require_dtype(in, {DType::F32}, "x");
+  require_same_dtype(out, in, "options.out", "x");
+  require_same_device(out, in, "options.out", "x");
+  require_same_shape(out, in, "options.out", "x");
   require_finite(alpha, "alpha");
   require_in_place_or_apart(out, "options.out", in, "x");
   float al = static_cast<float>(alpha);
@@ -106,10 +106,10 @@ void scale(const TensorView& out, const TensorView& in, double alpha) {
 }
 
 void exponential(const TensorView& out, const TensorView& in) {
-  require_dtype(in, {DType::F32}, "input");
-  require_same_dtype(out, in, "out", "input");
-  require_same_device(out, in, "out", "input");
-  require_same_shape(out, in, "out", "input");
+  require_dtype(in, {DType::F32}, "x");
+  require_same_dtype(out, in, "options.out", "x");
+  require_same_device(out, in, "options.out", "x");
+  require_same_shape(out, in, "options.out", "x");
   require_in_place_or_apart(out, "options.out", in, "x");
   dispatch(in.device, "exp", [&] { cpu::exp_f32(out.ptr<float>(), in.ptr<float>(), in.numel); },
            [&](void* s) { ERA_CUDA_ONLY(cuda::exp_f32(out.ptr<float>(), in.ptr<float>(), in.numel, s);) (void)s; });

@@ -208,9 +208,7 @@ void era_logits_backward(const TensorView& logits, const TensorView& tokens,
   require_same_device(grad, logits, "grad", "logits");
   require_same_shape(grad, logits, "grad", "logits");
   // In place, or apart: a grad shifted against the logits would overwrite rows not yet read.
-  if (grad.data != logits.data && overlaps(grad, logits))
-    throw_range("the logits themselves (in place) or a tensor that does not share memory with them", "grad",
-                grad.describe());
+  require_in_place_or_apart(grad, "grad", logits, "logits");
   require_no_alias(grad, "grad", {{&tokens, "tokens"}, {&grad_log_probs, "gradLogProbs"},
                                   {&scale, "scale"}, {&log_probs, "logProbs"}});
   check_params(params, false);
