@@ -117,13 +117,27 @@ export function benchTargets(bench: BenchJson): TargetRow[] {
   const sac = SAC_UPDATE_CASES.map((n) => byName.get(n)).filter((r): r is CaseResult => r !== undefined && okMs(r) !== undefined);
   const best = sac.sort((a, b) => a.medianMs! - b.medianMs!)[0];
   const rate = best ? 1000 / best.medianMs! : undefined;
-  const torch = best?.baseline ? ` (PyTorch eager ${fmtRate(best.baseline.eagerMs)}, torch.compile ${fmtRate(best.baseline.compileMs)})` : '';
+  const torch = best ? sacBaselineNote(best, byName) : '';
   rows.push({
     issue: 4, target: 'one full SAC update (twin LayerNorm critics, hidden 512, batch 256)', source: best?.name ?? `sac update ${SAC} *`,
     measured: rate === undefined ? '— (no sac update case ran)' : `${perSecond(rate)}${torch}`,
     required: '≥ 3000/s', verdict: verdictOf(rate, 3000),
   });
   return rows;
+}
+
+/**
+ * PyTorch's figures for an era SAC-update variant. PyTorch has no graph variant of its own (its
+ * compiled update is the counterpart), so a "graph" case takes the baseline of its precision; where
+ * that precision did not run on the PyTorch side, the f32 baseline stands in, labelled as such.
+ */
+export function sacBaselineNote(r: CaseResult, byName: ReadonlyMap<string, CaseResult>): string {
+  const precision = / tf32( graph)?$/.test(r.name) ? 'tf32' : 'f32';
+  const own = r.baseline ?? byName.get(r.name.replace(/ graph$/, ''))?.baseline;
+  const f32 = byName.get(`sac update ${SAC} f32`)?.baseline;
+  const [b, label] = own ? [own, precision] : f32 ? [f32, 'f32'] : [undefined, ''];
+  if (!b) return ' (no PyTorch figure in this run)';
+  return ` (PyTorch ${label}: eager ${fmtRate(b.eagerMs)}, torch.compile ${fmtRate(b.compileMs)})`;
 }
 
 function fmtRate(ms: number | null | undefined): string {

@@ -100,10 +100,20 @@ describe('bench targets: issues 2-4 from a bench JSON', () => {
     });
     const sac = row(rows, 'one full SAC update (twin LayerNorm critics, hidden 512, batch 256)');
     expect(sac.source).to.equal(f32graph);
-    expect(sac.measured).to.equal('4000.0/s');
+    // The graph variant has no PyTorch twin of its own: it takes its precision's baseline.
+    expect(sac.measured).to.equal('4000.0/s (PyTorch f32: eager 200.0/s, torch.compile 400.0/s)');
     expect(sac.verdict).to.equal('met');
+    // A tf32 winner where PyTorch ran only f32: the f32 figures, labelled f32.
+    const [, tf32, , tf32graph] = SAC_UPDATE_CASES;
+    const tf = row(benchTargets({ cases: [ok(f32, { medianMs: 0.5, baseline: baseline(5, 2.5) }), ok(tf32graph, { medianMs: 0.2 })] }), sac.target);
+    expect(tf.source).to.equal(tf32graph);
+    expect(tf.measured).to.equal('5000.0/s (PyTorch f32: eager 200.0/s, torch.compile 400.0/s)');
+    // ... and its own precision's figures where PyTorch ran tf32 too.
+    const both = row(benchTargets({ cases: [ok(f32, { medianMs: 0.5, baseline: baseline(5, 2.5) }), ok(tf32, { medianMs: 0.4, baseline: baseline(4, 2) }), ok(tf32graph, { medianMs: 0.2 })] }), sac.target);
+    expect(both.measured).to.equal('5000.0/s (PyTorch tf32: eager 250.0/s, torch.compile 500.0/s)');
+    expect(row(benchTargets({ cases: [ok(f32graph, { medianMs: 0.25 })] }), sac.target).measured).to.equal('4000.0/s (no PyTorch figure in this run)');
     const slow = row(benchTargets({ cases: [ok(f32, { medianMs: 0.5, baseline: baseline(5, 2.5) })] }), sac.target);
-    expect(slow.measured).to.equal('2000.0/s (PyTorch eager 200.0/s, torch.compile 400.0/s)');
+    expect(slow.measured).to.equal('2000.0/s (PyTorch f32: eager 200.0/s, torch.compile 400.0/s)');
     expect(slow.verdict).to.equal('missed');
     expect(row(benchTargets({ cases: [] }), sac.target).verdict).to.equal('not measured');
   });
