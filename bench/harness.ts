@@ -140,12 +140,18 @@ function timeRuns(device: Device, work: BenchRun, iteration: number, count: numb
   return { ms, issueMs: ms };
 }
 
+/**
+ * The shortest sample, in ms (bench/baselines/_common.py uses the same). A 1 ms case timed one run
+ * a sample would count, every sample, the gap between the start event and its first kernel.
+ */
+export const MIN_SAMPLE_MS = 5;
+
 /** Six significant digits: plenty for timings, and keeps the JSON readable. */
 const round = (x: number) => Number(x.toPrecision(6));
 
 /**
  * Sets the case up, warms up, picks how many runs one sample spans (so samples last at least
- * ~1 ms and launch gaps or timer resolution do not dominate), times the repeats, then checks.
+ * MIN_SAMPLE_MS and launch gaps or timer resolution do not dominate), times the repeats, then checks.
  */
 export async function runCase(c: BenchCase, bench: string, ctx: BenchContext, ceilingGbps?: number): Promise<CaseResult> {
   const result: CaseResult = { name: c.name, bench, status: 'failed' };
@@ -160,7 +166,7 @@ export async function runCase(c: BenchCase, bench: string, ctx: BenchContext, ce
     let iteration = 0;
     const warm: number[] = [];
     for (let i = 0; i < Math.max(1, warmup); i++) warm.push(timeRuns(ctx.device, work, iteration++, 1).ms);
-    const inner = Math.min(1000, Math.max(1, Math.ceil(1 / Math.max(1e-6, Math.min(...warm)))));
+    const inner = Math.min(1000, Math.max(1, Math.ceil(MIN_SAMPLE_MS / Math.max(1e-6, Math.min(...warm)))));
     const samples: number[] = [];
     const issue: number[] = [];
     for (let r = 0; r < repeats; r++) {

@@ -1,7 +1,7 @@
 """Timing helpers shared by the baseline scripts; they mirror bench/harness.ts.
 
 A figure is the median of timed repeats after warm-up. Each repeat spans `inner` back-to-back
-calls, `inner` chosen so a sample lasts at least about 1 ms (as the node harness does), then is
+calls, `inner` chosen so a sample lasts at least MIN_SAMPLE_MS (5 ms) (as the node harness does), then is
 divided by `inner`. On CUDA a repeat is timed with CUDA events on the current stream; on the CPU
 (run_all.py --device cpu, for comparing with era-cuda's CPU backend) with time.perf_counter, as
 the node harness uses process.hrtime there.
@@ -17,6 +17,7 @@ import pathlib
 import statistics
 import sys
 import time
+import warnings
 
 import torch
 
@@ -79,15 +80,36 @@ def time_ms(fn, warmup=3, repeats=25):
         if not on_cuda() and warm[0] > CPU_CALL_LIMIT_MS:
             raise Skip(f"its first call took {warm[0] / 1e3:.1f} s on the CPU (limit {CPU_CALL_LIMIT_MS / 1e3:g} s; "
                        "run_all.py --cpu-call-limit raises it)")
-    inner = min(1000, max(1, math.ceil(1.0 / max(1e-6, min(warm)))))  # a sample spans >= ~1 ms
+    inner = min(1000, max(1, math.ceil(MIN_SAMPLE_MS / max(1e-6, min(warm)))))
     return statistics.median(sample(inner) for _ in range(repeats))
 
 
+# The shortest sample, in ms, as bench/harness.ts MIN_SAMPLE_MS: a 1 ms case timed one run a
+# sample would count the gap between the start event and its first kernel every time.
+MIN_SAMPLE_MS = 5.0
+
 _compile_failures = set()
+
+# False while run_all.py runs a case that --eager-only names: compile() then refuses, so the case
+# gives its eager figure and no compiled one, without spending a compile on a column no target reads.
+COMPILE = True
+
+
+class NotCompiled(Exception):
+    """compile() while COMPILE is off (run_all.py --eager-only)."""
+
+
+def compile(fn, **options):  # noqa: A001 - the scripts' torch.compile, behind the --eager-only switch
+    """torch.compile(fn, **options), or NotCompiled where this case is measured eager only."""
+    if not COMPILE:
+        raise NotCompiled("run_all.py --eager-only names this case")
+    return torch.compile(fn, **options)
 
 
 def compile_failed(err):
     """Prints one short line for a torch.compile failure (once per distinct message); the figure is None."""
+    if isinstance(err, NotCompiled):
+        return
     msg = str(err).splitlines()[0] if str(err) else ""
     line = f"[baselines] torch.compile failed: {type(err).__name__}: {msg}"[:200]
     if line not in _compile_failures:
@@ -102,7 +124,7 @@ def time_compiled(fn, *args):
     The first calls compile; time_ms's warm-up absorbs them.
     """
     try:
-        compiled = torch.compile(fn)
+        compiled = compile(fn)
         compiled(*args)
         synchronize()
     except Exception as err:  # noqa: BLE001 - any compile failure just means "no figure"
@@ -133,24 +155,47 @@ def device_name():
     return f"cpu (torch {torch.__version__}, {threads} thread{'' if threads == 1 else 's'})"
 
 
+def _new_tf32_switch():
+    """torch.backends.cuda.matmul.fp32_precision ('tf32' | 'ieee'), or None before torch 2.9."""
+    try:
+        return torch.backends.cuda.matmul.fp32_precision
+    except (AttributeError, AssertionError):  # torch 1.x raises AssertionError for unknown names
+        return None
+
+
+def _set_tf32(enabled):
+    # Both APIs, kept in agreement. torch 2.9+ deprecates allow_tf32, but Inductor still reads the
+    # legacy setting while lowering matmuls, and aten refuses to read it when it disagrees with the
+    # new one (pytorch/pytorch#166387): setting only fp32_precision='tf32' makes every tf32
+    # torch.compile fail. The legacy setter writes both where it can; the new one is set to match.
+    switches = torch.backends.cuda.matmul
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        switches.allow_tf32 = bool(enabled)
+        want = "tf32" if enabled else "ieee"
+        current = _new_tf32_switch()
+        if current is not None and current != want:
+            switches.fp32_precision = want
+
+
 @contextlib.contextmanager
 def matmul_tf32(enabled):
     """float32 matmuls on TF32 tensor cores (True) or in exact IEEE f32 (False) inside the block.
 
-    torch >= 2.9 has torch.backends.cuda.matmul.fp32_precision ('tf32' | 'ieee') and deprecates
-    allow_tf32 (and refuses a mix of the two APIs), so the new switch is used where it exists. Both
-    are CUDA switches: CPU matmuls stay f32 either way.
+    CUDA switches only: CPU matmuls stay f32 either way.
     """
-    switches = torch.backends.cuda.matmul
-    try:
-        name, value, prev = "fp32_precision", "tf32" if enabled else "ieee", switches.fp32_precision
-    except (AttributeError, AssertionError):  # before 2.9 (torch 1.x raises AssertionError for unknown names)
-        name, value, prev = "allow_tf32", bool(enabled), switches.allow_tf32
-    setattr(switches, name, value)
+    current = _new_tf32_switch()
+    if current is not None and current != "none":
+        prev = current == "tf32"
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prev = bool(torch.backends.cuda.matmul.allow_tf32)
+    _set_tf32(enabled)
     try:
         yield
     finally:
-        setattr(switches, name, prev)
+        _set_tf32(prev)
 
 
 def write_results(path, results, quick, skipped=None, complete=True):

@@ -68,10 +68,10 @@ def time_compiled_step(fn, step):
     """
     import torch
 
-    from _common import compile_failed, synchronize, time_ms
+    from _common import compile, compile_failed, synchronize, time_ms
 
     try:
-        compiled = torch.compile(fn, dynamic=False)
+        compiled = compile(fn, dynamic=False)
         step(compiled)
         step(compiled)
         synchronize()

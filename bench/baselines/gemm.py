@@ -22,7 +22,7 @@ Run alone: python3 gemm.py, or through run_all.py.
 import torch
 
 import _common
-from _common import compile_failed, matmul_tf32, rotation as _rotation, synchronize, time_ms
+from _common import compile, compile_failed, matmul_tf32, rotation as _rotation, synchronize, time_ms
 
 DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 
@@ -57,7 +57,7 @@ def _case(m, k, n, label, layout):
 
             compiled = None
             try:
-                mm = torch.compile(lambda x, y: torch.matmul(x, y))
+                mm = compile(lambda x, y: torch.matmul(x, y))
                 mm(view_a(A[0]), view_b(B[0]))
                 synchronize()
 

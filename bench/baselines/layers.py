@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import _common
-from _common import compile_failed, matmul_tf32, optimizer_impl, rotating as _rotating, rotation as _rotation, synchronize, time_compiled, time_ms
+from _common import compile, compile_failed, matmul_tf32, optimizer_impl, rotating as _rotating, rotation as _rotation, synchronize, time_compiled, time_ms
 
 DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 B, H, P = 256, 512, 1 << 20
@@ -118,7 +118,7 @@ def _adamw():
         q = torch.nn.Parameter(p.detach().clone())
         q.grad = p.grad.clone()
         opt = torch.optim.AdamW([q], lr=1e-4, weight_decay=1e-4, foreach=True)
-        step = torch.compile(opt.step)
+        step = compile(opt.step)
         step()
         synchronize()
         compiled = time_ms(step)

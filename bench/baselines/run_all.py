@@ -14,7 +14,11 @@ of the node benches where those shrink on the CPU, so the names still match an
 `ERA_DEVICE=cpu node dist/bench/run.js` run). The scripts read _common.DEVICE at import, so it
 is set before they are loaded.
 
-  python3 run_all.py --out baselines.json [--filter <substr>[|<substr>...]] [--quick] [--device cuda|cpu] [--threads n]
+  python3 run_all.py --out baselines.json [--filter <substr>[|<substr>...]] [--eager-only <substr>[|...]] [--quick]
+                    [--device cuda|cpu] [--threads n]
+
+--eager-only (read as --filter is) names cases measured eager only: their compile_ms is null and no
+compile time is spent on them (the GPU check passes the GEMM cases, whose targets read eager).
 
 --filter is read as bench/run.ts reads it (bench/filter.ts): case-insensitive substrings, '|'
 between alternatives, matched against the case name and the script's name (with '-' for '_', as
@@ -49,6 +53,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="where to write the JSON")
     parser.add_argument("--filter", help="only cases whose name or script contains this (case-insensitive; 'a|b' for either)")
+    parser.add_argument("--eager-only", help="cases (a --filter-style match) measured without torch.compile")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke runs)")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="what to measure (default cuda)")
     parser.add_argument("--cpu-call-limit", type=float, default=5.0, metavar="S",
@@ -72,6 +77,7 @@ def main():
         torch.set_num_threads(max(1, args.threads or cpus or 1))
     print(f"[baselines] device {_common.device_name()}", file=sys.stderr, flush=True)
     terms = filter_terms(args.filter)
+    eager_terms = filter_terms(args.eager_only)
     results, skipped, failures = {}, {}, 0
     for script in sorted(HERE.glob("*.py")):
         if script.name == "run_all.py" or script.name.startswith("_"):
@@ -86,7 +92,8 @@ def main():
             # era-logits.bench.ts), except device_copy.py, which holds node's copy and transfer cases.
             if not matches_filter(terms, name, script.stem.replace("_", "-")):
                 continue
-            print(f"[baselines] {script.name}: {name} ...", file=sys.stderr, flush=True)
+            _common.COMPILE = not (eager_terms and matches_filter(eager_terms, name, script.stem.replace("_", "-")))
+            print(f"[baselines] {script.name}: {name}{'' if _common.COMPILE else ' (eager only)'} ...", file=sys.stderr, flush=True)
             try:
                 res = fn()
                 print(f"[baselines]     eager {res['eager_ms']:.4g} ms, compile {res.get('compile_ms')}", file=sys.stderr, flush=True)

@@ -44,7 +44,7 @@ import torch
 import torch.nn as nn
 
 import _common
-from _common import compile_failed, empty_cache, matmul_tf32, rotation as _rotation, synchronize, time_ms
+from _common import compile, compile_failed, empty_cache, matmul_tf32, rotation as _rotation, synchronize, time_ms
 from era_gaussian import era_log_std
 
 DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
@@ -169,11 +169,11 @@ def make_update(agent, compiled):
         agent.actor_opt.step()
 
     if compiled:
-        critic_loss = torch.compile(critic_loss, dynamic=False)
-        actor_loss = torch.compile(actor_loss, dynamic=False)
-        polyak = torch.compile(polyak, dynamic=False)
-        critic_step = torch.compile(critic_step, dynamic=False)
-        actor_step = torch.compile(actor_step, dynamic=False)
+        critic_loss = compile(critic_loss, dynamic=False)
+        actor_loss = compile(actor_loss, dynamic=False)
+        polyak = compile(polyak, dynamic=False)
+        critic_step = compile(critic_step, dynamic=False)
+        actor_step = compile(actor_step, dynamic=False)
 
     def update(batch):
         obs, act, rew, next_obs, mask = batch
