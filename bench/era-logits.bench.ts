@@ -169,7 +169,7 @@ function responseSummary(plan: ResponsePlan): string {
 /** The options and inputs, said once per case. */
 function inputsNote(ctx: BenchContext, inp: Inputs): string {
   const size = ctx.device === 'cuda' ? '' : `cpu size (the CUDA case has N=${CUDA_TOKENS}); `;
-  const check = ctx.device === 'cuda' ? 'validateIndices on (a check kernel and an 8-byte read-back per call)' : 'indices checked on the host';
+  const check = ctx.device === 'cuda' ? 'validateIndices on (a check kernel and an 8-byte read-back per forward; a backward given that forward trusts it)' : 'indices checked on the host';
   return `${size}${responseSummary(inp.plan)}; advantageTest 'reference', topK 0, ${check}`;
 }
 

@@ -783,4 +783,25 @@ describeCuda(`era.logits CUDA vs CPU (seed ${seed})`, () => {
     expectClose(f64(ok.logProbs), f64(res.logProbs), { atol: 0, rtol: 0, what: 'valid call afterwards' });
     disposeAll(d, badY, g, res, badO, ok);
   });
+
+  it('the backward trusts the check of a forward on the same tokens tensor, and only that', () => {
+    const b = makeBatch([2, 3], ['mid', 'low'], 300, seed + 43);
+    const d = inputs(b, 'cuda');
+    const g = tensor(new Float32Array(5).fill(1), [5], { device: 'cuda' });
+    const y = Int32Array.from(b.tokens);
+    y[4] = 300;
+    const checked = logits(d.logits, d.tokens, d.offsets, d.advantages);
+    const unchecked = logits(d.logits, d.tokens, d.offsets, d.advantages, { validateIndices: false });
+    const good = logitsBackward(d.logits, d.tokens, d.offsets, d.advantages, g, { forward: checked });
+    d.tokens.write(y); // changed after the checked forward
+    // The checked forward's tokens tensor: no second check; the changed row is NaN, never an out-of-bounds read.
+    const trusted = logitsBackward(d.logits, d.tokens, d.offsets, d.advantages, g, { forward: checked });
+    const rows = trusted.toArray();
+    expect(Number.isNaN(rows[4 * 300])).to.equal(true);
+    expect(Array.from(rows.subarray(0, 4 * 300))).to.deep.equal(Array.from(good.toArray().subarray(0, 4 * 300)));
+    // A forward that did not check, or no forward: the backward checks itself.
+    expect(() => logitsBackward(d.logits, d.tokens, d.offsets, d.advantages, g, { forward: unchecked })).to.throw(RangeError, /for tokens but received 300 at index 4/);
+    expect(() => logitsBackward(d.logits, d.tokens, d.offsets, d.advantages, g)).to.throw(RangeError, /for tokens but received 300 at index 4/);
+    disposeAll(d, g, checked, unchecked, good, trusted);
+  });
 });

@@ -39,7 +39,10 @@
  *   CUDA by a small kernel and an 8-byte read-back (a stream synchronisation). A bad value throws a
  *   RangeError naming tokens or offsets and leaves every output (and an in-place gradient's logits)
  *   untouched. `validateIndices: false` skips the CUDA check; the kernels still never read out of
- *   bounds, and a bad token gives a NaN log-prob and a NaN gradient row instead.
+ *   bounds, and a bad token gives a NaN log-prob and a NaN gradient row instead. The backward
+ *   checks the token ids once more, except where `forward` is the result of a checked forward on
+ *   the same tokens tensor (or it recomputes the forward itself): it trusts that check, saving a
+ *   second synchronisation. Token ids changed in between then give NaN rows, as unchecked ones do.
  * - A non-finite logit makes its row's entropy NaN (as in the reference, whose Σ p·z is NaN for
  *   −inf logits); NaN or +inf logits make the row's log-prob and gradient NaN too. NaN advantages
  *   fail both tests (c = 1) and pass through.
@@ -235,6 +238,12 @@ function disposeResult(res: Partial<LogitsResult>): void {
   for (const t of Object.values(res)) t?.dispose();
 }
 
+/**
+ * A forward result's logProbs → the tokens tensor its forward checked (CUDA, validateIndices on).
+ * A backward given that result for the same tokens tensor skips its own check (see above).
+ */
+const checkedTokens = new WeakMap<Tensor, Tensor>();
+
 function forwardChecked(c: Checked, opts: ResolvedLogitsOptions): LogitsResult {
   const dev = { device: c.logits.device, dtype: 'f32' as const };
   const res: Partial<LogitsResult> = {};
@@ -249,6 +258,7 @@ function forwardChecked(c: Checked, opts: ResolvedLogitsOptions): LogitsResult {
       res.logProbs.handle, res.entropy.handle, res.responseEntropy.handle, res.scale.handle,
       res.advantages.handle, opts,
     );
+    if (opts.validateIndices) checkedTokens.set(res.logProbs, c.tokens);
     return res as LogitsResult;
   } catch (err) {
     disposeResult(res);
@@ -293,8 +303,10 @@ export function logitsBackward(
   try {
     if (!saved) saved = temp = forwardChecked(c, opts);
     const grad = inPlace ? c.logits : empty(c.logits.shape, { device: c.logits.device, dtype: c.logits.dtype });
+    const trusted = checkedTokens.get(saved.logProbs) === c.tokens;
     try {
-      api().eraLogitsBackward(c.logits.handle, c.tokens.handle, g.handle, saved.scale.handle, saved.logProbs.handle, grad.handle, opts);
+      api().eraLogitsBackward(c.logits.handle, c.tokens.handle, g.handle, saved.scale.handle, saved.logProbs.handle, grad.handle,
+        trusted ? { ...opts, validateIndices: false } : opts);
     } catch (err) {
       if (!inPlace) grad.dispose();
       throw err;
