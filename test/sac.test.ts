@@ -193,6 +193,28 @@ describe(`SAC agent on small problems (seed ${seed})`, function () {
     expect(m.delta![0]).to.not.equal(m.delta![1]);
   });
 
+  it('autoDelta keeps δ in [0, deltaMax], where the activation\'s scale K reaches 0, and refuses a target no policy on [−1, 1] meets', () => {
+    using agent = new SacAgent({ observationSize: 3, actionSize: 4, hidden: 16, batchSize: 64, seeds: 2, autoDelta: true, deltaLr: 1000, device: 'cpu', seed: 6 });
+    // K = δ − D(ℓmax − H_d + ½ln 2πe) with ℓmax = 0, H_d = 0.25, D = 4.
+    expect(agent.deltaMax).to.be.closeTo(4 * (0 - 0.25 + 0.5 * Math.log(2 * Math.PI * Math.E)), 1e-12);
+    using buffer = new ReplayBuffer({ seeds: 2, capacity: 128, observationSize: 3, actionSize: 4, device: 'cpu' });
+    const r = rng(seed + 8);
+    for (let i = 0; i < 100; i++) {
+      const v = (n: number) => Float32Array.from({ length: n }, () => 2 * r() - 1);
+      buffer.add(v(6), v(8), v(2), v(6), [1, 1]);
+    }
+    // The first update's entropy is below target by about half a nat: lr 1000 would put δ near 500.
+    agent.update(buffer.sample(64, agent.generator));
+    expect(Array.from(agent.delta)).to.deep.equal([agent.deltaMax, agent.deltaMax]);
+    for (let i = 0; i < 4; i++) {
+      agent.update(buffer.sample(64, agent.generator));
+      for (const d of agent.delta) expect(d).to.be.within(0, agent.deltaMax);
+    }
+    expectThrowsNaming(() => new SacAgent({ observationSize: 3, actionSize: 1, autoDelta: true, entropyPerDim: 0.7 }), RangeError, 'config.entropyPerDim');
+    // Without autoDelta a high target is only clipped (era-spec §1.2), so it stays allowed.
+    new SacAgent({ observationSize: 3, actionSize: 1, hidden: 8, entropyPerDim: 0.7, device: 'cpu' }).dispose();
+  });
+
   it('deterministic actions draw no random numbers (evaluations leave the training stream alone)', () => {
     using agent = new SacAgent({ observationSize: 3, actionSize: 2, hidden: 8, seeds: 2, device: 'cpu' });
     const obs = new Float32Array([0.1, 0.2, 0.3, -0.1, -0.2, -0.3]);

@@ -18,7 +18,7 @@
  * 'sac' draws tanh(μ + σε) with log σ = ℓmin + ½(ℓmax − ℓmin)(1 + tanh r).
  */
 import { defaultDevice, type Device } from '../../device.js';
-import { gaussian, gaussianBackward } from '../../era/gaussian.js';
+import { GAUSSIAN_DEFAULTS, gaussian, gaussianBackward } from '../../era/gaussian.js';
 import { activation, activationBackward, concat, split } from '../../nn/functional.js';
 import { MLP } from '../../nn/mlp.js';
 import { Adam, AdamW, polyakUpdate } from '../../nn/optim.js';
@@ -289,7 +289,20 @@ export class SacAgent implements Disposable {
     });
   }
 
-  /** δ ← δ − lr·(H[π] − H0) per seed: raises δ while the truncated policy's entropy is below target. */
+  /**
+   * The largest δ the tuning may reach: where K = δ − D(ℓmax − H_d + ½ln 2πe) reaches 0 (era-spec
+   * §1.2). Beyond it K > 0, log σ rises above ℓmax in 'paper' mode and the activation's gradient
+   * changes sign, so an unreachable target would otherwise push δ up without end.
+   */
+  get deltaMax(): number {
+    const halfLog2PiE = 0.5 * Math.log(2 * Math.PI * Math.E);
+    return Math.max(0, this.actionSize * (GAUSSIAN_DEFAULTS.logStdMax - this.config.entropyPerDim + halfLog2PiE));
+  }
+
+  /**
+   * δ ← clip(δ − lr·(H[π] − H0), 0, deltaMax) per seed: raises δ while the truncated policy's
+   * entropy is below target. δ stays ≥ 0: it compensates the truncation, which only lowers entropy.
+   */
   #tuneDelta(logProb: Tensor): void {
     const lp = logProb.toArray() as Float32Array; // [S, B] (a small read; autoDelta costs one sync per update)
     const s = this.config.seeds;
@@ -298,7 +311,7 @@ export class SacAgent implements Disposable {
       let sum = 0;
       for (let j = 0; j < b; j++) sum += lp[i * b + j];
       const entropy = -sum / b;
-      this.delta[i] = Math.max(0, this.delta[i] - this.config.deltaLr * (entropy - this.targetEntropy));
+      this.delta[i] = Math.min(this.deltaMax, Math.max(0, this.delta[i] - this.config.deltaLr * (entropy - this.targetEntropy)));
     }
   }
 

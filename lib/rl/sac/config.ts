@@ -26,14 +26,22 @@ export interface SacConfig {
   criticWeightDecay: number;
   /** ERA target entropy per action dimension H_d. */
   entropyPerDim: number;
-  /** ERA: tune the README's compensation δ so the executed policy's entropy meets the target. */
+  /**
+   * ERA: tune the README's compensation δ so the executed policy's entropy meets the target.
+   * δ is kept in [0, δmax]: ≥ 0 because it compensates the truncation to [−1, 1], which only lowers
+   * entropy; δmax = D(ℓmax − H_d + ½ln 2πe), where the activation's scale K reaches 0 (SacAgent.deltaMax).
+   */
   autoDelta: boolean;
-  /** Step size of the δ tuning (δ ← δ − lr · (H[π] − H0) each update). */
+  /** Step size of the δ tuning (δ ← clip(δ − lr · (H[π] − H0), 0, δmax) each update). */
   deltaLr: number;
-  /** Classic SAC: initial temperature α and its learning rate; target entropy −D. */
+  /**
+   * Classic SAC: initial temperature α and its learning rate; target entropy −D (the SAC-v2
+   * paper's heuristic; jaxrl's SACLearner defaults to −D/2). Its critics are the ERA variant's
+   * (twin LayerNorm, AdamW) so that the comparison changes only the policy.
+   */
   initAlpha: number;
   alphaLr: number;
-  /** Classic SAC's log σ range (tanh-rescaled, as jaxrl/SB3 do). */
+  /** Classic SAC's log σ range: tanh-rescaled into [min, max] as pytorch_sac and CleanRL do (jaxrl clips to [−10, 2]). */
   logStdMin: number;
   logStdMax: number;
   replayCapacity: number;
@@ -117,5 +125,10 @@ export function resolveSacConfig(options?: Partial<SacConfig>): SacConfig {
   };
   if (cfg.criticWeightDecay < 0) throw rangeError('a non-negative number', 'config.criticWeightDecay', cfg.criticWeightDecay);
   if (!(cfg.logStdMin < cfg.logStdMax)) throw rangeError('a number below config.logStdMax', 'config.logStdMin', cfg.logStdMin);
+  // The executed policy lives on [−1, 1]^D, whose entropy is at most ln 2 per dimension: the δ tuning
+  // could never meet a target at or above that.
+  if (cfg.variant === 'era' && cfg.autoDelta && !(cfg.entropyPerDim < Math.LN2)) {
+    throw rangeError('a number below ln 2 ≈ 0.693 (the most entropy per dimension on [−1, 1]) with config.autoDelta', 'config.entropyPerDim', cfg.entropyPerDim);
+  }
   return cfg;
 }

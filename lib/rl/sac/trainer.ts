@@ -150,6 +150,9 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
     const obs = new Float32Array(envs.reset(baseSeed));
     const nextObs = new Float32Array(obs.length);
     const actions = new Float32Array(S * actSize);
+    // Bootstrap masks: every task here is DeepMind-Control style, ending only at its time limit,
+    // which bootstraps (era-spec §1.7), so every mask is 1. A task that can terminate would need
+    // mask = 1 − terminated here, and VecEnv to reset on termination as well.
     const masks = new Float32Array(S).fill(1);
     const episodeReturn = new Float64Array(S);
     let lastEpisodeReturn = NaN;
