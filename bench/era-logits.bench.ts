@@ -415,6 +415,11 @@ function forwardBackwardCase(v: number, dtype: Dtype, inPlace: boolean): BenchCa
           },
           bytes: forwardBytes(inp.n, v, r, dtype) + backwardBytes(inp.n, v, dtype) + (inPlace ? 2 * inp.n * v * eltBytes(dtype) : 0),
           note,
+          // Beyond the inputs and the gradient: the forward's outputs and workspace, and whatever the
+          // backward allocates besides the gradient (in place: everything it allocates).
+          ...(fwdMem.use && bwdMem.use
+            ? { extraBytes: fwdMem.use.peakBytes + (inPlace ? bwdMem.use.peakBytes : bwdMem.use.transientBytes), extraBytesOf: inp.n * v * eltBytes(dtype) }
+            : {}),
           check() {
             if (!fwd) throw new Error('no forward result');
             const scales = checkForward(inp, fwd);

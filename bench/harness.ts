@@ -28,6 +28,12 @@ export interface BenchRun {
   compareToCopy?: boolean;
   /** A line for the report's notes (what was actually measured, caveats). */
   note?: string;
+  /**
+   * Device memory one run needs beyond its inputs and its main output (measured in setup; CUDA
+   * only), and the size it is judged against (e.g. the logits' bytes, for "extra memory O(N)").
+   */
+  extraBytes?: number;
+  extraBytesOf?: number;
 }
 
 export interface BenchCase {
@@ -72,6 +78,9 @@ export interface CaseResult {
   fractionOfCopy?: number;
   /** Whether check() ran and passed. */
   checked?: boolean;
+  /** BenchRun.extraBytes, and its share of BenchRun.extraBytesOf. */
+  extraBytes?: number;
+  extraFraction?: number;
   baseline?: { eagerMs: number | null; compileMs: number | null };
   /** Best PyTorch ms over era ms (> 1: era is faster). */
   speedup?: number;
@@ -159,6 +168,10 @@ export async function runCase(c: BenchCase, bench: string, ctx: BenchContext, ce
   try {
     work = await c.setup(ctx);
     result.note = work.note;
+    if (work.extraBytes !== undefined) {
+      result.extraBytes = work.extraBytes;
+      if (work.extraBytesOf) result.extraFraction = round(work.extraBytes / work.extraBytesOf);
+    }
     era.synchronize(); // setup's random fills must not land in the first sample
     // --quick caps every case, its own counts included.
     const warmup = ctx.quick ? Math.min(c.warmup ?? 1, 1) : c.warmup ?? 3;

@@ -58,6 +58,10 @@ interface CaseTarget {
   format: (x: number) => string;
   /** Strictly greater than atLeast (for "faster than"). */
   strict?: boolean;
+  /** The value must be at most atLeast instead (for "no more memory than"). */
+  atMost?: boolean;
+  /** More of the figure, printed after the value (e.g. the bytes behind a share). */
+  detail?: (r: CaseResult) => string;
   /** The figure is a ratio to a PyTorch column of the same run. */
   againstPyTorch?: boolean;
 }
@@ -76,6 +80,12 @@ export const CASE_TARGETS: readonly CaseTarget[] = [
   { issue: 3, target: 'era.logits f32 fwd+bwd: fraction of copy bandwidth', name: 'era.logits fwd+bwd N=8192 V=32768 f32', metric: (r) => (r.status === 'ok' ? positive(r.fractionOfCopy) : undefined), atLeast: 0.85, format: percent },
   { issue: 3, target: 'era.logits f32 fwd+bwd: speed-up over torch.compile', name: 'era.logits fwd+bwd N=8192 V=32768 f32', metric: speedupOver('compileMs'), againstPyTorch: true, atLeast: 2, format: times },
   { issue: 3, target: 'era.logits bf16 fwd+bwd V=151936: speed-up over torch.compile', name: 'era.logits fwd+bwd N=8192 V=151936 bf16', metric: speedupOver('compileMs'), againstPyTorch: true, atLeast: 4, format: times },
+  ...(['N=8192 V=32768 f32', 'N=8192 V=151936 bf16'] as const).map((c) => ({
+    issue: 3, target: `era.logits ${c.split(' ').pop()} fwd+bwd: extra device memory (beyond inputs and gradient) as a share of the logits; O(N), where one [N, V] temporary would be ≥ 100%`,
+    name: `era.logits fwd+bwd ${c}`, metric: (r: CaseResult) => (r.status === 'ok' && typeof r.extraFraction === 'number' ? r.extraFraction : undefined),
+    atLeast: 0.01, atMost: true, format: percent,
+    detail: (r: CaseResult) => ` (${((r.extraBytes ?? 0) / 2 ** 20).toFixed(2)} MiB)`,
+  })),
   { issue: 3, target: 'era.softmaxCrossEntropy fwd+bwd: speed-up over torch.compile', name: 'era.softmaxCrossEntropy fwd+bwd B=65536 C=1000', metric: speedupOver('compileMs'), againstPyTorch: true, atLeast: 4, format: times },
   { issue: 3, target: 'era.gaussian fwd+bwd: speed-up over PyTorch eager', name: 'era.gaussian fwd+bwd B=256 D=21', metric: speedupOver('eagerMs'), againstPyTorch: true, atLeast: 20, format: times },
   { issue: 4, target: 'bf16 GEMM 4096³: TFLOP/s over torch.matmul\'s', name: 'matmul 4096x4096x4096 bf16', metric: speedupOver('eagerMs'), againstPyTorch: true, atLeast: 0.5, format: percent },
@@ -88,8 +98,9 @@ export const CASE_TARGETS: readonly CaseTarget[] = [
 /** The SAC update variants the bench runs; the issue names no precision, so the fastest counts. */
 export const SAC_UPDATE_CASES = [`sac update ${SAC} f32`, `sac update ${SAC} tf32`, `sac update ${SAC} f32 graph`, `sac update ${SAC} tf32 graph`];
 
-function verdictOf(value: number | undefined, atLeast: number, strict = false): Verdict {
+function verdictOf(value: number | undefined, atLeast: number, strict = false, atMost = false): Verdict {
   if (value === undefined) return 'not measured';
+  if (atMost) return value <= atLeast ? 'met' : 'missed';
   return (strict ? value > atLeast : value >= atLeast) ? 'met' : 'missed';
 }
 
@@ -108,9 +119,9 @@ export function benchTargets(bench: BenchJson): TargetRow[] {
     const value = r ? t.metric(r) : undefined;
     return {
       issue: t.issue, target: t.target, source: t.name,
-      measured: value === undefined ? `— (${whyUnmeasured(r, t.againstPyTorch === true)})` : t.format(value),
-      required: `${t.strict ? '>' : '≥'} ${t.format(t.atLeast)}`,
-      verdict: verdictOf(value, t.atLeast, t.strict),
+      measured: value === undefined ? `— (${whyUnmeasured(r, t.againstPyTorch === true)})` : t.format(value) + (t.detail && r ? t.detail(r) : ''),
+      required: `${t.atMost ? '≤' : t.strict ? '>' : '≥'} ${t.format(t.atLeast)}`,
+      verdict: verdictOf(value, t.atLeast, t.strict, t.atMost),
     };
   });
   // The SAC update: the fastest variant that ran, with the PyTorch figures beside it.

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 
 import { filterTerms, matchesFilter } from '../bench/filter.js';
-import type { CaseResult } from '../bench/harness.js';
+import { createContext, runCase, type CaseResult } from '../bench/harness.js';
 import {
   CASE_TARGETS, SAC_UPDATE_CASES, benchTargets, loadBench, tableTargets, targetsMarkdown, trainTargets, trainingRates, type TargetRow,
 } from '../bench/targets.js';
@@ -48,8 +48,8 @@ describe('bench targets: issues 2-4 from a bench JSON', () => {
     const rows = benchTargets({
       cases: [
         ok('copy 1GiB', { gbps: 2600, medianMs: 0.8 }),
-        ok('era.logits fwd+bwd N=8192 V=32768 f32', { medianMs: 1.0, fractionOfCopy: 0.84, baseline: baseline(5, 2.1) }),
-        ok('era.logits fwd+bwd N=8192 V=151936 bf16', { medianMs: 3.0, baseline: baseline(30, 12.0) }),
+        ok('era.logits fwd+bwd N=8192 V=32768 f32', { medianMs: 1.0, fractionOfCopy: 0.84, baseline: baseline(5, 2.1), extraBytes: 3 << 20, extraFraction: 0.0029 }),
+        ok('era.logits fwd+bwd N=8192 V=151936 bf16', { medianMs: 3.0, baseline: baseline(30, 12.0), extraBytes: 25 << 20, extraFraction: 0.0105 }),
         ok('era.softmaxCrossEntropy fwd+bwd B=65536 C=1000', { medianMs: 1.0, baseline: baseline(9, 3.9) }),
         ok('era.gaussian fwd+bwd B=256 D=21', { medianMs: 0.01, baseline: baseline(0.25, 0.05) }),
         ok('matmul 4096x4096x4096 bf16', { medianMs: 0.3, baseline: baseline(0.15, 0.15) }),
@@ -64,6 +64,12 @@ describe('bench targets: issues 2-4 from a bench JSON', () => {
     expect(verdict('era.logits f32 fwd+bwd: speed-up over torch.compile')).to.equal('met'); // 2.1× (eager is not what counts)
     expect(verdict('era.logits bf16 fwd+bwd V=151936: speed-up over torch.compile')).to.equal('met'); // exactly 4×
     expect(verdict('era.softmaxCrossEntropy fwd+bwd: speed-up over torch.compile')).to.equal('missed'); // 3.9×
+    // Extra memory: at most 1% of the logits (an [N, V] temporary would be 100%).
+    const mem = (dt: string) => row(rows, `era.logits ${dt} fwd+bwd: extra device memory (beyond inputs and gradient) as a share of the logits; O(N), where one [N, V] temporary would be ≥ 100%`);
+    expect(mem('f32').verdict).to.equal('met');
+    expect(mem('f32').measured).to.equal('0.29% (3.00 MiB)');
+    expect(mem('f32').required).to.equal('≤ 1.00%');
+    expect(mem('bf16').verdict).to.equal('missed');
     expect(verdict('era.gaussian fwd+bwd: speed-up over PyTorch eager')).to.equal('met'); // 25× eager
     expect(verdict("bf16 GEMM 4096³: TFLOP/s over torch.matmul's")).to.equal('met'); // exactly half
     expect(verdict('GEMM 256×512×512 f32: faster than torch.matmul')).to.equal('missed'); // a tie is not faster
@@ -218,5 +224,20 @@ describe('bench targets: issue 5 from training metrics', () => {
     expect(rows.map((r) => r.verdict)).to.deep.equal(['met', 'missed', 'not measured']);
     expect(rows[0].target).to.include('cheetah-run');
     expect(rows[1].measured).to.include('SAC evaluated to step 150000');
+  });
+});
+
+describe('bench harness', () => {
+  it('carries a run\'s extra memory into its result, as bytes and as a share', async () => {
+    let runs = 0;
+    const ctx = createContext('cpu', true);
+    const r = await runCase({ name: 'fake', setup: () => ({ run: () => void runs++, dispose: () => {}, extraBytes: 3 << 20, extraBytesOf: 1 << 30 }) }, 'fake', ctx);
+    expect(r.status).to.equal('ok');
+    expect(runs).to.be.greaterThan(0);
+    expect(r.extraBytes).to.equal(3 << 20);
+    expect(r.extraFraction).to.be.closeTo(3 / 1024, 1e-6);
+    const none = await runCase({ name: 'plain', setup: () => ({ run: () => {}, dispose: () => {} }) }, 'plain', ctx);
+    expect(none.extraBytes).to.equal(undefined);
+    expect(none.extraFraction).to.equal(undefined);
   });
 });
