@@ -9,7 +9,10 @@
  *
  * Writes to `outDir`: metrics.jsonl (train/eval/run events), curve.{svg,png,csv} (evaluation
  * return per seed with its mean and band) and checkpoint.safetensors (written atomically every
- * `checkpointEvery` steps and at the end; `resume: true` continues from it).
+ * `checkpointEvery` steps and at the end; `resume: true` continues from it). A resume restores the
+ * networks, optimizers, δ or α, the replay buffer and the agent's random stream; the environments
+ * are not saved, so every seed starts a fresh episode there (harmless: masks are 1, and the warm-up
+ * stream is reseeded from the step), and a resumed run is not bit-identical to an unbroken one.
  */
 import { mkdir } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
