@@ -41,8 +41,9 @@
  *   untouched. `validateIndices: false` skips the CUDA check; the kernels still never read out of
  *   bounds, and a bad token gives a NaN log-prob and a NaN gradient row instead. The backward
  *   checks the token ids once more, except where `forward` is the result of a checked forward on
- *   the same tokens tensor (or it recomputes the forward itself): it trusts that check, saving a
- *   second synchronisation. Token ids changed in between then give NaN rows, as unchecked ones do.
+ *   the same tokens tensor and vocabulary size (or it recomputes the forward itself): it trusts that
+ *   check, saving a second synchronisation. On CUDA, token ids changed in between then give NaN
+ *   rows, as unchecked ones do (CPU tensors are always checked).
  * - A non-finite logit makes its row's entropy NaN (as in the reference, whose Σ p·z is NaN for
  *   −inf logits); NaN or +inf logits make the row's log-prob and gradient NaN too. NaN advantages
  *   fail both tests (c = 1) and pass through.
@@ -239,10 +240,11 @@ function disposeResult(res: Partial<LogitsResult>): void {
 }
 
 /**
- * A forward result's logProbs → the tokens tensor its forward checked (CUDA, validateIndices on).
- * A backward given that result for the same tokens tensor skips its own check (see above).
+ * A forward result's logProbs → the tokens tensor its forward checked (validateIndices on), and
+ * the vocabulary size it checked them against. A backward given that result, for the same tokens
+ * tensor and V, skips its own check (see above; CPU tensors are always checked on the host anyway).
  */
-const checkedTokens = new WeakMap<Tensor, Tensor>();
+const checkedTokens = new WeakMap<Tensor, { tokens: Tensor; v: number }>();
 
 function forwardChecked(c: Checked, opts: ResolvedLogitsOptions): LogitsResult {
   const dev = { device: c.logits.device, dtype: 'f32' as const };
@@ -258,7 +260,7 @@ function forwardChecked(c: Checked, opts: ResolvedLogitsOptions): LogitsResult {
       res.logProbs.handle, res.entropy.handle, res.responseEntropy.handle, res.scale.handle,
       res.advantages.handle, opts,
     );
-    if (opts.validateIndices) checkedTokens.set(res.logProbs, c.tokens);
+    if (opts.validateIndices) checkedTokens.set(res.logProbs, { tokens: c.tokens, v: c.logits.shape[1] });
     return res as LogitsResult;
   } catch (err) {
     disposeResult(res);
@@ -303,7 +305,8 @@ export function logitsBackward(
   try {
     if (!saved) saved = temp = forwardChecked(c, opts);
     const grad = inPlace ? c.logits : empty(c.logits.shape, { device: c.logits.device, dtype: c.logits.dtype });
-    const trusted = checkedTokens.get(saved.logProbs) === c.tokens;
+    const checked = checkedTokens.get(saved.logProbs);
+    const trusted = checked !== undefined && checked.tokens === c.tokens && checked.v === c.logits.shape[1];
     try {
       api().eraLogitsBackward(c.logits.handle, c.tokens.handle, g.handle, saved.scale.handle, saved.logProbs.handle, grad.handle,
         trusted ? { ...opts, validateIndices: false } : opts);
