@@ -141,7 +141,7 @@ BENCH_FILTER='copy 1GiB|era.logits fwd+bwd N=8192|era.softmaxCrossEntropy fwd+bw
 BASE_FILTER='copy 1GiB|era.logits fwd+bwd N=8192|era.softmaxCrossEntropy fwd+bwd B=65536|era.gaussian fwd+bwd|matmul 4096x4096x4096 bf16$|matmul 256x512x512 f32$|matmul 256x512x512 tf32$|matmul 256x512x512 bf16$|matmul 256x88x512|sac update B=256 obs=67 act=21 f32$'
 
 # The GEMM targets read PyTorch's eager figures only: no compile time spent on those cases.
-EAGER_ONLY='matmul '
+EAGER_ONLY='matmul'
 
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 # ERA_CUDA_POISON: fresh and reused blocks hold NaN, so a kernel reading memory nothing wrote fails its test.

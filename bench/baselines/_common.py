@@ -169,10 +169,14 @@ def _set_tf32(enabled):
     # new one (pytorch/pytorch#166387): setting only fp32_precision='tf32' makes every tf32
     # torch.compile fail. The legacy setter writes both where it can; the new one is set to match.
     switches = torch.backends.cuda.matmul
+    want = "tf32" if enabled else "ieee"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        switches.allow_tf32 = bool(enabled)
-        want = "tf32" if enabled else "ieee"
+        try:
+            switches.allow_tf32 = bool(enabled)
+        except (AttributeError, RuntimeError):  # a torch without the legacy switch: the new one alone
+            if _new_tf32_switch() is None:
+                raise
         current = _new_tf32_switch()
         if current is not None and current != want:
             switches.fp32_precision = want
@@ -182,7 +186,8 @@ def _set_tf32(enabled):
 def matmul_tf32(enabled):
     """float32 matmuls on TF32 tensor cores (True) or in exact IEEE f32 (False) inside the block.
 
-    CUDA switches only: CPU matmuls stay f32 either way.
+    CUDA switches only: CPU matmuls stay f32 either way. On leaving, TF32 is back on or off as
+    before, set explicitly (an inherited 'none' or a 'medium' precision is not restored as such).
     """
     current = _new_tf32_switch()
     if current is not None and current != "none":

@@ -105,6 +105,8 @@ def main():
                 traceback.print_exc()
                 failures += 1
                 res = {"eager_ms": None, "compile_ms": None, "error": f"{type(err).__name__}: {err}"}
+            if not _common.COMPILE:  # say why there is no compiled figure
+                res["note"] = "; ".join(x for x in (res.get("note"), "eager only (run_all.py --eager-only)") if x)
             results[name] = res
             _common.write_results(args.out, results, args.quick, skipped, complete=False)
             gc.collect()

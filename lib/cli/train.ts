@@ -128,7 +128,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--eval-episodes <n>', 'deterministic episodes per evaluation and seed', '10')
     .option('--lr <x>', 'actor and critic learning rate (default 3e-4)')
     .option('--entropy-per-dim <x>', 'ERA target entropy per action dimension (default 0.25)')
-    .option('--auto-delta', "tune the README's δ so the truncated policy's entropy meets the target")
+    .option('--auto-delta', "tune the README's δ so the truncated policy's entropy meets the target (needs --entropy-per-dim below ln 2)")
     .option('--device <cpu|cuda>', 'device (default: cuda where present)')
     .option('--precision <f32|tf32|bf16>', 'GEMM precision (default f32)')
     .option('--threads <n>', 'CPU backend threads (default: one per CPU; as ERA_NUM_THREADS)')
