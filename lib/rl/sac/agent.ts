@@ -18,7 +18,7 @@
  * 'sac' draws tanh(μ + σε) with log σ = ℓmin + ½(ℓmax − ℓmin)(1 + tanh r).
  */
 import { defaultDevice, type Device } from '../../device.js';
-import { GAUSSIAN_DEFAULTS, gaussian, gaussianBackward } from '../../era/gaussian.js';
+import { GAUSSIAN_DEFAULTS, HALF_LOG_2PI_E, gaussian, gaussianBackward } from '../../era/gaussian.js';
 import { activation, activationBackward, concat, split } from '../../nn/functional.js';
 import { MLP } from '../../nn/mlp.js';
 import { Adam, AdamW, polyakUpdate } from '../../nn/optim.js';
@@ -295,8 +295,7 @@ export class SacAgent implements Disposable {
    * changes sign, so an unreachable target would otherwise push δ up without end.
    */
   get deltaMax(): number {
-    const halfLog2PiE = 0.5 * Math.log(2 * Math.PI * Math.E);
-    return Math.max(0, this.actionSize * (GAUSSIAN_DEFAULTS.logStdMax - this.config.entropyPerDim + halfLog2PiE));
+    return Math.max(0, this.actionSize * (GAUSSIAN_DEFAULTS.logStdMax - this.config.entropyPerDim + HALF_LOG_2PI_E));
   }
 
   /**
