@@ -353,6 +353,7 @@ function forwardCase(v: number, dtype: Dtype): BenchCase {
           },
           bytes: forwardBytes(inp.n, v, r, dtype),
           note,
+          synchronizes: ctx.device === 'cuda', // the index check's read-back
           check() {
             if (!last) throw new Error('no forward result');
             checkForward(inp, last);
@@ -415,6 +416,7 @@ function forwardBackwardCase(v: number, dtype: Dtype, inPlace: boolean): BenchCa
           },
           bytes: forwardBytes(inp.n, v, r, dtype) + backwardBytes(inp.n, v, dtype) + (inPlace ? 2 * inp.n * v * eltBytes(dtype) : 0),
           note,
+          synchronizes: ctx.device === 'cuda', // the forward's index check reads back
           // Beyond the inputs and the gradient: the forward's outputs and workspace, and whatever the
           // backward allocates besides the gradient (in place: everything it allocates).
           ...(fwdMem.use && bwdMem.use

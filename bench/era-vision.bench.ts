@@ -96,6 +96,7 @@ function crossEntropyCase(b: number, c: number): BenchCase {
           (sets * bytes < 2 * ctx.cacheBytes ? ' (together still cache-resident: the work is launch-bound)' : '') +
           '; gradient written into preallocated tensors (options.out); defaults (minEntropy 0.6, tau 4, no label smoothing); ' +
           'the loss is read back to JS each run (a synchronisation).',
+        synchronizes: true,
         check() {
           if (!ran[0]) throw new Error('run() never ran');
           for (let i = 0; i < sets; i++) {

@@ -29,6 +29,12 @@ export interface BenchRun {
   /** A line for the report's notes (what was actually measured, caveats). */
   note?: string;
   /**
+   * run() waits for the device at least once (a read-back), so its host time includes GPU time:
+   * issueMs ≈ medianMs then says nothing about launch overhead, and the report does not call the
+   * case launch-bound.
+   */
+  synchronizes?: boolean;
+  /**
    * Device memory one run needs beyond its inputs and its main output (measured in setup; CUDA
    * only), and the size it is judged against (e.g. the logits' bytes, for "extra memory O(N)").
    */
@@ -65,8 +71,10 @@ export interface CaseResult {
   medianMs?: number;
   p20Ms?: number;
   p80Ms?: number;
-  /** CUDA: median host time per run to issue the work (≈ medianMs: launch-bound). */
+  /** CUDA: median host time per run to issue the work (≈ medianMs: launch-bound, unless it synchronizes). */
   issueMs?: number;
+  /** BenchRun.synchronizes. */
+  synchronizes?: boolean;
   /** Per-run times in ms (one sample = `inner` back-to-back runs, divided by `inner`). */
   samples?: number[];
   inner?: number;
@@ -168,6 +176,7 @@ export async function runCase(c: BenchCase, bench: string, ctx: BenchContext, ce
   try {
     work = await c.setup(ctx);
     result.note = work.note;
+    if (work.synchronizes) result.synchronizes = true;
     if (work.extraBytes !== undefined) {
       result.extraBytes = work.extraBytes;
       if (work.extraBytesOf) result.extraFraction = round(work.extraBytes / work.extraBytesOf);

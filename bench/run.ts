@@ -88,7 +88,7 @@ function markdown(title: string, header: string[], results: CaseResult[], base: 
   const notes = results.flatMap((r) => [
     ...(r.note ? [`- ${r.name}: ${r.note}`] : []),
     // The GPU waited for the host: the figure is the host's issue rate, the GPU time is at most it.
-    ...(r.issueMs !== undefined && r.medianMs && r.issueMs >= 0.8 * r.medianMs
+    ...(r.issueMs !== undefined && r.medianMs && r.issueMs >= 0.8 * r.medianMs && !r.synchronizes
       ? [`- ${r.name}: launch-bound: the host took ${fmt(r.issueMs)} ms per run to issue the work`] : []),
     ...(r.error ? [`- ${r.name}: **failed**: ${r.error.split('\n')[0]}`] : []),
   ]);

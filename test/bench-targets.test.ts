@@ -228,7 +228,7 @@ describe('bench targets: issue 5 from training metrics', () => {
 });
 
 describe('bench harness', () => {
-  it('carries a run\'s extra memory into its result, as bytes and as a share', async () => {
+  it('carries a run\'s extra memory (as bytes and as a share) and whether it synchronizes into its result', async () => {
     let runs = 0;
     const ctx = createContext('cpu', true);
     const r = await runCase({ name: 'fake', setup: () => ({ run: () => void runs++, dispose: () => {}, extraBytes: 3 << 20, extraBytesOf: 1 << 30 }) }, 'fake', ctx);
@@ -236,8 +236,10 @@ describe('bench harness', () => {
     expect(runs).to.be.greaterThan(0);
     expect(r.extraBytes).to.equal(3 << 20);
     expect(r.extraFraction).to.be.closeTo(3 / 1024, 1e-6);
-    const none = await runCase({ name: 'plain', setup: () => ({ run: () => {}, dispose: () => {} }) }, 'plain', ctx);
+    expect(r.synchronizes).to.equal(undefined);
+    const none = await runCase({ name: 'plain', setup: () => ({ run: () => {}, dispose: () => {}, synchronizes: true }) }, 'plain', ctx);
     expect(none.extraBytes).to.equal(undefined);
     expect(none.extraFraction).to.equal(undefined);
+    expect(none.synchronizes).to.equal(true);
   });
 });
