@@ -9,7 +9,9 @@ import { spawnSync, type SpawnSyncOptionsWithStringEncoding, type SpawnSyncRetur
 import { fileURLToPath } from 'node:url';
 
 import { cudaAvailable } from '../lib/device.js';
+import { captureGraph } from '../lib/graph.js';
 import { native } from '../lib/native.js';
+import type { Tensor } from '../lib/tensor.js';
 
 export const hasCuda = cudaAvailable();
 
@@ -176,4 +178,28 @@ export function expectThrowsNaming(
   if (opts.code) expect(e.code).to.equal(opts.code);
   if (opts.also) expect(e.message).to.match(opts.also);
   return e;
+}
+
+/**
+ * Each call is one kernel launch: recorded alone into a CUDA graph it gives one node, and the
+ * replay writes into `out` what the eager form computes (bit for bit). `out` is poisoned with NaN
+ * before the replay, so a replay that wrote nothing fails.
+ */
+export function expectOneLaunchEach(calls: { what: string; record: () => void; out: Tensor; eager: () => Tensor }[]): void {
+  const graphs = calls.map((c) => captureGraph(c.record, { device: 'cuda' }));
+  try {
+    calls.forEach((c, i) => expect(graphs[i].nodes, `${c.what}: nodes`).to.equal(1));
+    for (const c of calls) c.out.fill(NaN);
+    for (const g of graphs) g.replay();
+    for (const c of calls) {
+      const expected = c.eager();
+      try {
+        expect(Array.from(c.out.toArray() as Float32Array), `${c.what}: replay against the eager call`).to.deep.equal(Array.from(expected.toArray() as Float32Array));
+      } finally {
+        expected.dispose();
+      }
+    }
+  } finally {
+    for (const g of graphs) g.dispose();
+  }
 }
