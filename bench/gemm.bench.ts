@@ -9,11 +9,13 @@
  * small SAC products do not run from L2 (the PyTorch twin rotates the same way). check() compares
  * sampled output elements against float64 dot products of the (rounded) operands.
  *
- * On the CPU backend the 4096³ cases shrink to 1024³ (the names say so, and have no twin).
+ * On the CPU backend the 4096³ cases shrink to 1024³ (the names say so, and have no twin). On CUDA,
+ * `matmul 4096x4096x4096 bf16 mma.sync` runs the bf16 product on the mma.sync kernel where the
+ * default ('auto') takes the Hopper wgmma kernel, so the two are compared in one run.
  */
 import era, { type Tensor } from '../lib/index.js';
 import { bf16ToF32, f32ToBf16 } from '../lib/nn/bf16.js';
-import { matmul, matmulKernel, type Precision } from '../lib/nn/functional.js';
+import { matmul, matmulKernel, setCudaGemmKernel, type Precision } from '../lib/nn/functional.js';
 import { rotationCount, type BenchCase, type BenchContext, type BenchRun } from './harness.js';
 
 type Label = 'bf16' | 'f32' | 'tf32';
@@ -27,13 +29,15 @@ interface GemmCase {
   layout: Layout;
   /** 4096³ on CUDA, 1024³ on the CPU */
   big?: boolean;
+  /** CUDA only: the bf16 kernel choice for this case (era.nn.setCudaGemmKernel), named in the case */
+  kernel?: 'mma';
 }
 
 const dims = (c: GemmCase, device: string) => (c.big && device !== 'cuda' ? { m: 1024, k: 1024, n: 1024 } : { m: c.m, k: c.k, n: c.n });
 
 export function gemmCaseName(c: GemmCase, device: string): string {
   const d = dims(c, device);
-  return `matmul ${d.m}x${d.k}x${d.n} ${c.label}${c.layout === 'NN' ? '' : ` ${c.layout}`}`;
+  return `matmul ${d.m}x${d.k}x${d.n} ${c.label}${c.layout === 'NN' ? '' : ` ${c.layout}`}${c.kernel ? ' mma.sync' : ''}`;
 }
 
 /** mulberry32 values in [-1, 1). */
@@ -94,6 +98,7 @@ function setup(c: GemmCase, ctx: BenchContext): BenchRun {
     throw err;
   }
   const out = era.empty([m, n], { device: ctx.device });
+  if (c.kernel) setCudaGemmKernel(c.kernel);  // until dispose(); cases run one at a time
   const kernel = matmulKernel({ m, n, k }, { transA, transB, dtype: bf16 ? 'bf16' : 'f32', precision, device: ctx.device });
   return {
     run(i) {
@@ -123,12 +128,15 @@ function setup(c: GemmCase, ctx: BenchContext): BenchRun {
     },
     dispose() {
       for (const t of [...a, ...b, out]) t.dispose();
+      if (c.kernel) setCudaGemmKernel('auto');
     },
   };
 }
 
 const CASES: GemmCase[] = [];
 for (const label of ['bf16', 'f32', 'tf32'] as const) CASES.push({ m: 4096, k: 4096, n: 4096, label, layout: 'NN', big: true });
+// The mma.sync kernel on the product 'auto' gives to wgmma on an H100/H200 (no PyTorch twin).
+if (era.defaultDevice() === 'cuda') CASES.push({ m: 4096, k: 4096, n: 4096, label: 'bf16', layout: 'NN', big: true, kernel: 'mma' });
 for (const label of ['f32', 'tf32', 'bf16'] as const) {
   CASES.push({ m: 256, k: 512, n: 512, label, layout: 'NN' });   // hidden layer forward
   CASES.push({ m: 256, k: 88, n: 512, label, layout: 'NN' });    // critic input layer (obs 67 + act 21)

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { cpuInfo, type CpuInfo } from './cpu.js';
 import { cudaAvailable, defaultDevice } from './device.js';
 import { loadReport, native, type NativeMemory } from './native.js';
+import { cudaGemmKernels, type CudaGemmKernel } from './nn/functional.js';
 
 export interface EraInfo {
   version: string;
@@ -24,6 +25,8 @@ export interface EraInfo {
     totalMemory?: number;
     freeMemory?: number;
     l2CacheBytes?: number;
+    /** The bf16 GEMM's kernel choice and the choices offered ('wgmma' on an H100/H200 with the sm_90a build): era.nn.cudaGemmKernels(). */
+    gemm?: { kernel: CudaGemmKernel; kernels: CudaGemmKernel[] };
     driverVersion: string;
     runtimeVersion: string;
   };
@@ -59,6 +62,7 @@ export function info(): EraInfo {
         totalMemory: c.totalMemory,
         freeMemory: c.freeMemory,
         l2CacheBytes: c.l2CacheBytes,
+        gemm: cudaGemmKernels(),
         driverVersion: cudaVersion(c.driverVersion),
         runtimeVersion: cudaVersion(c.runtimeVersion),
       }

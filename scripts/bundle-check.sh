@@ -136,7 +136,7 @@ status=0
 note_rc() { if [ "$1" -ne 0 ]; then if cut "$1"; then [ "$status" = 0 ] && status=3; else status=1; fi; fi; }
 
 # The cases the issues name (bench/targets.ts), as bench filters ('|' between terms, '$' ends a name).
-BENCH_FILTER='copy 1GiB|era.logits fwd+bwd N=8192|era.softmaxCrossEntropy fwd+bwd B=65536|era.gaussian fwd+bwd|matmul 4096x4096x4096 bf16$|matmul 256x512x512 f32$|matmul 256x512x512 tf32$|matmul 256x512x512 bf16$|matmul 256x88x512|sac update'
+BENCH_FILTER='copy 1GiB|era.logits fwd+bwd N=8192|era.softmaxCrossEntropy fwd+bwd B=65536|era.gaussian fwd+bwd|matmul 4096x4096x4096 bf16$|matmul 4096x4096x4096 bf16 mma.sync$|matmul 256x512x512 f32$|matmul 256x512x512 tf32$|matmul 256x512x512 bf16$|matmul 256x88x512|sac update'
 # The PyTorch side: the same cases, one SAC update (each compiled update costs a minute of compiling).
 BASE_FILTER='copy 1GiB|era.logits fwd+bwd N=8192|era.softmaxCrossEntropy fwd+bwd B=65536|era.gaussian fwd+bwd|matmul 4096x4096x4096 bf16$|matmul 256x512x512 f32$|matmul 256x512x512 tf32$|matmul 256x512x512 bf16$|matmul 256x88x512|sac update B=256 obs=67 act=21 f32$'
 

@@ -18,6 +18,7 @@ import era, { type Tensor } from '../lib/index.js';
 import { cpuInfo, setCpuGemmKernel } from '../lib/cpu.js';
 import { native } from '../lib/native.js';
 import { bf16ToF32, f32ToBf16 } from '../lib/nn/bf16.js';
+import * as nnApi from '../lib/nn/index.js';
 import { matmul, matmulKernel, type Activation, type Precision } from '../lib/nn/functional.js';
 import { describeCuda, expectThrowsNaming, randomArray, relativeError, skipOnSimulator, testSeed } from './helpers.js';
 
@@ -505,5 +506,79 @@ describeCuda(`matmul on CUDA against the CPU (seed ${seed})`, () => {
       expect(() => matmul(a, b)).to.throw(TypeError, / for b /);
       expect(() => matmul(a, era.zeros([3, 4], { device: 'cuda' }), { out: era.zeros([2, 4], { device: 'cpu' }) })).to.throw(TypeError, / for options.out /);
     });
+  });
+});
+
+// The Hopper kernel (native/cuda/gemm_wgmma.cu), forced onto small and ragged problems so that every
+// layout, edge and epilogue goes through it; and the mma.sync kernel forced onto the shapes 'auto'
+// now sends to wgmma. It runs where cudaGemmKernels() offers 'wgmma': an H100 or H200 with the
+// sm_90a build, and the CUDA simulator. On a compute capability 9.0 GPU it must be offered.
+describeCuda(`matmul's bf16 kernel choice on CUDA against float64 (seed ${seed})`, () => {
+  let available = false;
+  before(function () {
+    available = nnApi.cudaGemmKernels().kernels.includes('wgmma');
+    const cc = era.info().cuda.computeCapability;
+    const hopperBuild = era.info().build.cudaArchitectures.split(/[;,]/).some((a) => a.startsWith('90'));
+    if (cc === '9.0' && hopperBuild) expect(available, 'wgmma offered on a 9.0 GPU by a build for sm_90').to.equal(true);
+    if (!available) this.skip();
+  });
+  afterEach(() => nnApi.setCudaGemmKernel('auto'));
+
+  const check = (p: Problem, s: number, choice: 'wgmma' | 'mma', expectKernel: RegExp) => {
+    nnApi.setCudaGemmKernel(choice);
+    const layout = { transA: p.transA, transB: p.transB };
+    expect(matmulKernel(p, { ...layout, dtype: 'bf16', precision: 'bf16', device: 'cuda' })).to.match(expectKernel);
+    const inp = makeInputs(p, s);
+    const rounded = reference(p, inp, 'bf16');
+    const gpu = run(p, inp, 'cuda', { dtype: 'bf16' });
+    expectGemmClose(gpu, rounded.out, rounded.scale, p.k, `${choice} vs float64 of the rounded operands`);
+  };
+
+  // m, n, k multiples of 8 (the 16-byte copies wgmma needs), around its 128 x 256 x 64 tile.
+  const WGMMA_SHAPES: Problem[] = [
+    { m: 8, k: 8, n: 8 },
+    { m: 128, k: 64, n: 256 },                   // one whole tile
+    { m: 136, k: 72, n: 264 },                   // one past it on every side
+    { m: 256, k: 200, n: 64 },                   // a k tail of 8 in the last stage
+    { m: 72, k: 640, n: 520 },                   // ten k tiles: every stage reused
+  ];
+  for (const [si, shape] of WGMMA_SHAPES.entries()) {
+    for (const layout of LAYOUTS) {
+      const p: Problem = { ...shape, ...layout };
+      it(`wgmma: ${label(p)}`, () => check(p, seed + 2000 + si, 'wgmma', /^wgmma-bf16 128x256/));
+    }
+  }
+  const WGMMA_EPILOGUES: Problem[] = [
+    { m: 136, k: 24, n: 40, bias: 'shared', activation: 'elu' },
+    { m: 40, k: 96, n: 264, transB: true, bias: 'shared', activation: 'tanh', accumulate: true },
+    { m: 24, k: 16, n: 16, transA: true, accumulate: true, bias: 'shared', activation: 'relu' },
+    { m: 16, k: 0, n: 24, bias: 'shared', activation: 'tanh', accumulate: true },
+    { m: 24, k: 40, n: 32, batch: 3, bias: 'batch', activation: 'relu' },
+    { m: 24, k: 40, n: 32, batch: 3, sharedB: true, transB: true, bias: 'shared' },
+  ];
+  for (const [ei, p] of WGMMA_EPILOGUES.entries()) {
+    it(`wgmma epilogue and batches: ${label(p)}`, () => check(p, seed + 2100 + ei, 'wgmma', /^wgmma-bf16/));
+  }
+
+  it("'wgmma' leaves to mma.sync what it cannot take (a leading dimension not a multiple of 8)", () => {
+    check({ m: 37, k: 20, n: 33 }, seed + 2200, 'wgmma', /^tc-bf16 .* scalar$/);
+  });
+
+  // Rows enough for 128 x 256 tiles over n = 1024 to fill the SMs: what 'auto' sends to wgmma.
+  const fillingRows = () => 128 * Math.max(1, Math.ceil((era.info().cuda.smCount ?? 0) / 4));
+
+  it("'mma' keeps on mma.sync the products 'auto' sends to wgmma", () => {
+    for (const layout of LAYOUTS) check({ m: fillingRows() + 8, k: 24, n: 1032, ...layout }, seed + 2300, 'mma', /^tc-bf16 /);
+  });
+
+  it("'auto' takes wgmma for a product that fills the GPU, and is the default", () => {
+    expect(nnApi.cudaGemmKernels().kernel).to.equal('auto');
+    expect(matmulKernel({ m: fillingRows(), k: 64, n: 1024 }, { dtype: 'bf16', device: 'cuda' })).to.match(/^wgmma/);
+    expect(matmulKernel({ m: 128, k: 64, n: 256 }, { dtype: 'bf16', device: 'cuda' }), 'one tile: fewer than the SMs').to.match(/^tc-bf16/);
+  });
+
+  it('setCudaGemmKernel refuses a name it does not offer, naming it', () => {
+    expectThrowsNaming(() => nnApi.setCudaGemmKernel('cublas' as never), RangeError, 'name');
+    expect(nnApi.cudaGemmKernels().kernel).to.equal('auto');
   });
 });

@@ -63,6 +63,8 @@ describeCuda('era.info() on a GPU', () => {
     expect(i.cuda.smCount).to.be.greaterThan(0);
     expect(i.cuda.totalMemory).to.be.greaterThan(0);
     expect(i.cuda.computeCapability).to.match(/^\d+\.\d+$/);
-    console.log(`      device: ${i.cuda.name}, cc ${i.cuda.computeCapability}, ${i.cuda.smCount} SMs, driver ${i.cuda.driverVersion}, runtime ${i.cuda.runtimeVersion}`);
+    expect(i.cuda.gemm?.kernel).to.equal('auto');
+    expect(i.cuda.gemm?.kernels).to.include.members(['auto', 'mma']);
+    console.log(`      device: ${i.cuda.name}, cc ${i.cuda.computeCapability}, ${i.cuda.smCount} SMs, driver ${i.cuda.driverVersion}, runtime ${i.cuda.runtimeVersion}, bf16 GEMM kernels ${i.cuda.gemm?.kernels.join(', ')}`);
   });
 });

@@ -34,6 +34,8 @@ interface DenseNativeApi {
   matmul(out: NativeTensor, a: NativeTensor, b: NativeTensor, bias: NativeTensor | null, transA: boolean, transB: boolean,
     activation: number, accumulate: boolean, precision: number): void;
   matmulKernel(m: number, n: number, k: number, batch: number, transA: boolean, transB: boolean, bf16: boolean, precision: number, cuda: boolean): string;
+  cudaGemmKernels(): { kernel: string; kernels: string[] };
+  setCudaGemmKernel(name: string): void;
   activation(out: NativeTensor, x: NativeTensor, activation: number): void;
   activationBackward(dx: NativeTensor, dy: NativeTensor, y: NativeTensor, activation: number): void;
   layerNorm(y: NativeTensor, mean: NativeTensor, rstd: NativeTensor, x: NativeTensor, weight: NativeTensor, bias: NativeTensor, eps: number): void;
@@ -198,6 +200,26 @@ export function matmulKernel(shape: { m: number; n: number; k: number; batch?: n
   const bf16 = o.dtype === 'bf16';
   const precision = o.precision ?? (bf16 ? 'bf16' : 'f32');
   return denseApi().matmulKernel(shape.m, shape.n, shape.k, shape.batch ?? 1, o.transA ?? false, o.transB ?? false, bf16, PRECISION_CODE[precision], o.device === 'cuda');
+}
+
+/** The CUDA GEMM kernels for bf16 products. */
+export type CudaGemmKernel = 'auto' | 'mma' | 'wgmma';
+
+/**
+ * Which CUDA kernel bf16 matmuls take, and the choices this build and GPU offer: 'auto' (the
+ * default: the Hopper wgmma kernel for products large enough to fill the GPU with its 128×256
+ * tiles, where it runs, mma.sync otherwise), 'mma' (always mma.sync) and, on a compute capability
+ * 9.0 GPU (H100, H200) with the sm_90a build, 'wgmma' (wherever it applies: bf16 operands whose
+ * leading dimensions are multiples of 8). f32 and tf32 products are not affected. Needs CUDA.
+ */
+export function cudaGemmKernels(): { kernel: CudaGemmKernel; kernels: CudaGemmKernel[] } {
+  const r = denseApi().cudaGemmKernels();
+  return { kernel: r.kernel as CudaGemmKernel, kernels: r.kernels as CudaGemmKernel[] };
+}
+
+/** Selects the CUDA kernel of bf16 matmuls for the process (one of cudaGemmKernels().kernels); for tests and benches that compare them. */
+export function setCudaGemmKernel(name: CudaGemmKernel): void {
+  denseApi().setCudaGemmKernel(oneOf(name, denseApi().cudaGemmKernels().kernels, 'name'));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 // N-API wrapper of matmul (native/ops/gemm.h). lib/nn/functional.ts validates first; the op layer
 // checks every argument again.
+#include <string>
+
 #include "../ops/gemm.h"
+#include "args.h"
 #include "bindings.h"
 #include "dense_args.h"
 #include "errors.h"
@@ -47,11 +50,42 @@ Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
   });
 }
 
+// cudaGemmKernels() -> { kernel, kernels }: the CUDA GEMM's kernel choice and those available.
+Napi::Value CudaGemmKernels(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array kernels = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (const std::string& name : ops::cuda_gemm_kernels()) kernels.Set(i++, name);
+    out.Set("kernel", ops::cuda_gemm_kernel());
+    out.Set("kernels", kernels);
+    return out;
+  });
+}
+
+// setCudaGemmKernel(name)
+Napi::Value SetCudaGemmKernel(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    if (info.Length() < 1 || !info[0].IsString())
+      throw_type("a string", "kernel", info.Length() ? describe_js(info[0]) : "undefined");
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    if (!ops::set_cuda_gemm_kernel(name)) {
+      std::string names;
+      for (const std::string& k : ops::cuda_gemm_kernels()) names += (names.empty() ? "'" : ", '") + k + "'";
+      throw_range("one of this device's GEMM kernels (" + names + ")", "kernel", "'" + name + "'");
+    }
+    return info.Env().Undefined();
+  });
+}
+
 }  // namespace
 
 void register_gemm(Napi::Env env, Napi::Object exports) {
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
   exports.Set("matmulKernel", Napi::Function::New(env, MatmulKernel, "matmulKernel"));
+  exports.Set("cudaGemmKernels", Napi::Function::New(env, CudaGemmKernels, "cudaGemmKernels"));
+  exports.Set("setCudaGemmKernel", Napi::Function::New(env, SetCudaGemmKernel, "setCudaGemmKernel"));
 }
 
 }  // namespace era::addon

@@ -1,8 +1,9 @@
 // The CUDA GEMM: out = act(beta * out + op(a) · op(b) + bias), f32 output and accumulation.
 //
-// Two kernels, each templated on the operand layouts (TA: a is [k, m]; TB: b is [n, k]) so that
-// the forward (NN) and both backward products (NT: dx = dy · Wᵀ, TN: dW = xᵀ · dy) read their
-// operands where they lie, without transposed copies:
+// Two kernels here, each templated on the operand layouts (TA: a is [k, m]; TB: b is [n, k]) so
+// that the forward (NN) and both backward products (NT: dx = dy · Wᵀ, TN: dW = xᵀ · dy) read their
+// operands where they lie, without transposed copies, and a third in gemm_wgmma.cu (the Hopper
+// warpgroup kernel for large bf16 products, sm_90a; the choice is gemm_set_kernel_choice's):
 //
 // - tc_gemm: tensor cores through mma.sync. bf16 m16n8k16 or tf32 m16n8k8, f32 accumulators.
 //   Block tile BM x BN x BK (BK = 64 or 128 bytes of the stored element) over a grid of warps;
@@ -20,84 +21,27 @@
 // act(beta * out + bias)).
 #include <cuda_bf16.h>
 
+#include <atomic>
 #include <climits>
 #include <cstring>
 #include <string>
 
 #include "../core/cuda_runtime.h"
 #include "gemm.h"
+#include "gemm_common.cuh"
+#include "gemm_wgmma.h"
 #include "launch.cuh"
 
 namespace era::cuda {
 namespace {
 
+using namespace gemm_detail;
 using bf16 = __nv_bfloat16;
-
-struct Args {
-  int m, n, k;
-  const void* a;
-  long long stride_a;
-  const void* b;
-  long long stride_b;
-  const float* bias;
-  long long stride_bias;
-  float* out;
-  long long stride_out;
-  int accumulate;
-  int act;
-  int vec;  // 16-byte copies are legal for both operands
-};
-
-constexpr int kGroupM = 8;
-
-// Grouped ("swizzled") tile order: consecutive blocks walk kGroupM tile rows down one tile column.
-__device__ __forceinline__ void tile_coords(int tiles_m, int tiles_n, int& tm, int& tn) {
-  const int pid = blockIdx.x;
-  const int per_group = kGroupM * tiles_n;
-  const int group = pid / per_group;
-  const int first_m = group * kGroupM;
-  const int gsize = min(tiles_m - first_m, kGroupM);
-  const int in_group = pid - group * per_group;
-  tm = first_m + in_group % gsize;
-  tn = in_group / gsize;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Epilogue: out[r, c] = act((beta ? out[r, c] : 0) + acc + bias[c]) for in-bounds (r, c).
-__device__ __forceinline__ float epilogue_value(const Args& a, const float* bias, const float* out,
-                                                int r, int c, float acc) {
-  float v = acc;
-  if (a.accumulate) v += out[static_cast<long long>(r) * a.n + c];
-  if (bias) v += bias[c];
-  return activate(v, static_cast<Activation>(a.act));
-}
-
-// Two horizontally adjacent values (c, c + 1) of row r.
-__device__ __forceinline__ void store_pair(const Args& a, const float* bias, float* out, int r,
-                                           int c, float v0, float v1) {
-  if (r >= a.m || c >= a.n) return;
-  float* p = out + static_cast<long long>(r) * a.n + c;
-  if (c + 1 < a.n && (reinterpret_cast<uintptr_t>(p) & 7) == 0) {
-    float2 w;
-    w.x = epilogue_value(a, bias, out, r, c, v0);
-    w.y = epilogue_value(a, bias, out, r, c + 1, v1);
-    *reinterpret_cast<float2*>(p) = w;
-  } else {
-    p[0] = epilogue_value(a, bias, out, r, c, v0);
-    if (c + 1 < a.n) p[1] = epilogue_value(a, bias, out, r, c + 1, v1);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // PTX wrappers.
 #if defined(ERA_CUDA_SIM)
 // The CUDA simulator (native/sim/) emulates these warp-wide instructions on the CPU.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  era_sim::cp_async16(dst, src, valid);
-}
-__device__ __forceinline__ void cp_async_commit() {}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {}
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
   era_sim::ldmatrix_x4(r, p, false);
 }
@@ -114,23 +58,6 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4],
 }
 __device__ __forceinline__ uint32_t to_tf32(float f) { return era_sim::f32_to_tf32_rna(f); }
 #else
-__device__ __forceinline__ unsigned smem_addr(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  const int bytes = valid ? 16 : 0;  // 0: the 16 bytes are zero-filled, src is not read
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(bytes));
-}
-
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -522,37 +449,6 @@ __global__ void __launch_bounds__(Cfg::THREADS, 1) fma_gemm_kernel(Args args) {
 
 // ---------------------------------------------------------------------------------------------
 // Host side.
-int sm_count() {
-  static int count = [] {
-    int dev = 0, v = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || v <= 0) {
-      cudaGetLastError();
-      return 108;
-    }
-    return v;
-  }();
-  return count;
-}
-
-long long tiles_for(const GemmParams& p, int bm, int bn) {
-  return static_cast<long long>((p.m + bm - 1) / bm) * ((p.n + bn - 1) / bn);
-}
-
-// The largest dynamic shared memory a block may opt into on this device.
-int smem_optin() {
-  static int bytes = [] {
-    int dev = 0, v = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess || v <= 0) {
-      cudaGetLastError();
-      return 48 * 1024;
-    }
-    return v;
-  }();
-  return bytes;
-}
-
 // Index into the configurations (largest first): the largest tile whose grid (times the batch)
 // fills the SMs, else the smallest; configurations needing more shared memory than the device
 // allows (`bytes`, when given) are skipped.
@@ -582,31 +478,6 @@ constexpr int kTcBn[4] = {CfgL::BN, CfgM::BN, CfgS::BN, CfgXS::BN};
 constexpr int kFmaBm[3] = {FmaL::BM, FmaS::BM, FmaXS::BM};
 constexpr int kFmaBn[3] = {FmaL::BN, FmaS::BN, FmaXS::BN};
 
-bool vec_ok(const GemmParams& p) {
-  if (p.precision == 0) return false;  // the FMA kernel loads element-wise
-  const int e = p.bf16_inputs ? 8 : 4;  // elements per 16 bytes
-  const long long lda = p.trans_a ? p.m : p.k, ldb = p.trans_b ? p.k : p.n;
-  auto aligned = [](const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; };
-  return lda % e == 0 && ldb % e == 0 && p.stride_a % e == 0 && p.stride_b % e == 0 &&
-         aligned(p.a) && aligned(p.b);
-}
-
-// Launches `kernel` over the tile grid, batch entries in grid.y (chunks of 65535).
-template <typename Kernel>
-void launch(Kernel kernel, long long tiles, int threads, int smem, Args args, const GemmParams& p,
-            cudaStream_t stream) {
-  const size_t esize = p.bf16_inputs ? 2 : 4;
-  for (int b0 = 0; b0 < p.batch; b0 += 65535) {
-    const int nb = p.batch - b0 < 65535 ? p.batch - b0 : 65535;
-    Args a = args;
-    a.a = static_cast<const char*>(p.a) + static_cast<size_t>(b0) * p.stride_a * esize;
-    a.b = static_cast<const char*>(p.b) + static_cast<size_t>(b0) * p.stride_b * esize;
-    a.bias = p.bias ? p.bias + static_cast<long long>(b0) * p.stride_bias : nullptr;
-    a.out = p.out + static_cast<long long>(b0) * p.stride_out;
-    dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(nb));
-    kernel<<<grid, threads, smem, stream>>>(a);
-  }
-}
 
 template <class Cfg, typename S, bool BF, bool TA, bool TB>
 void run_tc(const Args& args, const GemmParams& p, cudaStream_t stream) {
@@ -656,8 +527,42 @@ void run_fma(const Args& args, const GemmParams& p, cudaStream_t stream) {
 
 }  // namespace
 
+namespace {
+
+enum Choice { kAuto, kMma, kWgmma };
+const char* const kChoiceNames[] = {"auto", "mma", "wgmma"};
+std::atomic<int> g_choice{kAuto};
+
+// Whether a bf16 product goes to the wgmma kernel (gemm_wgmma.cu).
+bool use_wgmma(const GemmParams& p, void* stream) {
+  const int choice = g_choice.load();
+  if (choice == kMma || !wgmma_supports(p)) return false;
+  if (choice == kAuto && tiles_for(p, kWgmmaBm, kWgmmaBn) * p.batch < sm_count()) return false;
+  return wgmma_available(stream);
+}
+
+}  // namespace
+
+std::vector<std::string> gemm_kernel_choices() {
+  std::vector<std::string> out{kChoiceNames[kAuto], kChoiceNames[kMma]};
+  if (wgmma_available(cuda_rt::stream())) out.emplace_back(kChoiceNames[kWgmma]);
+  return out;
+}
+
+std::string gemm_kernel_choice() { return kChoiceNames[g_choice.load()]; }
+
+bool gemm_set_kernel_choice(const std::string& name) {
+  for (const std::string& c : gemm_kernel_choices())
+    if (c == name) {
+      g_choice.store(name == "auto" ? kAuto : name == "mma" ? kMma : kWgmma);
+      return true;
+    }
+  return false;
+}
+
 void gemm(const GemmParams& p, void* stream) {
   if (p.m <= 0 || p.n <= 0 || p.batch <= 0) return;
+  if (use_wgmma(p, stream)) return wgmma_gemm(p, stream);
   cudaStream_t st = as_stream(stream);
   Args args{p.m, p.n, p.k, p.a, p.stride_a, p.b, p.stride_b, p.bias, p.stride_bias, p.out,
             p.stride_out, p.accumulate ? 1 : 0, static_cast<int>(p.act), vec_ok(p) ? 1 : 0};
@@ -681,6 +586,8 @@ const char* gemm_kernel_name(const GemmParams& p) {
   if (p.precision == 0) {
     const int c = pick<3>(p, kFmaBm, kFmaBn);
     name = "fma " + std::to_string(kFmaBm[c]) + "x" + std::to_string(kFmaBn[c]) + " " + layout;
+  } else if (use_wgmma(p, cuda_rt::stream())) {
+    name = std::string("wgmma-bf16 ") + std::to_string(kWgmmaBm) + "x" + std::to_string(kWgmmaBn) + " " + layout;
   } else {
     const int c = pick<4>(p, kTcBm, kTcBn, p.bf16_inputs ? kTcBytesBf16 : kTcBytesF32);
     name = std::string(p.bf16_inputs ? "tc-bf16" : p.precision == 1 ? "tc-tf32" : "tc-bf16(f32 in)") +

@@ -3,6 +3,8 @@
 // rounded to bf16 in the fragment loads; bf16 inputs go straight to ldmatrix). f32 accumulation.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "../core/activation.h"
 
@@ -28,6 +30,14 @@ struct GemmParams {
 };
 
 void gemm(const GemmParams& p, void* stream);
+
+// Which kernel bf16 products take: "auto" (the Hopper wgmma kernel for products large enough to
+// fill the GPU with its 128 x 256 tiles, where it runs; mma.sync otherwise), "mma" (always
+// mma.sync) or "wgmma" (wherever it applies: bf16 operands that allow 16-byte copies). For tests
+// and benches that compare them; one setting for the process.
+std::vector<std::string> gemm_kernel_choices();  // those this build and device can use
+std::string gemm_kernel_choice();
+bool gemm_set_kernel_choice(const std::string& name);  // false for a name not in the list
 
 // The tile configuration gemm() would choose ("tc-bf16 128x256 NN vec", "fma 32x32 TN", ...), for
 // benches and tests.

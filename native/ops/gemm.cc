@@ -166,4 +166,32 @@ std::string matmul_kernel_name(const GemmShape& s, Device device) {
 #endif
 }
 
+std::vector<std::string> cuda_gemm_kernels() {
+  cuda_rt::require("cudaGemmKernels");
+#ifdef ERA_WITH_CUDA
+  return cuda::gemm_kernel_choices();
+#else
+  return {};
+#endif
+}
+
+std::string cuda_gemm_kernel() {
+  cuda_rt::require("cudaGemmKernels");
+#ifdef ERA_WITH_CUDA
+  return cuda::gemm_kernel_choice();
+#else
+  return "";
+#endif
+}
+
+bool set_cuda_gemm_kernel(const std::string& name) {
+  cuda_rt::require("setCudaGemmKernel");
+#ifdef ERA_WITH_CUDA
+  return cuda::gemm_set_kernel_choice(name);
+#else
+  (void)name;
+  return false;
+#endif
+}
+
 }  // namespace era::ops

@@ -2,6 +2,7 @@
 // Validates every argument and dispatches cpu | cuda.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "../core/activation.h"
 #include "../core/tensor.h"
@@ -33,6 +34,13 @@ struct GemmShape {
   Precision precision = Precision::F32;
 };
 std::string matmul_kernel_name(const GemmShape& shape, Device device);
+
+// The CUDA GEMM's kernel choice for bf16 products (native/cuda/gemm.h): the names this device can
+// use ("auto", "mma", and "wgmma" on an sm_90a build with a compute capability 9.0 GPU), the one in
+// use, and the setter (false for a name not in the list). Each requires CUDA (throws NoDevice).
+std::vector<std::string> cuda_gemm_kernels();
+std::string cuda_gemm_kernel();
+bool set_cuda_gemm_kernel(const std::string& name);
 
 // The largest m, n or k the CUDA GEMM takes: its tile counts and offsets are 32-bit, and a tile
 // (at most 256 wide) past 2^31 - 1 would wrap them. Batches are split into launches and may be larger.

@@ -374,4 +374,15 @@ unsigned char* warp_slots() {
 
 void* dynamic_shared() { return g_run.shared_aligned; }
 
+unsigned shared_address(const void* p) {
+  const auto* base = static_cast<const unsigned char*>(g_run.shared_aligned);
+  const auto* q = static_cast<const unsigned char*>(p);
+  if (!base || q < base || q >= base + g_run.shared.size()) {
+    std::fprintf(stderr, "era-sim: shared_address of %p, outside the launch's dynamic shared memory\n", p);
+    misaligned_access(p, 1, 1, "shared address outside dynamic shared memory");
+    return 0;
+  }
+  return static_cast<unsigned>(q - base);
+}
+
 }  // namespace era_sim

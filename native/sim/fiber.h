@@ -42,6 +42,9 @@ struct KernelCounter {
 
 // The launch's dynamic shared memory (extern __shared__), 128-byte aligned.
 void* dynamic_shared();
+// The shared-window address of `p` in the launch's dynamic shared memory: its offset from the
+// start, which stands for address 0 of the window (so it is aligned as a GPU's window start is).
+unsigned shared_address(const void* p);
 
 // A kernel thread accessed `bytes` bytes at `p`, which is not aligned to `align`: on a GPU that is
 // cudaErrorMisalignedAddress. Records that error, prints where, and fails the launch when its grid

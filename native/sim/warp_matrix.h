@@ -1,10 +1,12 @@
 // The CUDA simulator's stand-ins for the warp-wide PTX of gemm.cu: ldmatrix, mma.sync (bf16
-// m16n8k16 and tf32 m16n8k8, f32 accumulate), cvt.rna.tf32 and cp.async. Included by cuda_sim.h.
+// m16n8k16 and tf32 m16n8k8, f32 accumulate), cvt.rna.tf32 and cp.async; and for gemm_wgmma.cu,
+// the warpgroup's wgmma.mma_async with both operands in shared memory. Included by cuda_sim.h.
 // The fragment layouts follow the PTX ISA's "Matrix Fragments for mma.m16n8k16 / mma.m16n8k8"
 // and "ldmatrix" sections: groupID = lane / 4 and threadID_in_group = lane % 4 pick the rows and
 // columns each lane holds, the lower 16 bits of a register hold the lower-indexed element.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 namespace era_sim {
@@ -105,6 +107,56 @@ inline void cp_async16(void* dst, const void* src, bool valid) {
   if (valid && reinterpret_cast<uintptr_t>(src) % 16) misaligned_access(src, 16, 16, "cp.async from global memory");
   if (valid) std::memcpy(dst, src, 16);
   else std::memset(dst, 0, 16);
+}
+
+// One bf16 element of a wgmma operand in shared memory: row `mn` (of m or n) and column `k` of the
+// matrix a descriptor names. The PTX ISA's "Matrix Descriptor Format": start address, leading and
+// stride byte offsets in 16-byte units (bits 0-13, 16-29, 32-45), base offset (bits 49-51), swizzle
+// mode (bits 62-63; 1 = 128 bytes, the only one emulated). With the 128-byte swizzle (its
+// "canonical layouts", as CUTLASS's make_gmma_desc writes them) a K-major operand is rows of 8
+// 16-byte chunks, 128 bytes apart, 8-row groups `stride` apart, k contiguous within a row; an
+// MN-major one has 64 m or n contiguous per k row, k rows 128 bytes apart, 8-k groups `stride`
+// apart and 64-wide blocks `leading` apart. The swizzle then XORs address bits 4-6 (the chunk)
+// with bits 7-9 (the row within its 1024-byte group).
+inline float wgmma_operand(uint64_t desc, bool mn_major, int mn, int k) {
+  const unsigned start = static_cast<unsigned>(desc & 0x3FFF) << 4;
+  const unsigned leading = static_cast<unsigned>((desc >> 16) & 0x3FFF) << 4;
+  const unsigned stride = static_cast<unsigned>((desc >> 32) & 0x3FFF) << 4;
+  const unsigned base_offset = static_cast<unsigned>((desc >> 49) & 7), swizzle = static_cast<unsigned>(desc >> 62);
+  if (swizzle != 1 || base_offset != 0) {
+    std::fprintf(stderr, "era-sim: wgmma descriptor %#llx: only the 128-byte swizzle with base offset 0 is emulated\n",
+                 static_cast<unsigned long long>(desc));
+    misaligned_access(dynamic_shared(), 16, 16, "wgmma descriptor");
+    return 0.f;
+  }
+  unsigned offset = mn_major ? start + (mn / 64) * leading + (mn % 64) * 2 + (k / 8) * stride + (k % 8) * 128
+                             : start + (mn / 8) * stride + (mn % 8) * 128 + k * 2;
+  offset ^= ((offset >> 7) & 7) << 4;
+  uint16_t bits;
+  std::memcpy(&bits, static_cast<const unsigned char*>(dynamic_shared()) + offset, 2);
+  return bf16_bits_to_float(bits);
+}
+
+// wgmma.mma_async.sync.aligned.m64nNk16.f32.bf16.bf16 d, desc-a, desc-b, 1, 1, 1, trans-a, trans-b:
+// D (64 x N) += A (64 x 16) B (16 x N) over the warpgroup (4 consecutive warps), A and B read from
+// shared memory now (the GPU reads them until wgmma.wait_group). trans = 1 marks an MN-major
+// operand. Warp w of the group holds rows 16 w .. 16 w + 15; lane l holds, for each n8 block j,
+// d[4 j + i] at row 16 w + l / 4 + 8 (i >= 2), column 8 j + 2 (l % 4) + (i & 1), as mma.sync's
+// m16n8 fragment repeated along n.
+template <int N>
+void wgmma_m64nNk16_bf16(float (&d)[N / 2], uint64_t desc_a, uint64_t desc_b, int trans_a, int trans_b) {
+  const int tid = static_cast<int>(threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z));
+  const int w = (tid / 32) % 4, lane = tid % 32, g = lane / 4, t = lane % 4;
+  float a[2][16];
+  for (int h = 0; h < 2; ++h)
+    for (int k = 0; k < 16; ++k) a[h][k] = wgmma_operand(desc_a, trans_a != 0, 16 * w + g + 8 * h, k);
+  for (int j = 0; j < N / 8; ++j)
+    for (int i = 0; i < 4; ++i) {
+      const int col = 8 * j + 2 * t + (i & 1);
+      double acc = d[4 * j + i];
+      for (int k = 0; k < 16; ++k) acc += static_cast<double>(a[i >= 2][k]) * wgmma_operand(desc_b, trans_b != 0, col, k);
+      d[4 * j + i] = static_cast<float>(acc);
+    }
 }
 
 }  // namespace era_sim

@@ -1,0 +1,304 @@
+// The Hopper GEMM: out = act(beta * out + op(a) · op(b) + bias) for bf16 a and b, f32 output,
+// through wgmma.mma_async (sm_90a; this file is compiled for that target alone, see CMakeLists.txt).
+//
+// A block of two warpgroups computes a 128 x 256 tile; each warpgroup owns 64 rows and issues
+// m64n256k16 instructions that read both operands from shared memory through matrix descriptors
+// and keep the 64 x 256 f32 accumulators in registers (128 a thread). Tiles of 64 along k travel
+// global -> shared by cp.async into the 128-byte swizzled layout the descriptors name, four stages
+// deep: while the tensor cores work on tile kt (and may still finish kt - 1), tiles kt + 1 and
+// kt + 2 are in flight. Either operand may be K-major (a [m, k], b [n, k]) or MN-major (a [k, m],
+// b [k, n]); wgmma's transpose flags cover the MN-major ones. Loads past the matrix edges are zero
+// filled and the epilogue (gemm_common.cuh) checks its bounds, so any m, n, k works; the operands
+// need 16-byte copies (leading dimensions a multiple of 8, 16-byte aligned).
+//
+// The layouts follow the PTX ISA's "Shared Memory Matrix Layout" for wgmma with the 128-byte
+// swizzle: a K-major operand is rows of 64 k (128 bytes), 8-row groups 1024 bytes apart (the
+// descriptor's stride byte offset); an MN-major one is rows of 64 m or n per k, 8-k groups 1024
+// bytes apart (stride offset) and 64-wide blocks along m or n 8 KiB apart (leading byte offset).
+// The swizzle XORs a 16-byte chunk's index within its 128-byte row (address bits 4-6) with the
+// row's index within its 1024-byte group (bits 7-9), so the stages sit on 1024-byte boundaries.
+// The CUDA simulator emulates the instruction from the same descriptors (native/sim/warp_matrix.h).
+#include <cuda_bf16.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "../core/cuda_runtime.h"
+#include "gemm_common.cuh"
+#include "gemm_wgmma.h"
+#include "launch.cuh"
+
+// Whether this compilation emits the wgmma code: the sm_90a device pass, or the simulator.
+#if defined(ERA_CUDA_SIM) || (defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL))
+#define ERA_WGMMA_CODE 1
+#else
+#define ERA_WGMMA_CODE 0
+#endif
+
+namespace era::cuda {
+namespace {
+
+using namespace gemm_detail;
+using bf16 = __nv_bfloat16;
+
+constexpr int BM = kWgmmaBm, BN = kWgmmaBn;
+constexpr int BK = 64;                    // one 128-byte swizzle row of bf16
+constexpr int STAGES = 4;
+constexpr int THREADS = 256;              // two warpgroups of 64 x 256
+constexpr int ROW_BYTES = 128;
+constexpr int GROUP_BYTES = 8 * ROW_BYTES;  // the swizzle's period
+[[maybe_unused]] constexpr int BLOCK_BYTES = BK * ROW_BYTES;  // an MN-major block: 64 k rows of 64 m or n
+constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2;
+constexpr int STAGE_BYTES = A_BYTES + B_BYTES;                 // 48 KiB, a multiple of 1024
+constexpr int SMEM_BYTES = STAGES * STAGE_BYTES + GROUP_BYTES;  // + room to align the stages
+static_assert(STAGE_BYTES % GROUP_BYTES == 0 && A_BYTES % GROUP_BYTES == 0, "stages on swizzle periods");
+
+// ---------------------------------------------------------------------------------------------
+// PTX wrappers.
+#if defined(ERA_CUDA_SIM)
+__device__ __forceinline__ void wgmma_fence() {}
+__device__ __forceinline__ void wgmma_commit() {}
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {}
+__device__ __forceinline__ void fence_proxy_async() {}
+template <int TRANS_A, int TRANS_B>
+__device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t desc_a, uint64_t desc_b) {
+  era_sim::wgmma_m64nNk16_bf16<256>(d, desc_a, desc_b, TRANS_A, TRANS_B);
+}
+#elif ERA_WGMMA_CODE
+// Orders this thread's register writes (the zeroed accumulators) before the next wgmma reads them.
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+// Waits until at most N of this warpgroup's committed groups are still running.
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// cp.async writes shared memory through the generic proxy; wgmma reads it through the async proxy.
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// d += A · B for a 64 x 256 x 16 step; TRANS_A / TRANS_B = 1 for an MN-major operand.
+template <int TRANS_A, int TRANS_B>
+__device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t desc_a, uint64_t desc_b) {
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "setp.ne.b32 p, %130, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+      "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+      "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+      "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+      "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+      "}, %128, %129, p, 1, 1, %131, %132;\n"
+      "}\n"
+      :
+        "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+        "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+        "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+        "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+        "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+        "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+        "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+        "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+        "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+      : "l"(desc_a), "l"(desc_b), "r"(1), "n"(TRANS_A), "n"(TRANS_B));
+}
+#endif
+
+#if ERA_WGMMA_CODE
+// A shared-memory matrix descriptor with the 128-byte swizzle: start address, leading and stride
+// byte offsets, each in 16-byte units (bits 0-13, 16-29, 32-45), swizzle mode 1 in bits 62-63.
+__device__ __forceinline__ uint64_t smem_desc(unsigned addr, unsigned leading, unsigned stride) {
+  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) | (static_cast<uint64_t>(leading >> 4) << 16) |
+         (static_cast<uint64_t>(stride >> 4) << 32) | (uint64_t{1} << 62);
+}
+
+// Where 16-byte chunk c (0..7) of row r lands in a swizzled region that starts on a 1024-byte boundary.
+__device__ __forceinline__ int swizzled(int r, int c) { return r * ROW_BYTES + ((c ^ (r & 7)) << 4); }
+
+// A K-major tile: ROWS rows (m or n) by BK columns (k) at (r0, k0) of a row-major [rows, cols]
+// matrix whose columns run along k.
+template <int ROWS>
+__device__ __forceinline__ void load_k_major(unsigned char* dst, const bf16* src, int rows, int cols, int r0,
+                                             int k0) {
+  constexpr int CHUNKS = ROWS * (BK / 8);
+#pragma unroll
+  for (int i = threadIdx.x; i < CHUNKS; i += THREADS) {
+    const int r = i / (BK / 8), c = i % (BK / 8);
+    const int gr = r0 + r, gc = k0 + c * 8;
+    const bool ok = gr < rows && gc < cols;
+    cp_async16(dst + swizzled(r, c), ok ? src + static_cast<long long>(gr) * cols + gc : src, ok);
+  }
+}
+
+// An MN-major tile: BK rows (k) by COLS columns (m or n) at (k0, c0) of a row-major [k_rows, cols]
+// matrix; stored as COLS / 64 blocks of [BK][64], BLOCK_BYTES apart.
+template <int COLS>
+__device__ __forceinline__ void load_mn_major(unsigned char* dst, const bf16* src, int k_rows, int cols, int k0,
+                                              int c0) {
+  constexpr int PER_ROW = COLS / 8;
+  constexpr int CHUNKS = BK * PER_ROW;
+#pragma unroll
+  for (int i = threadIdx.x; i < CHUNKS; i += THREADS) {
+    const int kr = i / PER_ROW, cc = i % PER_ROW;
+    const int gk = k0 + kr, gc = c0 + cc * 8;
+    const bool ok = gk < k_rows && gc < cols;
+    cp_async16(dst + (cc / 8) * BLOCK_BYTES + swizzled(kr, cc % 8),
+               ok ? src + static_cast<long long>(gk) * cols + gc : src, ok);
+  }
+}
+
+// The descriptor of k step s (16 deep) of a tile at shared address `tile`.
+template <bool MN_MAJOR>
+__device__ __forceinline__ uint64_t step_desc(unsigned tile, int s) {
+  // K-major: the step is 32 bytes further along each row (the swizzle is applied to the address).
+  // MN-major: 16 k rows further, two 8-row groups.
+  return MN_MAJOR ? smem_desc(tile + s * 16 * ROW_BYTES, BLOCK_BYTES, GROUP_BYTES)
+                  : smem_desc(tile + s * 32, 16, GROUP_BYTES);
+}
+#endif  // ERA_WGMMA_CODE
+
+// TA: a is [k, m] (MN-major); TB: b is [n, k] (K-major). Both false is the forward product.
+template <bool TA, bool TB>
+__global__ void __launch_bounds__(THREADS, 1) wgmma_gemm_kernel(Args args) {
+#if ERA_WGMMA_CODE
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  const unsigned raw = smem_addr(smem_raw);
+  unsigned char* smem = smem_raw + (((raw + GROUP_BYTES - 1) & ~unsigned(GROUP_BYTES - 1)) - raw);
+  const unsigned base = smem_addr(smem);
+
+  const int tiles_m = (args.m + BM - 1) / BM, tiles_n = (args.n + BN - 1) / BN;
+  int tm, tn;
+  tile_coords(tiles_m, tiles_n, tm, tn);
+  const int m0 = tm * BM, n0 = tn * BN;
+  const long long batch = blockIdx.y;
+  const bf16* A = static_cast<const bf16*>(args.a) + batch * args.stride_a;
+  const bf16* B = static_cast<const bf16*>(args.b) + batch * args.stride_b;
+  float* out = args.out + batch * args.stride_out;
+  const float* bias = args.bias ? args.bias + batch * args.stride_bias : nullptr;
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int wg = warp / 4;  // rows 64 wg .. 64 wg + 63 of the tile
+
+  auto load_stage = [&](int s, int kt) {
+    unsigned char* a_dst = smem + s * STAGE_BYTES;
+    unsigned char* b_dst = a_dst + A_BYTES;
+    const int k0 = kt * BK;
+    if (TA) load_mn_major<BM>(a_dst, A, args.k, args.m, k0, m0);
+    else load_k_major<BM>(a_dst, A, args.m, args.k, m0, k0);
+    if (TB) load_k_major<BN>(b_dst, B, args.n, args.k, n0, k0);
+    else load_mn_major<BN>(b_dst, B, args.k, args.n, k0, n0);
+  };
+
+  float acc[128];
+#pragma unroll
+  for (int i = 0; i < 128; ++i) acc[i] = 0.f;
+
+  const int KT = (args.k + BK - 1) / BK;
+#pragma unroll
+  for (int s = 0; s < 2; ++s) {
+    if (s < KT) load_stage(s, s);
+    cp_async_commit();
+  }
+  for (int kt = 0; kt < KT; ++kt) {
+    cp_async_wait<1>();   // tile kt has landed (this thread's copies)
+    fence_proxy_async();  // ... and is visible to the tensor cores
+    __syncthreads();      // everyone's; and every warpgroup has finished tile kt - 2
+    if (kt + 2 < KT) load_stage((kt + 2) % STAGES, kt + 2);
+    cp_async_commit();
+
+    // Both operands' tiles of this stage; A's rows of this warpgroup start 64 rows (8 KiB) in,
+    // whether K-major (64 rows of 128 bytes) or MN-major (the second 64-wide block).
+    const unsigned a_tile = base + (kt % STAGES) * STAGE_BYTES + wg * BLOCK_BYTES;
+    const unsigned b_tile = base + (kt % STAGES) * STAGE_BYTES + A_BYTES;
+    wgmma_fence();
+#pragma unroll
+    for (int s = 0; s < BK / 16; ++s)
+      wgmma_m64n256k16<TA ? 1 : 0, TB ? 0 : 1>(acc, step_desc<TA>(a_tile, s), step_desc<!TB>(b_tile, s));
+    wgmma_commit();
+    wgmma_wait<1>();  // tile kt - 1's group is done; tile kt's may run on
+  }
+  wgmma_wait<0>();
+
+  // Accumulator j of the n8 block c: rows g and g + 8 of this warp's 16, columns 2t and 2t + 1.
+  const int g = lane / 4, t = lane % 4;
+  const int r = m0 + wg * 64 + (warp % 4) * 16 + g;
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j) {
+    const int c = n0 + j * 8 + 2 * t;
+    store_pair(args, bias, out, r, c, acc[4 * j], acc[4 * j + 1]);
+    store_pair(args, bias, out, r + 8, c, acc[4 * j + 2], acc[4 * j + 3]);
+  }
+#endif  // ERA_WGMMA_CODE
+}
+
+// Writes 1 when the code that loaded for this device is the sm_90a build with the wgmma kernel.
+__global__ void wgmma_probe_kernel(int* out) { *out = ERA_WGMMA_CODE; }
+
+std::atomic<int> g_available{-1};  // -1: not probed yet
+
+template <bool TA, bool TB>
+void run(const Args& args, const GemmParams& p, cudaStream_t stream) {
+  auto kernel = wgmma_gemm_kernel<TA, TB>;
+  static bool configured = false;
+  if (!configured) {
+    cuda_rt::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES), "matmul");
+    configured = true;
+  }
+  launch(kernel, tiles_for(p, BM, BN), THREADS, SMEM_BYTES, args, p, stream);
+}
+
+}  // namespace
+
+bool wgmma_available(void* stream) {
+  const int known = g_available.load();
+  if (known >= 0) return known == 1;
+  cudaStream_t st = as_stream(stream);
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  cuda_rt::check(cudaStreamIsCapturing(st, &capture), "matmul");
+  if (capture != cudaStreamCaptureStatusNone) return false;  // probed after the recording
+  int* flag = nullptr;
+  int host = 0;
+  cuda_rt::check(cudaMalloc(&flag, sizeof(int)), "matmul");
+  wgmma_probe_kernel<<<1, 1, 0, st>>>(flag);
+  cudaError_t status = cudaGetLastError();
+  // No image for this device (the file holds sm_90a code only): not an error, just not Hopper.
+  const bool no_image = status == cudaErrorNoKernelImageForDevice || status == cudaErrorInvalidDeviceFunction;
+  if (status == cudaSuccess) status = cudaMemcpyAsync(&host, flag, sizeof(int), cudaMemcpyDeviceToHost, st);
+  if (status == cudaSuccess) status = cudaStreamSynchronize(st);
+  cudaFree(flag);
+  if (!no_image) cuda_rt::check(status, "matmul");
+  g_available.store(no_image ? 0 : host == 1 ? 1 : 0);
+  return g_available.load() == 1;
+}
+
+bool wgmma_supports(const GemmParams& p) {
+  return p.bf16_inputs && p.precision == 2 && vec_ok(p) && smem_optin() >= SMEM_BYTES;
+}
+
+void wgmma_gemm(const GemmParams& p, void* stream) {
+  if (p.m <= 0 || p.n <= 0 || p.batch <= 0) return;
+  cudaStream_t st = as_stream(stream);
+  Args args{p.m, p.n, p.k, p.a, p.stride_a, p.b, p.stride_b, p.bias, p.stride_bias, p.out,
+            p.stride_out, p.accumulate ? 1 : 0, static_cast<int>(p.act), 1};
+  if (p.trans_a) {
+    if (p.trans_b) run<true, true>(args, p, st);
+    else run<true, false>(args, p, st);
+  } else {
+    if (p.trans_b) run<false, true>(args, p, st);
+    else run<false, false>(args, p, st);
+  }
+}
+
+}  // namespace era::cuda
