@@ -188,15 +188,9 @@ __global__ void __launch_bounds__(Cfg::THREADS, 1) tc_gemm_kernel(Args args) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   S* smem = reinterpret_cast<S*>(smem_raw);
 
-  const int tiles_m = (args.m + BM - 1) / BM, tiles_n = (args.n + BN - 1) / BN;
-  int tm, tn;
-  tile_coords(tiles_m, tiles_n, tm, tn);
-  const int m0 = tm * BM, n0 = tn * BN;
-  const long long batch = blockIdx.y;
-  const S* A = static_cast<const S*>(args.a) + batch * args.stride_a;
-  const S* B = static_cast<const S*>(args.b) + batch * args.stride_b;
-  float* out = args.out + batch * args.stride_out;
-  const float* bias = args.bias ? args.bias + batch * args.stride_bias : nullptr;
+  const BlockTile<S> tile = block_tile<S, BM, BN>(args);
+  const int m0 = tile.m0, n0 = tile.n0;
+  const S *A = tile.a, *B = tile.b;
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wm = warp / Cfg::WARPS_N, wn = warp % Cfg::WARPS_N;
@@ -322,8 +316,8 @@ __global__ void __launch_bounds__(Cfg::THREADS, 1) tc_gemm_kernel(Args args) {
 #pragma unroll
     for (int j = 0; j < NI; ++j) {
       const int c = n0 + wn * Cfg::WN + j * 8 + 2 * t;
-      store_pair(args, bias, out, r, c, acc[i][j][0], acc[i][j][1]);
-      store_pair(args, bias, out, r + 8, c, acc[i][j][2], acc[i][j][3]);
+      store_pair(args, tile.bias, tile.out, r, c, acc[i][j][0], acc[i][j][1]);
+      store_pair(args, tile.bias, tile.out, r + 8, c, acc[i][j][2], acc[i][j][3]);
     }
   }
 }
@@ -350,15 +344,9 @@ __global__ void __launch_bounds__(Cfg::THREADS, 1) fma_gemm_kernel(Args args) {
   __shared__ __align__(16) float As[2][BK][SA];
   __shared__ __align__(16) float Bs[2][BK][SB];
 
-  const int tiles_m = (args.m + BM - 1) / BM, tiles_n = (args.n + BN - 1) / BN;
-  int tm, tn;
-  tile_coords(tiles_m, tiles_n, tm, tn);
-  const int m0 = tm * BM, n0 = tn * BN;
-  const long long batch = blockIdx.y;
-  const float* A = static_cast<const float*>(args.a) + batch * args.stride_a;
-  const float* B = static_cast<const float*>(args.b) + batch * args.stride_b;
-  float* out = args.out + batch * args.stride_out;
-  const float* bias = args.bias ? args.bias + batch * args.stride_bias : nullptr;
+  const BlockTile<float> tile = block_tile<float, BM, BN>(args);
+  const int m0 = tile.m0, n0 = tile.n0;
+  const float *A = tile.a, *B = tile.b;
   const int tid = threadIdx.x, tx = tid % Cfg::TX, ty = tid / Cfg::TX;
   const int M = args.m, N = args.n, K = args.k;
 
@@ -442,7 +430,7 @@ __global__ void __launch_bounds__(Cfg::THREADS, 1) fma_gemm_kernel(Args args) {
 #pragma unroll
     for (int j = 0; j < TN; j += 2) {
       const int c = n0 + tx * TN + j;
-      store_pair(args, bias, out, r, c, acc[i][j], j + 1 < TN ? acc[i][j + 1] : 0.f);
+      store_pair(args, tile.bias, tile.out, r, c, acc[i][j], j + 1 < TN ? acc[i][j + 1] : 0.f);
     }
   }
 }

@@ -43,6 +43,31 @@ __device__ __forceinline__ void tile_coords(int tiles_m, int tiles_n, int& tm, i
   tn = in_group / gsize;
 }
 
+// The block's output tile (grouped order over the grid's x) and its batch entry's (grid's y)
+// operands, output and bias.
+template <typename S>
+struct BlockTile {
+  int m0, n0;
+  const S* a;
+  const S* b;
+  float* out;
+  const float* bias;
+};
+
+template <typename S, int BM, int BN>
+__device__ __forceinline__ BlockTile<S> block_tile(const Args& args) {
+  const int tiles_m = (args.m + BM - 1) / BM, tiles_n = (args.n + BN - 1) / BN;
+  int tm, tn;
+  tile_coords(tiles_m, tiles_n, tm, tn);
+  const long long batch = blockIdx.y;
+  return {tm * BM,
+          tn * BN,
+          static_cast<const S*>(args.a) + batch * args.stride_a,
+          static_cast<const S*>(args.b) + batch * args.stride_b,
+          args.out + batch * args.stride_out,
+          args.bias ? args.bias + batch * args.stride_bias : nullptr};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Epilogue: out[r, c] = act((beta ? out[r, c] : 0) + acc + bias[c]) for in-bounds (r, c).
 __device__ __forceinline__ float epilogue_value(const Args& a, const float* bias, const float* out,
@@ -103,35 +128,29 @@ __device__ __forceinline__ void cp_async_wait() {
 
 // ---------------------------------------------------------------------------------------------
 // Host side.
-inline int sm_count() {
-  static int count = [] {
-    int dev = 0, v = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || v <= 0) {
-      cudaGetLastError();
-      return 108;
-    }
-    return v;
-  }();
-  return count;
+// An attribute of the current device, or `fallback` where it cannot be read (the error is cleared).
+inline int current_device_attribute(cudaDeviceAttr attr, int fallback) {
+  int dev = 0, v = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, attr, dev) != cudaSuccess || v <= 0) {
+    cudaGetLastError();
+    return fallback;
+  }
+  return v;
 }
 
-inline long long tiles_for(const GemmParams& p, int bm, int bn) {
-  return static_cast<long long>((p.m + bm - 1) / bm) * ((p.n + bn - 1) / bn);
+inline int sm_count() {
+  static const int count = current_device_attribute(cudaDevAttrMultiProcessorCount, 108);
+  return count;
 }
 
 // The largest dynamic shared memory a block may opt into on this device.
 inline int smem_optin() {
-  static int bytes = [] {
-    int dev = 0, v = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess || v <= 0) {
-      cudaGetLastError();
-      return 48 * 1024;
-    }
-    return v;
-  }();
+  static const int bytes = current_device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, 48 * 1024);
   return bytes;
+}
+
+inline long long tiles_for(const GemmParams& p, int bm, int bn) {
+  return static_cast<long long>((p.m + bm - 1) / bm) * ((p.n + bn - 1) / bn);
 }
 
 // Whether both operands allow 16-byte copies (leading dimensions, batch strides, addresses).

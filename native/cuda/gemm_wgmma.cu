@@ -178,15 +178,9 @@ __global__ void __launch_bounds__(THREADS, 1) wgmma_gemm_kernel(Args args) {
   unsigned char* smem = smem_raw + (((raw + GROUP_BYTES - 1) & ~unsigned(GROUP_BYTES - 1)) - raw);
   const unsigned base = smem_addr(smem);
 
-  const int tiles_m = (args.m + BM - 1) / BM, tiles_n = (args.n + BN - 1) / BN;
-  int tm, tn;
-  tile_coords(tiles_m, tiles_n, tm, tn);
-  const int m0 = tm * BM, n0 = tn * BN;
-  const long long batch = blockIdx.y;
-  const bf16* A = static_cast<const bf16*>(args.a) + batch * args.stride_a;
-  const bf16* B = static_cast<const bf16*>(args.b) + batch * args.stride_b;
-  float* out = args.out + batch * args.stride_out;
-  const float* bias = args.bias ? args.bias + batch * args.stride_bias : nullptr;
+  const BlockTile<bf16> tile = block_tile<bf16, BM, BN>(args);
+  const int m0 = tile.m0, n0 = tile.n0;
+  const bf16 *A = tile.a, *B = tile.b;
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wg = warp / 4;  // rows 64 wg .. 64 wg + 63 of the tile
@@ -237,8 +231,8 @@ __global__ void __launch_bounds__(THREADS, 1) wgmma_gemm_kernel(Args args) {
 #pragma unroll
   for (int j = 0; j < BN / 8; ++j) {
     const int c = n0 + j * 8 + 2 * t;
-    store_pair(args, bias, out, r, c, acc[4 * j], acc[4 * j + 1]);
-    store_pair(args, bias, out, r + 8, c, acc[4 * j + 2], acc[4 * j + 3]);
+    store_pair(args, tile.bias, tile.out, r, c, acc[4 * j], acc[4 * j + 1]);
+    store_pair(args, tile.bias, tile.out, r + 8, c, acc[4 * j + 2], acc[4 * j + 3]);
   }
 #endif  // ERA_WGMMA_CODE
 }
