@@ -225,7 +225,7 @@ __global__ void __launch_bounds__(THREADS, 1) wgmma_gemm_kernel(Args args) {
   }
   wgmma_wait<0>();
 
-  // Accumulator j of the n8 block c: rows g and g + 8 of this warp's 16, columns 2t and 2t + 1.
+  // Accumulators 4j .. 4j + 3 are n8 block j: rows g and g + 8 of this warp's 16, columns 2t, 2t + 1.
   const int g = lane / 4, t = lane % 4;
   const int r = m0 + wg * 64 + (warp % 4) * 16 + g;
 #pragma unroll
