@@ -20,7 +20,8 @@ import { native } from '../lib/native.js';
 import { bf16ToF32, f32ToBf16 } from '../lib/nn/bf16.js';
 import * as nnApi from '../lib/nn/index.js';
 import { matmul, matmulKernel, type Activation, type Precision } from '../lib/nn/functional.js';
-import { describeCuda, expectThrowsNaming, randomArray, relativeError, skipOnSimulator, testSeed } from './helpers.js';
+import { EraError } from '../lib/errors.js';
+import { describeCuda, expectThrowsNaming, hasCuda, randomArray, relativeError, skipOnSimulator, testSeed } from './helpers.js';
 
 const seed = testSeed();
 
@@ -509,6 +510,15 @@ describeCuda(`matmul on CUDA against the CPU (seed ${seed})`, () => {
   });
 });
 
+describe('the CUDA GEMM kernel choice without a CUDA device', () => {
+  it('cudaGemmKernels and setCudaGemmKernel throw ERA_NO_DEVICE, naming the call', function () {
+    if (hasCuda) this.skip();
+    for (const [call, name] of [[() => nnApi.cudaGemmKernels(), 'cudaGemmKernels'], [() => nnApi.setCudaGemmKernel('mma'), 'setCudaGemmKernel']] as const) {
+      expect(call).to.throw(EraError, name).with.property('code', 'ERA_NO_DEVICE');
+    }
+  });
+});
+
 // The Hopper kernel (native/cuda/gemm_wgmma.cu), forced onto small and ragged problems so that every
 // layout, edge and epilogue goes through it; and the mma.sync kernel forced onto the shapes 'auto'
 // now sends to wgmma. It runs where cudaGemmKernels() offers 'wgmma': an H100 or H200 with the
@@ -577,8 +587,9 @@ describeCuda(`matmul's bf16 kernel choice on CUDA against float64 (seed ${seed})
     expect(matmulKernel({ m: 128, k: 64, n: 256 }, { dtype: 'bf16', device: 'cuda' }), 'one tile: fewer than the SMs').to.match(/^tc-bf16/);
   });
 
-  it('setCudaGemmKernel refuses a name it does not offer, naming it', () => {
+  it('setCudaGemmKernel refuses a name it does not know, naming it', () => {
     expectThrowsNaming(() => nnApi.setCudaGemmKernel('cublas' as never), RangeError, 'name');
+    expectThrowsNaming(() => nnApi.setCudaGemmKernel(3 as never), TypeError, 'name');
     expect(nnApi.cudaGemmKernels().kernel).to.equal('auto');
   });
 });

@@ -204,6 +204,7 @@ export function matmulKernel(shape: { m: number; n: number; k: number; batch?: n
 
 /** The CUDA GEMM kernels for bf16 products. */
 export type CudaGemmKernel = 'auto' | 'mma' | 'wgmma';
+const CUDA_GEMM_KERNELS: readonly CudaGemmKernel[] = ['auto', 'mma', 'wgmma'];
 
 /**
  * Which CUDA kernel bf16 matmuls take, and the choices this build and GPU offer: 'auto' (the
@@ -219,7 +220,8 @@ export function cudaGemmKernels(): { kernel: CudaGemmKernel; kernels: CudaGemmKe
 
 /** Selects the CUDA kernel of bf16 matmuls for the process (one of cudaGemmKernels().kernels); for tests and benches that compare them. */
 export function setCudaGemmKernel(name: CudaGemmKernel): void {
-  denseApi().setCudaGemmKernel(oneOf(name, denseApi().cudaGemmKernels().kernels, 'name'));
+  // The native call refuses a kernel this device does not offer, naming `name` too.
+  denseApi().setCudaGemmKernel(oneOf(name, CUDA_GEMM_KERNELS, 'name'));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -68,12 +68,12 @@ Napi::Value CudaGemmKernels(const Napi::CallbackInfo& info) {
 Napi::Value SetCudaGemmKernel(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     if (info.Length() < 1 || !info[0].IsString())
-      throw_type("a string", "kernel", info.Length() ? describe_js(info[0]) : "undefined");
+      throw_type("a string", "name", info.Length() ? describe_js(info[0]) : "undefined");
     const std::string name = info[0].As<Napi::String>().Utf8Value();
     if (!ops::set_cuda_gemm_kernel(name)) {
       std::string names;
       for (const std::string& k : ops::cuda_gemm_kernels()) names += (names.empty() ? "'" : ", '") + k + "'";
-      throw_range("one of this device's GEMM kernels (" + names + ")", "kernel", "'" + name + "'");
+      throw_range("one of the GEMM kernels this build and device offer (" + names + ")", "name", "'" + name + "'");
     }
     return info.Env().Undefined();
   });
