@@ -264,7 +264,10 @@ bool wgmma_available(void* stream) {
   if (capture != cudaStreamCaptureStatusNone) return false;  // probed after the recording
   int* flag = nullptr;
   int host = 0;
-  cuda_rt::check(cudaMalloc(&flag, sizeof(int)), "matmul");
+  if (cudaMalloc(&flag, sizeof(int)) != cudaSuccess) {  // the device is full: mma.sync now, ask again later
+    cudaGetLastError();
+    return false;
+  }
   wgmma_probe_kernel<<<1, 1, 0, st>>>(flag);
   cudaError_t status = cudaGetLastError();
   // No image for this device (the file holds sm_90a code only): not an error, just not Hopper.
