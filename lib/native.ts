@@ -72,6 +72,9 @@ export interface NativeApi {
   cpuInfo(): { threads: number; gemmKernel: string; gemmKernels: string[]; vectorBuild: string };
   setCpuThreads(threads: number): void;
   setCpuGemmKernel(name: string): void;
+  /** The CUDA GEMM's bf16 kernel choice (lib/nn/functional.ts cudaGemmKernels); needs CUDA. */
+  cudaGemmKernels(): { kernel: string; kernels: string[] };
+  setCudaGemmKernel(name: string): void;
   fill(out: NativeTensor, value: number): void;
   copy(dst: NativeTensor, src: NativeTensor): void;
   add(out: NativeTensor, a: NativeTensor, b: NativeTensor, alpha: number): void;
@@ -148,8 +151,9 @@ function load(): { api: NativeApi; report: LoadReport } {
 }
 
 /**
- * ERA_NUM_THREADS and ERA_CPU_GEMM (lib/cpu.ts), applied once the addon loads. A value that is
- * not understood is an error rather than silently ignored.
+ * ERA_NUM_THREADS and ERA_CPU_GEMM (lib/cpu.ts), and ERA_CUDA_GEMM (era.nn.setCudaGemmKernel; it
+ * starts CUDA), applied once the addon loads. A value that is not understood, or a CUDA kernel with
+ * no CUDA device, is an error rather than silently ignored.
  */
 /** The most CPU threads the addon accepts (native/cpu/parallel.h kMaxThreads). */
 export const MAX_CPU_THREADS = 1024;
@@ -165,6 +169,12 @@ function applyCpuEnvironment(api: NativeApi): void {
   const kernel = process.env.ERA_CPU_GEMM;
   if (kernel !== undefined && kernel !== '')
     api.setCpuGemmKernel(oneOf(kernel, api.cpuInfo().gemmKernels, 'the environment variable ERA_CPU_GEMM'));
+  const cudaKernel = process.env.ERA_CUDA_GEMM;
+  if (cudaKernel !== undefined && cudaKernel !== '') {
+    const cuda = api.info().cuda;
+    if (!cuda.available) throw new EraError(`The environment variable ERA_CUDA_GEMM (${cudaKernel}) needs a CUDA device: ${cuda.reason}`, 'ERA_NO_DEVICE');
+    api.setCudaGemmKernel(oneOf(cudaKernel, api.cudaGemmKernels().kernels, 'the environment variable ERA_CUDA_GEMM'));
+  }
 }
 
 let loaded: { api: NativeApi; report: LoadReport } | undefined;

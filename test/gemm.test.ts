@@ -21,7 +21,7 @@ import { bf16ToF32, f32ToBf16 } from '../lib/nn/bf16.js';
 import * as nnApi from '../lib/nn/index.js';
 import { matmul, matmulKernel, type Activation, type Precision } from '../lib/nn/functional.js';
 import { EraError } from '../lib/errors.js';
-import { describeCuda, expectThrowsNaming, hasCuda, randomArray, relativeError, skipOnSimulator, testSeed } from './helpers.js';
+import { describeCuda, expectThrowsNaming, hasCuda, libModule, randomArray, relativeError, runNode, skipOnSimulator, testSeed } from './helpers.js';
 
 const seed = testSeed();
 
@@ -510,12 +510,22 @@ describeCuda(`matmul on CUDA against the CPU (seed ${seed})`, () => {
   });
 });
 
+// A child process runs `era info --json` with ERA_CUDA_GEMM set.
+const infoWith = (value: string) => runNode([libModule('cli/era'), 'info', '--json'], { env: { ...process.env, ERA_CUDA_GEMM: value } });
+
 describe('the CUDA GEMM kernel choice without a CUDA device', () => {
   it('cudaGemmKernels and setCudaGemmKernel throw ERA_NO_DEVICE, naming the call', function () {
     if (hasCuda) this.skip();
     for (const [call, name] of [[() => nnApi.cudaGemmKernels(), 'cudaGemmKernels'], [() => nnApi.setCudaGemmKernel('mma'), 'setCudaGemmKernel']] as const) {
       expect(call).to.throw(EraError, name).with.property('code', 'ERA_NO_DEVICE');
     }
+  });
+
+  it('ERA_CUDA_GEMM is an error naming the variable', function () {
+    if (hasCuda) this.skip();
+    const r = infoWith('mma');
+    expect(r.status).to.not.equal(0);
+    expect(r.stderr).to.include('ERA_CUDA_GEMM (mma) needs a CUDA device');
   });
 });
 
@@ -585,6 +595,15 @@ describeCuda(`matmul's bf16 kernel choice on CUDA against float64 (seed ${seed})
     expect(nnApi.cudaGemmKernels().kernel).to.equal('auto');
     expect(matmulKernel({ m: fillingRows(), k: 64, n: 1024 }, { dtype: 'bf16', device: 'cuda' })).to.match(/^wgmma/);
     expect(matmulKernel({ m: 128, k: 64, n: 256 }, { dtype: 'bf16', device: 'cuda' }), 'one tile: fewer than the SMs').to.match(/^tc-bf16/);
+  });
+
+  it('ERA_CUDA_GEMM sets the choice for a process; a name not offered is an error naming the variable', () => {
+    const r = infoWith('mma');
+    expect(r.status, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout).cuda.gemm.kernel).to.equal('mma');
+    const bad = infoWith('cublas');
+    expect(bad.status).to.not.equal(0);
+    expect(bad.stderr).to.include("for the environment variable ERA_CUDA_GEMM but received 'cublas'");
   });
 
   it('setCudaGemmKernel refuses a name it does not know, naming it', () => {

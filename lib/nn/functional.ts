@@ -34,8 +34,6 @@ interface DenseNativeApi {
   matmul(out: NativeTensor, a: NativeTensor, b: NativeTensor, bias: NativeTensor | null, transA: boolean, transB: boolean,
     activation: number, accumulate: boolean, precision: number): void;
   matmulKernel(m: number, n: number, k: number, batch: number, transA: boolean, transB: boolean, bf16: boolean, precision: number, cuda: boolean): string;
-  cudaGemmKernels(): { kernel: string; kernels: string[] };
-  setCudaGemmKernel(name: string): void;
   activation(out: NativeTensor, x: NativeTensor, activation: number): void;
   activationBackward(dx: NativeTensor, dy: NativeTensor, y: NativeTensor, activation: number): void;
   layerNorm(y: NativeTensor, mean: NativeTensor, rstd: NativeTensor, x: NativeTensor, weight: NativeTensor, bias: NativeTensor, eps: number): void;
@@ -212,16 +210,17 @@ const CUDA_GEMM_KERNELS: readonly CudaGemmKernel[] = ['auto', 'mma', 'wgmma'];
  * tiles, where it runs, mma.sync otherwise), 'mma' (always mma.sync) and, on a compute capability
  * 9.0 GPU (H100, H200) with the sm_90a build, 'wgmma' (wherever it applies: bf16 operands whose
  * leading dimensions are multiples of 8). f32 and tf32 products are not affected. Needs CUDA.
+ * `ERA_CUDA_GEMM=mma` (or another choice) sets it for a whole process.
  */
 export function cudaGemmKernels(): { kernel: CudaGemmKernel; kernels: CudaGemmKernel[] } {
-  const r = denseApi().cudaGemmKernels();
+  const r = native().cudaGemmKernels();
   return { kernel: r.kernel as CudaGemmKernel, kernels: r.kernels as CudaGemmKernel[] };
 }
 
 /** Selects the CUDA kernel of bf16 matmuls for the process (one of cudaGemmKernels().kernels); for tests and benches that compare them. */
 export function setCudaGemmKernel(name: CudaGemmKernel): void {
   // The native call refuses a kernel this device does not offer, naming `name` too.
-  denseApi().setCudaGemmKernel(oneOf(name, CUDA_GEMM_KERNELS, 'name'));
+  native().setCudaGemmKernel(oneOf(name, CUDA_GEMM_KERNELS, 'name'));
 }
 
 // ---------------------------------------------------------------------------------------------
