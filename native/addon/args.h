@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "../core/error.h"
 
@@ -22,6 +23,25 @@ inline std::string describe_js(const Napi::Value& v) {
     case napi_function: return "a function";
     default: return v.IsArray() ? "an array" : v.IsTypedArray() ? "a typed array" : "an object";
   }
+}
+
+inline std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (i >= info.Length() || !info[i].IsString())
+    throw_type("a string", name, i < info.Length() ? describe_js(info[i]) : "undefined");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// A list of names (kernel choices, say) as a JS array, and as "'a', 'b'" for error messages.
+inline Napi::Array string_array(Napi::Env env, const std::vector<std::string>& names) {
+  Napi::Array out = Napi::Array::New(env, names.size());
+  for (uint32_t i = 0; i < names.size(); ++i) out.Set(i, names[i]);
+  return out;
+}
+
+inline std::string quoted_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
+  return out;
 }
 
 inline double number_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {

@@ -19,10 +19,7 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
     Napi::Object out = Napi::Object::New(env);
     out.Set("threads", cpu::num_threads());
     out.Set("gemmKernel", cpu::active_gemm_kernel().name);
-    Napi::Array kernels = Napi::Array::New(env);
-    uint32_t i = 0;
-    for (const std::string& name : cpu::available_gemm_kernels()) kernels.Set(i++, name);
-    out.Set("gemmKernels", kernels);
+    out.Set("gemmKernels", string_array(env, cpu::available_gemm_kernels()));
     static const char* const kVectorBuilds[] = {"baseline", "avx2", "avx512"};
     out.Set("vectorBuild", kVectorBuilds[cpu::vector_math_level()]);
     return out;
@@ -41,14 +38,9 @@ Napi::Value SetCpuThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value SetCpuGemmKernel(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
-    if (info.Length() < 1 || !info[0].IsString())
-      throw_type("a string", "kernel", info.Length() ? describe_js(info[0]) : "undefined");
-    const std::string name = info[0].As<Napi::String>().Utf8Value();
-    if (!cpu::set_gemm_kernel(name)) {
-      std::string names;
-      for (const std::string& k : cpu::available_gemm_kernels()) names += (names.empty() ? "'" : ", '") + k + "'";
-      throw_range("one of this CPU's GEMM kernels (" + names + ")", "kernel", "'" + name + "'");
-    }
+    const std::string name = string_arg(info, 0, "kernel");
+    if (!cpu::set_gemm_kernel(name))
+      throw_range("one of this CPU's GEMM kernels (" + quoted_list(cpu::available_gemm_kernels()) + ")", "kernel", "'" + name + "'");
     return info.Env().Undefined();
   });
 }

@@ -55,11 +55,8 @@ Napi::Value CudaGemmKernels(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
-    Napi::Array kernels = Napi::Array::New(env);
-    uint32_t i = 0;
-    for (const std::string& name : ops::cuda_gemm_kernels()) kernels.Set(i++, name);
     out.Set("kernel", ops::cuda_gemm_kernel());
-    out.Set("kernels", kernels);
+    out.Set("kernels", string_array(env, ops::cuda_gemm_kernels()));
     return out;
   });
 }
@@ -67,14 +64,9 @@ Napi::Value CudaGemmKernels(const Napi::CallbackInfo& info) {
 // setCudaGemmKernel(name)
 Napi::Value SetCudaGemmKernel(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
-    if (info.Length() < 1 || !info[0].IsString())
-      throw_type("a string", "name", info.Length() ? describe_js(info[0]) : "undefined");
-    const std::string name = info[0].As<Napi::String>().Utf8Value();
-    if (!ops::set_cuda_gemm_kernel(name)) {
-      std::string names;
-      for (const std::string& k : ops::cuda_gemm_kernels()) names += (names.empty() ? "'" : ", '") + k + "'";
-      throw_range("one of the GEMM kernels this build and device offer (" + names + ")", "name", "'" + name + "'");
-    }
+    const std::string name = string_arg(info, 0, "name");
+    if (!ops::set_cuda_gemm_kernel(name))
+      throw_range("one of the GEMM kernels this build and device offer (" + quoted_list(ops::cuda_gemm_kernels()) + ")", "name", "'" + name + "'");
     return info.Env().Undefined();
   });
 }
