@@ -88,23 +88,35 @@ run_in() { local d="$1"; shift; cd "$d" && "$@"; }
 # The suite, one mocha process per test file (until epoch second $1), so a fault that loses the
 # CUDA context (after it every CUDA call in the process fails) fails only its own file. Each file
 # that fails is run once more with ERA_CUDA_SYNC=1, time allowing: there every op waits for its
-# own work, so a faulting kernel is reported by its own op. Ends with the summed closing line;
+# own work, so a faulting kernel is reported by its own op. No file may take more than half the
+# suite's time (on the CPU here the longest takes a tenth of it), so one that hangs, a kernel that
+# never finishes, still leaves time for the files after it. Ends with the summed closing line;
 # returns 0, 1 (a failure) or 124 (cut: the files not reached are named).
 suite_per_file() {
   local end="$1" cfg="$work/mocharc-one.json" f r line p=0 fl=0 sk=0 cut_at="" was_cut=0 other_fail=0 failed=()
+  local per_file=$(((end - $(now)) / 2)) limit
   local count='^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$'
   # The bundle's config without its spec (a file named on the command line adds to the spec).
   "$NODE" -e 'const fs = require("fs"); const c = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); delete c.spec; fs.writeFileSync(process.argv[2], JSON.stringify(c));' \
     .mocharc.json "$cfg" || return 1
   for f in dist/test/*.test.js; do
     if [ $((end - $(now))) -lt 5 ]; then cut_at="${cut_at:+$cut_at }$f"; continue; fi
+    limit=$((end - $(now)))
+    [ "$limit" -le "$per_file" ] || limit=$per_file
     echo "=== $f"
     # Streamed (a stop mid-file keeps what it printed); the file's own closing line is indented
     # so that only the sum below reads as the suite's.
-    within $((end - $(now))) env "${mocha_env[@]}" "$NODE" node_modules/mocha/bin/mocha.js --config "$cfg" "$f" 2>&1 |
+    within "$limit" env "${mocha_env[@]}" "$NODE" node_modules/mocha/bin/mocha.js --config "$cfg" "$f" 2>&1 |
       tee "$work/one.log" | sed -E "s/($count)/  (this file) \1/"
     r=${PIPESTATUS[0]}
-    if cut "$r"; then was_cut=1; elif [ "$r" != 0 ]; then other_fail=1; fi
+    if cut "$r" && [ "$limit" -lt "$per_file" ]; then
+      was_cut=1
+    elif cut "$r"; then
+      other_fail=1  # stopped at its own limit, with suite time left: it hung
+      echo "  (this file) stopped after its limit of ${limit} s (half the suite's time): it hung or is far too slow"
+    elif [ "$r" != 0 ]; then
+      other_fail=1
+    fi
     line=$(grep -E "$count" "$work/one.log" | tail -n 1)
     if [ -n "$line" ]; then
       set -- $line
@@ -119,7 +131,9 @@ suite_per_file() {
   for f in ${failed[@]+"${failed[@]}"}; do
     [ $((end - $(now))) -ge 30 ] || { echo "=== no time left to rerun $f with ERA_CUDA_SYNC=1"; continue; }
     echo "=== $f again with ERA_CUDA_SYNC=1 (each op waits for its work; not counted above)"
-    within $((end - $(now))) env "${mocha_env[@]}" ERA_CUDA_SYNC=1 "$NODE" node_modules/mocha/bin/mocha.js --config "$cfg" "$f" 2>&1 |
+    limit=$((end - $(now)))
+    [ "$limit" -le "$per_file" ] || limit=$per_file
+    within "$limit" env "${mocha_env[@]}" ERA_CUDA_SYNC=1 "$NODE" node_modules/mocha/bin/mocha.js --config "$cfg" "$f" 2>&1 |
       sed -E "s/($count)/  (sync rerun) \1/"
   done
   [ -z "$cut_at" ] || { echo "=== cut at the suite's time; not run: $cut_at"; was_cut=1; }
