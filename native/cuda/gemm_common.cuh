@@ -98,15 +98,15 @@ __device__ __forceinline__ void store_pair(const Args& a, const float* bias, flo
 // ---------------------------------------------------------------------------------------------
 // cp.async (16-byte global -> shared copies with zero fill) and the shared-memory address.
 #if defined(ERA_CUDA_SIM)
-// The CUDA simulator (native/sim/) performs the copy at once; shared addresses count from the
-// launch's dynamic shared memory, which stands for the start of the shared window.
+// The CUDA simulator (native/sim/) does the copies when a wait retires them; shared addresses
+// count from the launch's dynamic shared memory, which stands for the start of the shared window.
 __device__ __forceinline__ unsigned smem_addr(const void* p) { return era_sim::shared_address(p); }
 __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
   era_sim::cp_async16(dst, src, valid);
 }
-__device__ __forceinline__ void cp_async_commit() {}
+__device__ __forceinline__ void cp_async_commit() { era_sim::cp_async_commit(); }
 template <int N>
-__device__ __forceinline__ void cp_async_wait() {}
+__device__ __forceinline__ void cp_async_wait() { era_sim::cp_async_wait(N); }
 #else
 __device__ __forceinline__ unsigned smem_addr(const void* p) {
   return static_cast<unsigned>(__cvta_generic_to_shared(p));

@@ -57,9 +57,9 @@ static_assert(STAGE_BYTES % GROUP_BYTES == 0 && A_BYTES % GROUP_BYTES == 0, "sta
 // PTX wrappers.
 #if defined(ERA_CUDA_SIM)
 __device__ __forceinline__ void wgmma_fence() {}
-__device__ __forceinline__ void wgmma_commit() {}
+__device__ __forceinline__ void wgmma_commit() { era_sim::wgmma_commit(); }
 template <int N>
-__device__ __forceinline__ void wgmma_wait() {}
+__device__ __forceinline__ void wgmma_wait() { era_sim::wgmma_wait(N); }
 __device__ __forceinline__ void fence_proxy_async() {}
 template <int TRANS_A, int TRANS_B>
 __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t desc_a, uint64_t desc_b) {

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -65,12 +66,19 @@ constexpr int kMaxThreads = 1024;
 
 enum class State : uint8_t { Ready, AtBlockBarrier, AtWarpBarrier, Done };
 
+// A thread's asynchronous work of one kind (see async_issue in fiber.h).
+struct AsyncQueue {
+  std::vector<AsyncOp> open;                // issued since the last commit
+  std::deque<std::vector<AsyncOp>> groups;  // committed, oldest first
+};
+
 struct Fiber {
   void* sp = nullptr;
   State state = State::Ready;
   bool started = false;
   unsigned warp_mask = 0;  // the mask of the warp barrier it waits at
   uint3 tid{};
+  AsyncQueue async[2];  // by AsyncKind
 };
 
 // One stack per thread slot of a block, reused by every block and launch.
@@ -359,6 +367,25 @@ void warp_barrier(unsigned mask) {
     g_run.waiting_lanes[w] &= ~need;
   } else {
     yield_to_scheduler();
+  }
+}
+
+void async_issue(AsyncKind kind, const AsyncOp& op) {
+  current_fiber().async[static_cast<int>(kind)].open.push_back(op);
+}
+
+void async_commit(AsyncKind kind) {
+  AsyncQueue& q = current_fiber().async[static_cast<int>(kind)];
+  q.groups.push_back(std::move(q.open));
+  q.open.clear();
+}
+
+void async_wait(AsyncKind kind, int n) {
+  AsyncQueue& q = current_fiber().async[static_cast<int>(kind)];
+  while (static_cast<int>(q.groups.size()) > n) {
+    const std::vector<AsyncOp> group = std::move(q.groups.front());
+    q.groups.pop_front();
+    for (const AsyncOp& op : group) op.run(op);
   }
 }
 

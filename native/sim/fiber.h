@@ -6,6 +6,7 @@
 #include <vector_types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 
 namespace era_sim {
@@ -45,6 +46,27 @@ void* dynamic_shared();
 // The shared-window address of `p` in the launch's dynamic shared memory: its offset from the
 // start, which stands for address 0 of the window (so it is aligned as a GPU's window start is).
 unsigned shared_address(const void* p);
+
+// Asynchronous work a thread has issued and not yet waited for: cp.async copies and wgmma
+// products. The PTX rules let such work happen at any time between its issue and the wait_group
+// that retires its commit group; the simulator does it at the last moment, inside that wait, so
+// a kernel that reads a cp.async destination too early, or lets a stage be overwritten while a
+// wgmma still reads it, computes the wrong result here as it may on a GPU.
+enum class AsyncKind { CpAsync = 0, Wgmma = 1 };
+struct AsyncOp {
+  void (*run)(const AsyncOp&);  // done by the issuing thread, when its group is retired
+  void* dst;
+  const void* src;
+  uint64_t a, b;
+  int i, j;
+};
+// Adds `op` to the calling thread's open group of that kind.
+void async_issue(AsyncKind kind, const AsyncOp& op);
+// cp.async.commit_group / wgmma.commit_group: the open group becomes the newest pending group.
+void async_commit(AsyncKind kind);
+// cp.async.wait_group n / wgmma.wait_group n: does the oldest pending groups' work until at most
+// `n` remain. Work still pending when a thread returns is dropped (nothing waited for it).
+void async_wait(AsyncKind kind, int n);
 
 // A kernel thread accessed `bytes` bytes at `p`, which is not aligned to `align`: on a GPU that is
 // cudaErrorMisalignedAddress. Records that error, prints where, and fails the launch when its grid

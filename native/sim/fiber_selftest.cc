@@ -871,19 +871,41 @@ void test_tf32_and_cp_async() {
           nan, got);
   }
 
-  std::printf("cp_async16\n");
-  unsigned char dst[48], src[16];
+  std::printf("cp_async16 (asynchronous: done when a wait retires its group)\n");
+  unsigned char dst[64], src[16];
   for (int i = 0; i < 16; ++i) src[i] = static_cast<unsigned char>(0x10 + i);
   std::memset(dst, 0xab, sizeof dst);
-  era_sim::cp_async16(dst + 16, src, true);
-  bool ok = std::memcmp(dst + 16, src, 16) == 0;
-  for (int i = 0; i < 16; ++i) ok = ok && dst[i] == 0xab && dst[32 + i] == 0xab;
-  check(ok, "a valid copy moves exactly 16 bytes");
+  bool issued_ff = true, first_only = true, both = true, untouched = true;
+  // One thread: group 1 copies src to dst[16..32), group 2 zero-fills dst[32..48) (src-size 0:
+  // the source, here null, is never read).
+  const std::function<void()> body = [&] {
+    era_sim::cp_async16(dst + 16, src, true);
+    era_sim::cp_async_commit();
+    era_sim::cp_async16(dst + 32, nullptr, false);
+    era_sim::cp_async_commit();
+    for (int i = 16; i < 48; ++i) issued_ff = issued_ff && dst[i] == 0xff;
+    era_sim::cp_async_wait(1);
+    first_only = std::memcmp(dst + 16, src, 16) == 0;
+    for (int i = 32; i < 48; ++i) first_only = first_only && dst[i] == 0xff;
+    era_sim::cp_async_wait(0);
+    both = std::memcmp(dst + 16, src, 16) == 0;
+    for (int i = 32; i < 48; ++i) both = both && dst[i] == 0;
+  };
+  check(era_sim::run_grid(dim3(1), dim3(1), 0, "k_cp_async", body), "the one-thread grid runs");
+  for (int i : {0, 15, 48, 63}) untouched = untouched && dst[i] == 0xab;
+  check(issued_ff, "before any wait both destinations read as all-ones bytes (NaN)");
+  check(first_only, "wait_group 1 with two groups pending does the older (the copy) and not the newer");
+  check(both, "wait_group 0 does the rest: the zero fill");
+  check(untouched, "exactly 16 bytes each: the bytes around them are untouched");
+  int after_exit = 0;
+  const std::function<void()> dropped = [&] {
+    era_sim::cp_async16(dst, src, true);
+    era_sim::cp_async_commit();
+  };
   std::memset(dst, 0xab, sizeof dst);
-  era_sim::cp_async16(dst + 16, nullptr, false);  // src-size 0: the source is never read
-  ok = true;
-  for (int i = 0; i < 16; ++i) ok = ok && dst[i] == 0xab && dst[16 + i] == 0 && dst[32 + i] == 0xab;
-  check(ok, "an invalid copy zero-fills exactly 16 bytes without reading the source");
+  check(era_sim::run_grid(dim3(1), dim3(1), 0, "k_cp_async_unwaited", dropped), "a grid that never waits runs");
+  for (int i = 0; i < 16; ++i) after_exit += dst[i] == 0xff;
+  check(after_exit == 16, "work nobody waited for is dropped when the thread returns (%d of 16 bytes still NaN)", after_exit);
 }
 
 }  // namespace

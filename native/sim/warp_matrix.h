@@ -1,6 +1,8 @@
 // The CUDA simulator's stand-ins for the warp-wide PTX of gemm.cu: ldmatrix, mma.sync (bf16
 // m16n8k16 and tf32 m16n8k8, f32 accumulate), cvt.rna.tf32 and cp.async; and for gemm_wgmma.cu,
 // the warpgroup's wgmma.mma_async with both operands in shared memory. Included by cuda_sim.h.
+// cp.async and wgmma are asynchronous here as on the GPU: their work is done at the wait_group
+// that retires it (fiber.h's async_issue), the latest moment the PTX rules allow.
 // The fragment layouts follow the PTX ISA's "Matrix Fragments for mma.m16n8k16 / mma.m16n8k8"
 // and "ldmatrix" sections: groupID = lane / 4 and threadID_in_group = lane % 4 pick the rows and
 // columns each lane holds, the lower 16 bits of a register hold the lower-indexed element.
@@ -100,14 +102,25 @@ inline uint32_t f32_to_tf32_rna(float f) {
   return (u + 0x1000u) & 0xffffe000u;
 }
 
-// cp.async.cg.shared.global with a source size of 16 or 0 (zero fill). Done at once: the
-// simulator cannot show a read that comes before cp.async.wait_group.
+// cp.async.cg.shared.global with a source size of 16 or 0 (zero fill). The copy is done when a
+// cp.async.wait_group retires its group (fiber.h's async_wait); until then the destination holds
+// all-ones bytes (NaN), so a read that comes before the wait, or a cp.async that overwrites data
+// another thread still reads, shows up in the result.
 inline void cp_async16(void* dst, const void* src, bool valid) {
   if (reinterpret_cast<uintptr_t>(dst) % 16) misaligned_access(dst, 16, 16, "cp.async to shared memory");
   if (valid && reinterpret_cast<uintptr_t>(src) % 16) misaligned_access(src, 16, 16, "cp.async from global memory");
-  if (valid) std::memcpy(dst, src, 16);
-  else std::memset(dst, 0, 16);
+  std::memset(dst, 0xff, 16);
+  AsyncOp op{};
+  op.run = [](const AsyncOp& o) {
+    if (o.src) std::memcpy(o.dst, o.src, 16);
+    else std::memset(o.dst, 0, 16);
+  };
+  op.dst = dst;
+  op.src = valid ? src : nullptr;
+  async_issue(AsyncKind::CpAsync, op);
 }
+inline void cp_async_commit() { async_commit(AsyncKind::CpAsync); }
+inline void cp_async_wait(int n) { async_wait(AsyncKind::CpAsync, n); }
 
 // One bf16 element of a wgmma operand in shared memory: row `mn` (of m or n) and column `k` of the
 // matrix a descriptor names. The PTX ISA's "Matrix Descriptor Format": start address, leading and
@@ -137,14 +150,13 @@ inline float wgmma_operand(uint64_t desc, bool mn_major, int mn, int k) {
   return bf16_bits_to_float(bits);
 }
 
-// wgmma.mma_async.sync.aligned.m64nNk16.f32.bf16.bf16 d, desc-a, desc-b, 1, 1, 1, trans-a, trans-b:
-// D (64 x N) += A (64 x 16) B (16 x N) over the warpgroup (4 consecutive warps), A and B read from
-// shared memory now (the GPU reads them until wgmma.wait_group). trans = 1 marks an MN-major
-// operand. Warp w of the group holds rows 16 w .. 16 w + 15; lane l holds, for each n8 block j,
-// d[4 j + i] at row 16 w + l / 4 + 8 (i >= 2), column 8 j + 2 (l % 4) + (i & 1), as mma.sync's
-// m16n8 fragment repeated along n.
+// wgmma.mma_async.sync.aligned.m64nNk16.f32.bf16.bf16 d, desc-a, desc-b, 1, 1, 1, trans-a, trans-b,
+// done now: D (64 x N) += A (64 x 16) B (16 x N) over the warpgroup (4 consecutive warps), A and B
+// read from shared memory. trans = 1 marks an MN-major operand. Warp w of the group holds rows
+// 16 w .. 16 w + 15; lane l holds, for each n8 block j, d[4 j + i] at row 16 w + l / 4 + 8 (i >= 2),
+// column 8 j + 2 (l % 4) + (i & 1), as mma.sync's m16n8 fragment repeated along n.
 template <int N>
-void wgmma_m64nNk16_bf16(float (&d)[N / 2], uint64_t desc_a, uint64_t desc_b, int trans_a, int trans_b) {
+void wgmma_now(float (&d)[N / 2], uint64_t desc_a, uint64_t desc_b, int trans_a, int trans_b) {
   const int tid = static_cast<int>(threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z));
   const int w = (tid / 32) % 4, lane = tid % 32, g = lane / 4, t = lane % 4;
   float a[2][16];
@@ -158,5 +170,25 @@ void wgmma_m64nNk16_bf16(float (&d)[N / 2], uint64_t desc_a, uint64_t desc_b, in
       d[4 * j + i] = static_cast<float>(acc);
     }
 }
+
+// The same, issued asynchronously as the GPU runs it: the product (reading shared memory and
+// updating d) happens when wgmma.wait_group retires its group. So a stage overwritten before that
+// wait feeds the product wrong operands, as it may on a GPU. d must stay put until then (on the
+// GPU the registers are off limits until the wait too).
+template <int N>
+void wgmma_m64nNk16_bf16(float (&d)[N / 2], uint64_t desc_a, uint64_t desc_b, int trans_a, int trans_b) {
+  AsyncOp op{};
+  op.run = [](const AsyncOp& o) {
+    wgmma_now<N>(*static_cast<float(*)[N / 2]>(o.dst), o.a, o.b, o.i, o.j);
+  };
+  op.dst = &d;
+  op.a = desc_a;
+  op.b = desc_b;
+  op.i = trans_a;
+  op.j = trans_b;
+  async_issue(AsyncKind::Wgmma, op);
+}
+inline void wgmma_commit() { async_commit(AsyncKind::Wgmma); }
+inline void wgmma_wait(int n) { async_wait(AsyncKind::Wgmma, n); }
 
 }  // namespace era_sim
