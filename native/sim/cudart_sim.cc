@@ -326,6 +326,16 @@ int max_dynamic_shared_memory(const void* func) {
   return it == r.max_dynamic_smem.end() ? 0 : it->second;
 }
 
+int visible_devices(const char* cuda_visible_devices) {
+  if (!cuda_visible_devices) return 1;
+  const char* p = cuda_visible_devices;
+  while (*p == ' ') ++p;
+  if (*p != '0') return 0;
+  ++p;
+  while (*p == ' ') ++p;
+  return *p == '\0' || *p == ',' ? 1 : 0;
+}
+
 }  // namespace era_sim
 
 // ---- errors --------------------------------------------------------------------------------------
@@ -398,8 +408,8 @@ cudaError_t cudaPeekAtLastError(void) { return static_cast<cudaError_t>(g_last_e
 
 cudaError_t cudaGetDeviceCount(int* count) {
   if (!count) return report(cudaErrorInvalidValue);
-  *count = 1;
-  return cudaSuccess;
+  *count = era_sim::visible_devices(std::getenv("CUDA_VISIBLE_DEVICES"));
+  return *count ? cudaSuccess : report(cudaErrorNoDevice);
 }
 
 cudaError_t cudaSetDevice(int device) {

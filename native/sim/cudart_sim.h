@@ -21,4 +21,10 @@ void record_error(cudaError_t e);
 // 48 KiB default applies). Lets a launcher refuse what real CUDA refuses without the opt-in.
 int max_dynamic_shared_memory(const void* func);
 
+// How many devices a CUDA_VISIBLE_DEVICES value leaves of the simulator's one (device 0): 1 when
+// the variable is unset (null) or its list starts with 0, else 0 (an empty list, or one that
+// starts with anything else, hides it, as the CUDA runtime reads the list). cudaGetDeviceCount
+// then reports cudaErrorNoDevice, so the no-device paths can be tested with the simulator too.
+int visible_devices(const char* cuda_visible_devices);
+
 }  // namespace era_sim

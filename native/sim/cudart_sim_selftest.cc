@@ -58,7 +58,16 @@ size_t used() {
 
 void test_device() {
   std::printf("device queries\n");
-  int n = 0;
+  CHECK(era_sim::visible_devices(nullptr) == 1);
+  CHECK(era_sim::visible_devices("0") == 1 && era_sim::visible_devices(" 0 ,1") == 1);
+  CHECK(era_sim::visible_devices("") == 0 && era_sim::visible_devices("1") == 0);
+  CHECK(era_sim::visible_devices("-1") == 0 && era_sim::visible_devices("00") == 0);
+  CHECK(era_sim::visible_devices("GPU-0") == 0 && era_sim::visible_devices("1,0") == 0);
+  int n = -1;
+  setenv("CUDA_VISIBLE_DEVICES", "", 1);  // hides the device: the count is 0 and an error (also the last error)
+  EXPECT(cudaGetDeviceCount(&n), cudaErrorNoDevice);
+  CHECK(n == 0);
+  unsetenv("CUDA_VISIBLE_DEVICES");  // the rest of this test sees the device
   OK(cudaGetDeviceCount(&n));
   CHECK(n == 1);
   OK(cudaSetDevice(0));
