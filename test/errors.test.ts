@@ -2,7 +2,7 @@ import { expect } from 'chai';
 
 import era, { EraError, type Tensor } from '../lib/index.js';
 import { native } from '../lib/native.js';
-import { describeCuda, hasCuda, libModule, runNode } from './helpers.js';
+import { describeCuda, envWithoutCuda, evalInChild, hasCuda, libModule, runNode } from './helpers.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError | typeof EraError;
 
@@ -178,9 +178,9 @@ describe('bad input gets a clear error naming the argument', () => {
 
 describe('ERA_DEVICE', () => {
   const index = libModule('index');
-  function runWith(device: string): { status: number | null; stderr: string; stdout: string } {
+  function runWith(device: string, env: NodeJS.ProcessEnv = process.env): { status: number | null; stderr: string; stdout: string } {
     const script = `import(${JSON.stringify(index)}).then((m) => console.log(m.defaultDevice())).catch((e) => { console.error(e.constructor.name + ': ' + e.message); process.exitCode = 3; })`;
-    const r = runNode(['-e', script], { env: { ...process.env, ERA_DEVICE: device } });
+    const r = runNode(['-e', script], { env: { ...env, ERA_DEVICE: device } });
     return { status: r.status, stderr: r.stderr, stdout: r.stdout.trim() };
   }
 
@@ -203,6 +203,39 @@ describe('ERA_DEVICE', () => {
       expect(r.status).to.equal(3);
       expect(r.stderr).to.match(/EraError: ERA_DEVICE=cuda but CUDA is not usable/);
     }
+  });
+
+  it('cuda where no device is visible (CUDA_VISIBLE_DEVICES empty) is an error, not a silent fallback', () => {
+    const r = runWith('cuda', envWithoutCuda());
+    expect(r.status).to.equal(3);
+    expect(r.stderr).to.match(/EraError: ERA_DEVICE=cuda but CUDA is not usable/);
+  });
+});
+
+// The same process model as a machine without a GPU, made on any host by hiding the devices
+// (CUDA_VISIBLE_DEVICES empty): a GPU host tests its CPU fallback too.
+describe('with no CUDA device visible', () => {
+  it('the CPU is the default, info() says why CUDA is not usable, and a cuda tensor is ERA_NO_DEVICE naming options.device', () => {
+    const r = evalInChild('index', `(m) => {
+      const era = m.default;
+      let thrown = null;
+      try { era.zeros([2], { device: 'cuda' }); } catch (e) { thrown = { name: e.constructor.name, code: e.code, message: e.message }; }
+      const sum = era.add(era.tensor([1, 2], [2]), era.tensor([3, 4], [2]));
+      const i = era.info();
+      return { thrown, backend: i.backend, available: i.cuda.available, reason: i.cuda.reason, cudaBuild: i.build.cuda, sum: Array.from(sum.toArray()), device: sum.device };
+    }`, envWithoutCuda()) as {
+      thrown: { name: string; code: string; message: string } | null; backend: string; available: boolean; reason: string;
+      cudaBuild: boolean; sum: number[]; device: string;
+    };
+    expect(r.thrown, 'era.zeros on cuda must throw').to.not.equal(null);
+    expect(r.thrown).to.include({ name: 'EraError', code: 'ERA_NO_DEVICE' });
+    expect(r.thrown?.message).to.match(/^Expected .+ for options\.device but received .+/s);
+    expect(r.backend).to.equal('cpu');
+    expect(r.available).to.equal(false);
+    // The CUDA build asked the runtime, which found no device; the CPU build says it has no CUDA.
+    expect(r.reason).to.match(r.cudaBuild ? /no (usable )?CUDA device/ : /.+/);
+    expect(r.sum, 'CPU work after the error').to.deep.equal([4, 6]);
+    expect(r.device).to.equal('cpu');
   });
 });
 

@@ -20,8 +20,9 @@ import { native } from '../lib/native.js';
 import { bf16ToF32, f32ToBf16 } from '../lib/nn/bf16.js';
 import * as nnApi from '../lib/nn/index.js';
 import { matmul, matmulKernel, type Activation, type Precision } from '../lib/nn/functional.js';
-import { EraError } from '../lib/errors.js';
-import { describeCuda, expectThrowsNaming, hasCuda, libModule, randomArray, relativeError, runNode, skipOnSimulator, testSeed } from './helpers.js';
+import {
+  describeCuda, envWithoutCuda, evalInChild, expectThrowsNaming, libModule, randomArray, relativeError, runNode, skipOnSimulator, testSeed,
+} from './helpers.js';
 
 const seed = testSeed();
 
@@ -513,17 +514,21 @@ describeCuda(`matmul on CUDA against the CPU (seed ${seed})`, () => {
 // A child process runs `era info --json` with ERA_CUDA_GEMM set.
 const infoWith = (value: string) => runNode([libModule('cli/era'), 'info', '--json'], { env: { ...process.env, ERA_CUDA_GEMM: value } });
 
+// Run in a child that sees no device (CUDA_VISIBLE_DEVICES empty), so GPU hosts test this too.
 describe('the CUDA GEMM kernel choice without a CUDA device', () => {
-  it('cudaGemmKernels and setCudaGemmKernel throw ERA_NO_DEVICE, naming the call', function () {
-    if (hasCuda) this.skip();
-    for (const [call, name] of [[() => nnApi.cudaGemmKernels(), 'cudaGemmKernels'], [() => nnApi.setCudaGemmKernel('mma'), 'setCudaGemmKernel']] as const) {
-      expect(call).to.throw(EraError, name).with.property('code', 'ERA_NO_DEVICE');
+  it('cudaGemmKernels and setCudaGemmKernel throw ERA_NO_DEVICE, naming the call', () => {
+    const thrown = evalInChild('nn/index', `(nn) => [() => nn.cudaGemmKernels(), () => nn.setCudaGemmKernel('mma')].map((call) => {
+      try { call(); return null; } catch (e) { return { name: e.constructor.name, code: e.code, message: e.message }; }
+    })`, envWithoutCuda()) as ({ name: string; code: string; message: string } | null)[];
+    for (const [i, name] of ['cudaGemmKernels', 'setCudaGemmKernel'].entries()) {
+      expect(thrown[i], name).to.not.equal(null);
+      expect(thrown[i]).to.include({ name: 'EraError', code: 'ERA_NO_DEVICE' });
+      expect(thrown[i]?.message).to.include(name);
     }
   });
 
-  it('ERA_CUDA_GEMM is an error naming the variable', function () {
-    if (hasCuda) this.skip();
-    const r = infoWith('mma');
+  it('ERA_CUDA_GEMM is an error naming the variable', () => {
+    const r = runNode([libModule('cli/era'), 'info', '--json'], { env: envWithoutCuda({ ERA_CUDA_GEMM: 'mma' }) });
     expect(r.status).to.not.equal(0);
     expect(r.stderr).to.include('ERA_CUDA_GEMM (mma) needs a CUDA device');
   });

@@ -37,6 +37,29 @@ export function runNode(args: readonly string[], options: Partial<SpawnSyncOptio
 }
 
 /**
+ * The environment of a child process that sees no CUDA device: CUDA_VISIBLE_DEVICES is empty (the
+ * CUDA runtime, and the simulator, then find none) and ERA_DEVICE is unset. The no-device
+ * behaviour is so tested on GPU hosts as well as on machines without one.
+ */
+export function envWithoutCuda(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CUDA_VISIBLE_DEVICES: '', ...extra };
+  if (!('ERA_DEVICE' in extra)) delete env.ERA_DEVICE;
+  return env;
+}
+
+/**
+ * Runs `body` (the text of an async function of the lib module `module`'s namespace that returns
+ * something JSON can write) in a child process with `env`; returns what it returned, or throws
+ * with the child's stderr.
+ */
+export function evalInChild(module: string, body: string, env: NodeJS.ProcessEnv): unknown {
+  const script = `import(${JSON.stringify(libModule(module))}).then(async (m) => { const f = ${body}; console.log(JSON.stringify(await f(m))); })`;
+  const r = runNode(['-e', script], { env });
+  if (r.status !== 0) throw new Error(`the child exited with ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+}
+
+/**
  * True when the CUDA backend is the CPU simulator (`npm run test:sim`, native/sim/): the kernels
  * run as fibers, thousands of times slower than on a GPU, so the few GPU-sized cases skip there.
  */
