@@ -174,6 +174,13 @@ mkdirSync(path.join(outDir, 'build', 'Release'), { recursive: true });
   closeSync(fd);
   if (r.status !== 0) fail(`xz of the addon failed (${r.error?.message ?? `exit ${r.status}`})`);
 }
+// The native self-tests built beside the addon (test/cpu-threads.test.ts runs them): small enough
+// to ship, so the GPU host's suite runs them rather than skipping them.
+for (const exe of ['era_parallel_selftest', 'era_vector_math_selftest']) {
+  const src = path.join(path.dirname(addon), exe);
+  if (existsSync(src)) copyInto(src, path.join('build', 'Release', exe));
+  else log(`warning: ${exe} is not beside the addon, so its test will skip on the GPU host`);
+}
 copyInto(path.join(root, 'package.json'), 'package.json');
 // Only outputs whose source still exists: stale dist files of deleted tests must not run.
 let jsCount = 0;

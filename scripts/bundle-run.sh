@@ -54,6 +54,7 @@ unxz_once() {
 ensure_node() {
   unxz_once "$HERE/node.xz" "$NODE" || return 1
   unxz_once "$HERE/build/Release/era_cuda.node.xz" "$HERE/build/Release/era_cuda.node" || return 1
+  chmod +x "$HERE"/build/Release/era_*_selftest 2>/dev/null  # in case a copy lost the mode bits
   # Other large runtime files (MuJoCo's wasm, the PNG renderer) listed by the bundler.
   local f
   if [ -f "$HERE/unpack.txt" ]; then
