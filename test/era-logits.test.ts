@@ -213,6 +213,78 @@ function fromBf16(b: number): number {
   return f32[0];
 }
 
+/** A gradient tensor's values (f32, or bf16 widened) as float64. */
+function gradientValues(t: Tensor): Float64Array {
+  const a = t.toArray();
+  return a instanceof Uint16Array ? Float64Array.from(a, fromBf16) : Float64Array.from(a as Float32Array);
+}
+
+// ---- non-finite logits ---------------------------------------------------------------------------
+
+/**
+ * Seven one-token responses of V logits, advantage −1 (scale 1), each row a case of the documented
+ * contract (lib/era/logits.ts): −inf logits (a masked vocabulary) make the entropy NaN but leave the
+ * log-prob and gradient finite; a NaN makes the row's log-prob and gradient NaN.
+ * 0: the first half −inf; 1: −inf but for up to 200 scattered entries; 2: NaN at element 5; 3: NaN in the
+ * last 4 elements; 4: NaN in the first 4; 5: all −inf; 6: finite. Tokens sit on finite entries.
+ */
+function nonFiniteBatch(v: number, s: number, dtype: 'f32' | 'bf16'): Batch & {
+  data: Float32Array | Uint16Array; finiteLogp: boolean[]; reference: (number | null)[];
+} {
+  const r = rng(s);
+  const n = 7;
+  const x = new Float32Array(n * v);
+  for (let i = 0; i < x.length; i++) x[i] = 4 * r() - 2;
+  const row = (t: number) => x.subarray(t * v, (t + 1) * v);
+  row(0).fill(-Infinity, 0, v >> 1);
+  const kept = new Set(Array.from({ length: Math.min(200, v >> 3) }, () => Math.floor(r() * v))); // at most v/8: some stay −inf
+  row(1).forEach((_, i, a) => { if (!kept.has(i)) a[i] = -Infinity; });
+  row(2)[5] = NaN;
+  row(3).fill(NaN, v - 4);
+  row(4).fill(NaN, 0, 4);
+  row(5).fill(-Infinity);
+  const tokens = Int32Array.of(v - 1, Math.min(...kept), 0, 0, v - 1, 0, 1);
+  const bits = dtype === 'bf16' ? Uint16Array.from(x, toBf16) : undefined;
+  if (bits) x.set(Float32Array.from(bits, fromBf16)); // the reference sees the rounded values
+  // log-softmax of the finite entries, in float64
+  const reference = [0, 1, 2, 3, 4, 5, 6].map((t) => {
+    const z = row(t);
+    if (z.some(Number.isNaN) || !z.some(Number.isFinite)) return null;
+    const m = z.reduce((a, b) => Math.max(a, b), -Infinity);
+    const lse = m + Math.log(z.reduce((a, b) => a + Math.exp(b - m), 0));
+    return z[tokens[t]] - lse;
+  });
+  return {
+    n, v, x, tokens, offsets: Int32Array.from({ length: n + 1 }, (_, i) => i), adv: new Float32Array(n).fill(-1), kinds: [],
+    data: bits ?? x, finiteLogp: reference.map((l) => l !== null), reference,
+  };
+}
+
+/** How far from 0 a gradient row's sum may be: Σ|g| <= 2, each entry rounded to f32 or to bf16 (2^-9 relative). */
+const sumTol = (dtype: 'f32' | 'bf16'): number => (dtype === 'bf16' ? 2 * 2 ** -9 : 1e-4);
+
+/** The contract on one device's results for nonFiniteBatch (gradient of Σ log p). */
+function expectNonFiniteContract(b: ReturnType<typeof nonFiniteBatch>, res: LogitsResult, grad: Float64Array, what: string, gradSumTol: number): void {
+  const logp = f64(res.logProbs);
+  const entropy = f64(res.entropy);
+  for (let t = 0; t < b.n; t++) {
+    const g = grad.subarray(t * b.v, (t + 1) * b.v);
+    if (t < 6) expect(entropy[t], `${what} row ${t} entropy`).to.be.NaN;
+    else expect(entropy[t], `${what} row ${t} entropy`).to.be.within(0, Math.log(b.v));
+    if (b.finiteLogp[t]) {
+      expect(logp[t], `${what} row ${t} log p`).to.be.closeTo(b.reference[t] as number, 1e-4 * Math.max(1, Math.abs(b.reference[t] as number)));
+      expect(g.every(Number.isFinite), `${what} row ${t}: a finite gradient`).to.equal(true);
+      // d log p_y / dz = e_y − q: sums to 0, q = 0 on the −inf entries.
+      expect(g.reduce((a, c) => a + c, 0), `${what} row ${t} gradient sum`).to.be.closeTo(0, gradSumTol);
+      const z = b.x.subarray(t * b.v, (t + 1) * b.v);
+      expect(g.every((gi, i) => z[i] !== -Infinity || gi === 0), `${what} row ${t}: no gradient on masked entries`).to.equal(true);
+    } else {
+      expect(logp[t], `${what} row ${t} log p`).to.be.NaN;
+      expect(g.every(Number.isNaN), `${what} row ${t}: a NaN gradient`).to.equal(true);
+    }
+  }
+}
+
 // ---- CPU -----------------------------------------------------------------------------------------
 
 describe(`era.logits CPU (seed ${seed})`, () => {
@@ -440,6 +512,19 @@ describe(`era.logits CPU (seed ${seed})`, () => {
     disposeAll(inp, full, big);
   });
 
+  it('non-finite logits: −inf (a masked vocabulary) leaves log p and its gradient finite, NaN makes them NaN', () => {
+    for (const v of [4099, 64]) {
+      for (const dtype of ['f32', 'bf16'] as const) {
+        const b = nonFiniteBatch(v, seed + v, dtype);
+        const h = inputs(b, 'cpu', b.data, dtype === 'bf16' ? 'bf16' : undefined);
+        const res = logits(h.logits, h.tokens, h.offsets, h.advantages);
+        const grad = logitsBackward(h.logits, h.tokens, h.offsets, h.advantages, cpuT(new Float32Array(b.n).fill(1), [b.n]), { forward: res });
+        expectNonFiniteContract(b, res, gradientValues(grad), `cpu ${dtype} V ${v}`, sumTol(dtype));
+        disposeAll(h, res, grad);
+      }
+    }
+  });
+
   it('top-k ties go to the lower vocabulary index', () => {
     // Row: [5, 4, 4, 4, 1]; top-2 = {0, 1}: token 2 (tied with 1) is outside, token 1 inside.
     const x = Float32Array.of(5, 4, 4, 4, 1, 5, 4, 4, 4, 1);
@@ -650,18 +735,40 @@ describeCuda(`era.logits CUDA vs CPU (seed ${seed})`, () => {
           const gradC = logitsBackward(hc.logits, hc.tokens, hc.offsets, hc.advantages, gc, { ...opts, forward: rc });
           const gradD = logitsBackward(hd.logits, hd.tokens, hd.offsets, hd.advantages, gd, { ...opts, forward: rd, inPlace: true });
           expect(gradD).to.equal(hd.logits);
-          const toF = (t: Tensor): Float64Array => {
-            const a = t.toArray();
-            return a instanceof Uint16Array ? Float64Array.from(a, fromBf16) : Float64Array.from(a as Float32Array);
-          };
           // f32: |c G| <= 2 and q carries ~1e-6 relative error (ex2.approx, f32 exponent), so
           // 1e-5 absolute. bf16 outputs have 8 significant bits: CPU and CUDA may round the same
           // gradient to neighbouring bf16 values (one step = 2^-8 = 0.4% relative), hence 1e-2.
           const gtol = dtype === 'f32' ? { atol: 1e-5, rtol: 1e-4 } : { atol: 1e-5, rtol: 1e-2 };
-          expectClose(mask(toF(gradD), skip, v), mask(toF(gradC), skip, v), { ...gtol, what: 'gradient' });
+          expectClose(mask(gradientValues(gradD), skip, v), mask(gradientValues(gradC), skip, v), { ...gtol, what: 'gradient' });
           disposeAll(hc, hd, gc, gd, rc, rd, gradC);
         });
       }
+    }
+  }
+
+  // Each thread starts its running max at −inf: a thread whose first values are all −inf or NaN
+  // must neither poison the row's sums (−inf − (−inf)) nor drop its NaN when merged.
+  for (const v of [4099, 151936]) {
+    for (const dtype of ['f32', 'bf16'] as const) {
+      it(`non-finite logits (V ${v}, ${dtype}): the documented contract, as on the CPU`, () => {
+        const b = nonFiniteBatch(v, seed + 3 * v, dtype);
+        const results = (['cpu', 'cuda'] as const).map((device) => {
+          const h = inputs(b, device, b.data, dtype === 'bf16' ? 'bf16' : undefined);
+          const res = logits(h.logits, h.tokens, h.offsets, h.advantages);
+          const ones = tensor(new Float32Array(b.n).fill(1), [b.n], { device });
+          const grad = logitsBackward(h.logits, h.tokens, h.offsets, h.advantages, ones, { forward: res });
+          const out = { res, grad: gradientValues(grad) };
+          expectNonFiniteContract(b, res, out.grad, `${device} ${dtype} V ${v}`, sumTol(dtype));
+          disposeAll(h, ones, grad);
+          return out;
+        });
+        // Both met the contract, so their NaNs sit in the same rows: compare the rest.
+        const [c, d] = results;
+        const zeroNaN = (a: Float64Array) => a.map((x) => (Number.isNaN(x) ? 0 : x));
+        expectClose(zeroNaN(f64(d.res.logProbs)), zeroNaN(f64(c.res.logProbs)), { atol: 1e-4, rtol: 1e-4, what: 'logProbs' });
+        expectClose(zeroNaN(d.grad), zeroNaN(c.grad), { atol: 1e-5, rtol: dtype === 'f32' ? 1e-4 : 1e-2, what: 'gradient' });
+        disposeAll(c.res, d.res);
+      });
     }
   }
 
@@ -687,11 +794,7 @@ describeCuda(`era.logits CUDA vs CPU (seed ${seed})`, () => {
       expectClose(f64(rd.logProbs), f64(rc.logProbs), { atol: 1e-4, rtol: 1e-4, what: 'logProbs' });
       const gradC = logitsBackward(hc.logits, hc.tokens, hc.offsets, hc.advantages, gc, { forward: rc });
       const gradD = logitsBackward(viewed, hd.tokens, hd.offsets, hd.advantages, gd, { forward: rd });
-      const toF = (t: Tensor): Float64Array => {
-        const a = t.toArray();
-        return a instanceof Uint16Array ? Float64Array.from(a, fromBf16) : Float64Array.from(a as Float32Array);
-      };
-      expectClose(toF(gradD), toF(gradC), { atol: 1e-5, rtol: dtype === 'f32' ? 1e-4 : 1e-2, what: 'gradient' });
+      expectClose(gradientValues(gradD), gradientValues(gradC), { atol: 1e-5, rtol: dtype === 'f32' ? 1e-4 : 1e-2, what: 'gradient' });
       expect(Array.from(viewed.toArray().subarray(0, 8)), 'the logits are untouched').to.deep.equal(Array.from((bits ?? b.x).subarray(0, 8)));
       disposeAll(hc, hd, gc, gd, rc, rd, gradC, gradD, parent);
     });

@@ -150,9 +150,15 @@ __device__ __forceinline__ void acc_rescale(Acc& a, float new_m, KConsts kc) {
   a.m = new_m;
 }
 
+// What acc_add subtracts: the running max, or 0 while it is still −inf. Only −inf and NaN values
+// arrive then (any other value raises the max first), and with 0 a −inf adds 0 to the sums (NaN
+// to T, as the CPU's Σ p·z gets) and a NaN makes them NaN; −inf − (−inf) would turn a thread's
+// first −inf logits (a masked vocabulary) into NaN sums for the whole row.
+__device__ __forceinline__ float add_base(const Acc& a) { return a.m == -INFINITY ? 0.f : a.m; }
+
 template <bool kTwo>
-__device__ __forceinline__ void acc_add(Acc& a, float x, float inv_t, KConsts kc) {
-  const float d = fmaf(x, inv_t, -a.m);
+__device__ __forceinline__ void acc_add(Acc& a, float x, float inv_t, float base, KConsts kc) {
+  const float d = fmaf(x, inv_t, -base);
   float e, ek, eik;
   scale_factors<kTwo>(d, kc, e, ek, eik);
   a.s1 += e;
@@ -164,11 +170,16 @@ __device__ __forceinline__ void acc_add(Acc& a, float x, float inv_t, KConsts kc
 template <bool kTwo>
 __device__ __forceinline__ Acc acc_combine(const Acc& a, const Acc& b, KConsts kc) {
   Acc r{fmaxf(a.m, b.m), 0.f, 0.f, 0.f, 0.f};
-  if (r.m == -INFINITY) return a;
 #pragma unroll
   for (int side = 0; side < 2; ++side) {
     const Acc& s = side ? b : a;
-    if (s.m == -INFINITY) continue;  // empty side (its sums are zero)
+    if (s.m == -INFINITY) {  // no finite value on this side: its sums are 0, or NaN that must reach the row
+      r.s1 += s.s1;
+      r.t += s.t;
+      r.sk += s.sk;
+      r.sik += s.sik;
+      continue;
+    }
     const float d = s.m - r.m;
     float f1, fk, fik;
     scale_factors<kTwo>(d, kc, f1, fk, fik);
@@ -370,7 +381,7 @@ row_forward_kernel(const T* __restrict__ logits, int v, const int32_t* __restric
   for (int i = threadIdx.x; i < head; i += kRowBlock) {
     const float x = E::to_float(row[i]);
     if (x * inv_t > a.m) acc_rescale<kTwo>(a, x * inv_t, kc);
-    acc_add<kTwo>(a, x, inv_t, kc);
+    acc_add<kTwo>(a, x, inv_t, add_base(a), kc);
   }
   const Raw* body = reinterpret_cast<const Raw*>(row + head);
   const int nvec = (v - head) / W;
@@ -389,10 +400,11 @@ row_forward_kernel(const T* __restrict__ logits, int v, const int32_t* __restric
     }
     // One max test per U*W elements keeps the rescale (rare after the first few) off the hot path.
     if (bm * inv_t > a.m) acc_rescale<kTwo>(a, bm * inv_t, kc);
+    const float base = add_base(a);
 #pragma unroll
     for (int u = 0; u < U; ++u)
 #pragma unroll
-      for (int j = 0; j < W; ++j) acc_add<kTwo>(a, x[u][j], inv_t, kc);
+      for (int j = 0; j < W; ++j) acc_add<kTwo>(a, x[u][j], inv_t, base, kc);
   }
   for (; i < nvec; i += kRowBlock) {
     float x[W];
@@ -401,13 +413,14 @@ row_forward_kernel(const T* __restrict__ logits, int v, const int32_t* __restric
 #pragma unroll
     for (int j = 0; j < W; ++j) bm = fmaxf(bm, x[j]);
     if (bm * inv_t > a.m) acc_rescale<kTwo>(a, bm * inv_t, kc);
+    const float base = add_base(a);
 #pragma unroll
-    for (int j = 0; j < W; ++j) acc_add<kTwo>(a, x[j], inv_t, kc);
+    for (int j = 0; j < W; ++j) acc_add<kTwo>(a, x[j], inv_t, base, kc);
   }
   for (int j = head + nvec * W + threadIdx.x; j < v; j += kRowBlock) {
     const float x = E::to_float(row[j]);
     if (x * inv_t > a.m) acc_rescale<kTwo>(a, x * inv_t, kc);
-    acc_add<kTwo>(a, x, inv_t, kc);
+    acc_add<kTwo>(a, x, inv_t, add_base(a), kc);
   }
   a = block_combine<kTwo>(a, kc);
 
