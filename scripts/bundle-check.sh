@@ -9,7 +9,7 @@
 #        ERA_CUDA_SYNC=1), and beside it SAC+ERA on cartpole-swingup (100k steps,
 #        3 seeds, hidden 512, batch 256, --graph) and a --quick pass of the PyTorch baselines that
 #        only fills torch.compile's caches (its figures are thrown away);
-#     3. alone on the GPU: a short training run for a clean updates/s figure, the PyTorch baselines
+#     3. alone on the GPU: a short one-seed training run for a clean updates/s figure, the PyTorch baselines
 #        of the issue cases, then the era-cuda benches of the same cases;
 #     4. the verdicts (bench/targets.ts: each target, what was measured, met / missed / not measured).
 #     Each stage stops at its share of S and keeps what it wrote; summary.md and runs.tar.gz are
@@ -319,8 +319,9 @@ run_check() {
 
   # --- 3. alone on the GPU --------------------------------------------------------------------
   local probe_time=$(($(left) < 90 ? $(left) : 90))
-  stamp "throughput run: cartpole-swingup ${probe_steps} steps, 3 seeds, alone on the device (up to ${probe_time} s)" | tee -a "$out/train.log"
-  stage "$out/train.log" within "$probe_time" "$NODE" "$HERE/dist/lib/cli/era.js" train sac --task cartpole-swingup --steps "$probe_steps" --seeds 3 \
+  # One seed: each update is then one agent's gradient step at batch 256, the issue's unit.
+  stamp "throughput run: cartpole-swingup ${probe_steps} steps, 1 seed, alone on the device (up to ${probe_time} s)" | tee -a "$out/train.log"
+  stage "$out/train.log" within "$probe_time" "$NODE" "$HERE/dist/lib/cli/era.js" train sac --task cartpole-swingup --steps "$probe_steps" --seeds 1 \
     "${train_size[@]}" "${graph[@]}" --eval-every 1000000 --eval-episodes 1 --checkpoint-every 1000000 --no-save-replay --out "$work/throughput"
   rc=$?
   note_rc "$rc"

@@ -4,9 +4,10 @@
  * side of every threshold, missing and failed cases, and the metrics of training runs written by
  * the real MetricsWriter.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { expect } from 'chai';
 
@@ -16,6 +17,7 @@ import {
   CASE_TARGETS, SAC_UPDATE_CASES, benchTargets, loadBench, tableTargets, targetsMarkdown, trainTargets, trainingRates, type TargetRow,
 } from '../bench/targets.js';
 import { MetricsWriter, type MetricValue } from '../lib/report/metrics.js';
+import { describeCuda, runningFromSource } from './helpers.js';
 
 const ok = (name: string, extra: Partial<CaseResult>): CaseResult => ({ name, bench: 'x', status: 'ok', ...extra });
 const row = (rows: TargetRow[], target: string) => {
@@ -161,7 +163,9 @@ describe('bench targets: issue 5 from training metrics', () => {
   function writeRun(runDir: string, run: Record<string, MetricValue>, events: [string, number, Record<string, MetricValue>][]): void {
     mkdirSync(runDir, { recursive: true });
     const w = new MetricsWriter(path.join(runDir, 'metrics.jsonl'), { append: false });
-    w.write('run', 0, { task: 'cartpole-swingup', seeds: 3, hidden: 512, batchSize: 256, device: 'cuda', warmupSteps: 5000, logEvery: 1000, graph: true, ...run });
+    w.write('run', 0, {
+      task: 'cartpole-swingup', seeds: 3, hidden: 512, batchSize: 256, updatesPerStep: 2, device: 'cuda', warmupSteps: 5000, logEvery: 1000, graph: true, ...run,
+    });
     for (const [kind, step, values] of events) w.write(kind, step, values);
     w.close();
   }
@@ -171,7 +175,7 @@ describe('bench targets: issue 5 from training metrics', () => {
     writeRun(path.join(dir, 'era'), {}, windows([0, 0, 0, 0, 12, 2400, 2500, 2600]));
     const rows = trainTargets(dir);
     // Windows end at steps 1000..8000; those ending at 6000, 7000 and 8000 start at or after step 5000.
-    expect(rows[1].measured).to.equal('2500.0/s (median of 3 windows)');
+    expect(rows[1].measured).to.equal('2500.0/s (median of 3 windows) (one update = one call over all 3 seeds)');
     expect(rows[1].verdict).to.equal('met');
     expect(trainingRates([])).to.deep.equal([]);
   });
@@ -179,7 +183,7 @@ describe('bench targets: issue 5 from training metrics', () => {
   it('judges the return at or before step 100k, over at least 3 seeds', () => {
     writeRun(path.join(dir, 'era'), {}, [['eval', 50_000, { return: 420 }], ['eval', 100_000, { return: 610 }], ['eval', 110_000, { return: 900 }]]);
     const [ret] = trainTargets(dir);
-    expect(ret.measured).to.equal('610.0 at step 100000 (ran to step 110000)');
+    expect(ret.measured).to.equal('610.0 at step 100000 (ran to step 110000, evaluated to 110000)');
     expect(ret.verdict).to.equal('met');
 
     writeRun(path.join(dir, 'era'), {}, [['eval', 100_000, { return: 599.9 }]]);
@@ -188,7 +192,11 @@ describe('bench targets: issue 5 from training metrics', () => {
     // Cut short before step 100k: a low return is not judged, a high one already counts.
     writeRun(path.join(dir, 'era'), {}, [['eval', 50_000, { return: 300 }], ['train', 60_000, { updatesPerSecond: 1 }]]);
     expect(trainTargets(dir)[0].verdict).to.equal('not measured');
-    expect(trainTargets(dir)[0].measured).to.equal('300.0 at step 50000 (ran to step 60000, cut before 100k: not judged)');
+    expect(trainTargets(dir)[0].measured).to.equal('300.0 at step 50000 (ran to step 60000, evaluated to 50000, no evaluation at 100k: not judged)');
+    // The trainer writes step 100000's train line before its evaluation: a run stopped in that
+    // evaluation has the line but not the evaluation, and is not judged either.
+    writeRun(path.join(dir, 'era'), {}, [['eval', 90_000, { return: 490 }], ['train', 100_000, { updatesPerSecond: 1 }]]);
+    expect(trainTargets(dir)[0].verdict).to.equal('not measured');
     writeRun(path.join(dir, 'era'), {}, [['eval', 50_000, { return: 650 }]]);
     expect(trainTargets(dir)[0].verdict).to.equal('met');
 
@@ -199,10 +207,10 @@ describe('bench targets: issue 5 from training metrics', () => {
 
   it('takes updates/s from the run alone on the device where given, and only at batch 256, hidden 512', () => {
     writeRun(path.join(dir, 'full', 'era'), {}, [...windows([900, 900, 900], 6000), ['eval', 100_000, { return: 700 }]]);
-    writeRun(path.join(dir, 'alone', 'era'), {}, windows([2100, 2200, 2300], 6000));
+    writeRun(path.join(dir, 'alone', 'era'), { seeds: 1 }, windows([2100, 2200, 2300], 6000));
     const rows = trainTargets(path.join(dir, 'full'), path.join(dir, 'alone'));
     expect(rows[0].verdict).to.equal('met');
-    expect(rows[1].measured).to.equal('2200.0/s (median of 3 windows)');
+    expect(rows[1].measured).to.equal('2200.0/s (median of 3 windows)'); // one seed: one update is one agent's step
     expect(rows[1].source).to.include('(run alone)');
     expect(rows[1].verdict).to.equal('met');
     expect(trainTargets(path.join(dir, 'full'))[1].verdict).to.equal('missed');
@@ -210,7 +218,10 @@ describe('bench targets: issue 5 from training metrics', () => {
     writeRun(path.join(dir, 'small', 'era'), { hidden: 64 }, windows([5000, 5000], 6000));
     const small = trainTargets(path.join(dir, 'small'))[1];
     expect(small.verdict).to.equal('not measured');
-    expect(small.measured).to.include('not at batch 256 / hidden 512');
+    expect(small.measured).to.include('not at batch 256, hidden 512, 2 updates per step');
+    // More updates per environment step would inflate updates/s: not the reference's setting.
+    writeRun(path.join(dir, 'utd', 'era'), { updatesPerStep: 4 }, windows([5000, 5000], 6000));
+    expect(trainTargets(path.join(dir, 'utd'))[1].verdict).to.equal('not measured');
   });
 
   it('calls a table run met only when both variants reached 200k steps', () => {
@@ -241,5 +252,36 @@ describe('bench harness', () => {
     expect(none.extraBytes).to.equal(undefined);
     expect(none.extraFraction).to.equal(undefined);
     expect(none.synchronizes).to.equal(true);
+  });
+});
+
+// The one GPU run judges the targets by case name, so each target's name must be one the benches
+// give on CUDA, selected by the check's bench filter, and asked of PyTorch where it is compared
+// (scripts/bundle-check.sh; check.sh at the root of the GPU bundle). On CUDA (the simulator in CI)
+// because the benches name some cases after the device they run on.
+describeCuda('bench targets: the case names the GPU check will see', () => {
+  it('every target case is a CUDA bench case that BENCH_FILTER selects, and BASE_FILTER asks PyTorch for it', async () => {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const ext = runningFromSource ? '.bench.ts' : '.bench.js';
+    const benchOf = new Map<string, string>();
+    for (const f of readdirSync(path.join(here, '..', 'bench')).filter((x) => x.endsWith(ext))) {
+      const mod = (await import(pathToFileURL(path.join(here, '..', 'bench', f)).href)) as { benches: { name: string }[] };
+      for (const c of mod.benches) benchOf.set(c.name, f.slice(0, -ext.length));
+    }
+    const root = path.resolve(here, runningFromSource ? '..' : '../..');
+    const script = [path.join(root, 'scripts', 'bundle-check.sh'), path.join(root, 'check.sh')].find((f) => existsSync(f));
+    expect(script, 'the check script').to.be.a('string');
+    const text = readFileSync(script as string, 'utf8');
+    const filter = (name: string) => filterTerms(new RegExp(`^${name}='([^']*)'$`, 'm').exec(text)?.[1]);
+    const [bench, base] = [filter('BENCH_FILTER'), filter('BASE_FILTER')];
+    expect(bench.length && base.length, 'both filters found').to.be.greaterThan(0);
+    const wanted = [...CASE_TARGETS.map((t) => ({ name: t.name, torch: t.againstPyTorch === true })), ...SAC_UPDATE_CASES.map((name) => ({ name, torch: false }))];
+    for (const { name, torch } of wanted) {
+      expect(benchOf.has(name), `'${name}' is a CUDA bench case`).to.equal(true);
+      expect(matchesFilter(bench, name, benchOf.get(name) ?? ''), `BENCH_FILTER selects '${name}'`).to.equal(true);
+      if (torch) expect(matchesFilter(base, name), `BASE_FILTER selects '${name}'`).to.equal(true);
+    }
+    // The SAC update row compares with PyTorch's f32 update.
+    expect(matchesFilter(base, SAC_UPDATE_CASES[0]), 'BASE_FILTER selects the f32 SAC update').to.equal(true);
   });
 });
