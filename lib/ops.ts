@@ -7,6 +7,17 @@ import { empty, tensorArg, type Tensor } from './tensor.js';
 import { finiteNumber, plainObject, typeError } from './validate.js';
 
 // options.out of an element-wise op: a tensor like the input (dtype, device, shape), or a new one.
+/** Runs the native op; a tensor outArg made for it is disposed if the op throws. */
+function into(out: Tensor, fresh: boolean, op: () => void): Tensor {
+  try {
+    op();
+  } catch (err) {
+    if (fresh) out.dispose();
+    throw err;
+  }
+  return out;
+}
+
 function outArg(value: unknown, like: Tensor, likeName: string): Tensor {
   if (value === undefined) return empty(like.shape, { dtype: like.dtype, device: like.device });
   const out = tensorArg(value, 'options.out');
@@ -47,8 +58,7 @@ export function add(a: Tensor, b: Tensor, options?: { alpha?: number; out?: Tens
   const o = plainObject(options, 'options');
   const alpha = o.alpha === undefined ? 1 : finiteNumber(o.alpha, 'options.alpha');
   const out = outArg(o.out, a, 'a');
-  native().add(out.handle, a.handle, b.handle, alpha);
-  return out;
+  return into(out, o.out === undefined, () => native().add(out.handle, a.handle, b.handle, alpha));
 }
 
 /** alpha * x, element-wise (f32). */
@@ -58,8 +68,7 @@ export function scale(x: Tensor, alpha: number, options?: { out?: Tensor }): Ten
   finiteNumber(alpha, 'alpha');
   const o = plainObject(options, 'options');
   const out = outArg(o.out, x, 'x');
-  native().scale(out.handle, x.handle, alpha);
-  return out;
+  return into(out, o.out === undefined, () => native().scale(out.handle, x.handle, alpha));
 }
 
 /** exp(x), element-wise (f32; out may be x): within 2 ulp of the exact value on CPU and CUDA. */
@@ -67,6 +76,5 @@ export function exp(x: Tensor, options?: { out?: Tensor }): Tensor {
   tensorArg(x, 'x', ['f32']);
   const o = plainObject(options, 'options');
   const out = outArg(o.out, x, 'x');
-  native().exp(out.handle, x.handle);
-  return out;
+  return into(out, o.out === undefined, () => native().exp(out.handle, x.handle));
 }

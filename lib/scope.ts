@@ -1,11 +1,34 @@
 /**
  * era.scope(fn): tensors created while fn runs are disposed when it returns or throws, except the
- * ones it returns (directly, or inside arrays and plain objects) and the ones passed to keep().
- * Like tf.tidy, fn must be synchronous: an async function would let the scope close too early.
+ * ones it returns (directly, or inside arrays and plain objects, at any depth) and the ones passed
+ * to keep(). A returned view keeps the tensor it views (made in the scope) alive: that tensor is
+ * disposed with the last returned view of it, or by an enclosing scope. Like tf.tidy, fn must be
+ * synchronous: an async function would let the scope close too early.
  */
 import type { Tensor } from './tensor.js';
 
 const stack: Set<Tensor>[] = [];
+
+/** What scope() reads of a tensor: `base` is the tensor a view shares memory with. */
+type ScopedTensor = Tensor & { readonly base?: Tensor };
+
+// Tensors kept alive only for views a scope returned: each view's base, and how many such views
+// hold it. The base is disposed with the last of them (viewDisposed).
+const heldBase = new WeakMap<Tensor, Tensor>();
+const holders = new WeakMap<Tensor, number>();
+
+/** Called when a view is disposed: drops its hold on its base. */
+export function viewDisposed(view: Tensor): void {
+  const base = heldBase.get(view);
+  if (!base) return;
+  heldBase.delete(view);
+  const n = (holders.get(base) ?? 1) - 1;
+  if (n > 0) holders.set(base, n);
+  else {
+    holders.delete(base);
+    base.dispose();
+  }
+}
 
 /** Called by every new tensor: the innermost open scope adopts it. */
 export function adopt(t: Tensor): void {
@@ -23,14 +46,16 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-function collect(value: unknown, out: Set<unknown>, depth = 0): void {
-  if (value === null || typeof value !== 'object' || depth > 4) return;
+/** The tensors in a returned value: itself, or inside arrays and plain objects (each visited once). */
+function collect(value: unknown, out: Set<Tensor>, seen = new Set<object>()): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
   if ((value as { isEraTensor?: boolean }).isEraTensor === true) {
-    out.add(value);
+    out.add(value as Tensor);
     return;
   }
-  if (Array.isArray(value)) for (const v of value) collect(v, out, depth + 1);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, depth + 1);
+  if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, seen);
 }
 
 export function scope<T>(fn: () => T): T {
@@ -42,17 +67,26 @@ export function scope<T>(fn: () => T): T {
   try {
     result = fn();
     if (result instanceof Promise) {
+      // Its tensors are disposed below: the rejection that follows must not go unhandled.
+      result.catch(() => {});
       throw new TypeError('Expected a synchronous function for fn but received an async function (scope() cannot wait for it)');
     }
     ok = true;
     return result;
   } finally {
     stack.pop();
-    const kept = new Set<unknown>();
+    const kept = new Set<Tensor>();
     if (ok) collect(result, kept);
+    // A returned view of a tensor made here keeps that tensor (its memory) until the view goes.
+    for (const t of [...kept]) {
+      const base = (t as ScopedTensor).base;
+      if (base === undefined || !own.has(base) || kept.has(base) || heldBase.has(t)) continue;
+      heldBase.set(t, base);
+      holders.set(base, (holders.get(base) ?? 0) + 1);
+    }
     const parent = stack[stack.length - 1];
     for (const t of own) {
-      if (kept.has(t)) parent?.add(t);
+      if (kept.has(t) || holders.has(t)) parent?.add(t);
       else t.dispose();
     }
   }

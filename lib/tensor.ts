@@ -11,7 +11,8 @@
 import { resolveDevice, type Device } from './device.js';
 import { EraError } from './errors.js';
 import { DEVICE_CODE, DTYPE_CODE, native, type HostArray, type NativeTensor } from './native.js';
-import { adopt, release } from './scope.js';
+import { toBf16Bits } from './nn/bf16.js';
+import { adopt, release, viewDisposed } from './scope.js';
 import { describe, integer, numel, oneOf, plainObject, rangeError, shape as checkShape, typeError } from './validate.js';
 
 export type DType = 'f32' | 'i32' | 'bf16';
@@ -48,14 +49,17 @@ export class Tensor implements Disposable {
   readonly isEraTensor = true;
   /** @internal The native handle; pass tensors, not handles, to the public API. */
   readonly handle: NativeTensor;
+  /** @internal For a view: the tensor that owns its memory (era.scope keeps it for a returned view). */
+  readonly base?: Tensor;
 
   /** @internal Use era.tensor(), era.empty() and friends. */
-  constructor(handle: NativeTensor, shape: readonly number[], dtype: DType, device: Device) {
+  constructor(handle: NativeTensor, shape: readonly number[], dtype: DType, device: Device, base?: Tensor) {
     this.handle = handle;
     this.shape = Object.freeze(shape.slice());
     this.dtype = dtype;
     this.device = device;
     this.size = numel(shape);
+    if (base) this.base = base;
     adopt(this);
   }
 
@@ -71,6 +75,7 @@ export class Tensor implements Disposable {
     if (lent.has(this) || this.handle.isDisposed()) return;
     this.handle.dispose();
     release(this);
+    if (this.base) viewDisposed(this);
   }
 
   [Symbol.dispose](): void {
@@ -113,7 +118,10 @@ export class Tensor implements Disposable {
   fill(value: number): this {
     assertLive(this, 'tensor');
     if (typeof value !== 'number') throw typeError('a number', 'value', value);
-    native().fill(this.handle, value);
+    // The fill kernels write 32-bit elements: a bf16 tensor gets its bits (rounded to nearest
+    // even) written from the host instead.
+    if (this.dtype === 'bf16') this.handle.write(new Uint16Array(this.size).fill(toBf16Bits(value)));
+    else native().fill(this.handle, value);
     return this;
   }
 
@@ -121,7 +129,12 @@ export class Tensor implements Disposable {
   to(device?: Device): Tensor {
     assertLive(this, 'tensor');
     const out = empty(this.shape, { dtype: this.dtype, device: device ?? this.device });
-    native().copy(out.handle, this.handle);
+    try {
+      native().copy(out.handle, this.handle);
+    } catch (err) {
+      out.dispose(); // a refused copy (inside a graph capture, a detached buffer) leaves nothing behind
+      throw err;
+    }
     return out;
   }
 
@@ -152,7 +165,7 @@ export class Tensor implements Disposable {
     }
     const Ctor = native().NativeTensor as unknown as ViewConstructor;
     const handle = new Ctor(DTYPE_CODE[this.dtype], DEVICE_CODE[this.device], dims, null, this.handle, offset);
-    return new Tensor(handle, dims, this.dtype, this.device);
+    return new Tensor(handle, dims, this.dtype, this.device, this.base ?? this);
   }
 
   /** Rows [start, end) along the first dimension (end defaults to all of them): a view. */

@@ -43,7 +43,78 @@ function freedByGcWithoutYielding(device: 'cpu' | 'cuda'): void {
   expect(after.bytes).to.equal(before.bytes);
 }
 
+/** A CPU tensor whose ArrayBuffer was transferred away: the native side refuses to touch it. */
+function detachedCpuTensor(): ReturnType<typeof era.tensor> {
+  const buf = new Float32Array([1, 2, 3, 4]);
+  const t = era.tensor(buf, [4], { device: 'cpu' });
+  structuredClone(buf.buffer, { transfer: [buf.buffer] });
+  return t;
+}
+
+/** What scopes keep, and that failed ops leave nothing behind, on one device. */
+function scopeSuite(device: 'cpu' | 'cuda'): void {
+  const counts = () => { const m = era.memory(); return [m.cpu.tensors, m.cpu.bytes, m.cuda.tensors, m.cuda.bytes]; };
+
+  it('a view returned from a scope keeps the tensor it views, which goes with the last such view', () => {
+    const before = counts();
+    const v = era.scope(() => era.ones([2, 2], { device }).reshape([4]));
+    expect(v.disposed).to.equal(false);
+    expect(Array.from(v.toArray())).to.deep.equal([1, 1, 1, 1]);
+    v.dispose();
+    expect(counts()).to.deep.equal(before);
+    // two views of one tensor, through two nested scopes
+    const [a, b] = era.scope(() => era.scope(() => {
+      const t = era.full([4], 2, { device });
+      return [t.view(0, [2]), t.slice(2)];
+    }));
+    a.dispose();
+    expect(Array.from(b.toArray()), 'the other view still reads').to.deep.equal([2, 2]);
+    b.dispose();
+    expect(counts()).to.deep.equal(before);
+    // an enclosing scope that does not return the view disposes both
+    era.scope(() => {
+      const inner = era.scope(() => era.zeros([6], { device }).reshape([2, 3]));
+      expect(inner.disposed).to.equal(false);
+    });
+    expect(counts()).to.deep.equal(before);
+  });
+
+  it('a scope finds the tensors it returns at any depth', () => {
+    const before = counts();
+    const r = era.scope(() => ({ a: { b: { c: { d: { e: [era.ones([1], { device })] } } } } }));
+    expect(r.a.b.c.d.e[0].disposed).to.equal(false);
+    r.a.b.c.d.e[0].dispose();
+    expect(counts()).to.deep.equal(before);
+  });
+
+  it('a copy or element-wise op that fails leaves no new tensor behind', () => {
+    const dead = detachedCpuTensor();
+    const before = counts();
+    expect(() => dead.to(device)).to.throw();
+    expect(() => era.add(dead, dead)).to.throw();
+    expect(() => era.scale(dead, 2)).to.throw();
+    expect(() => era.exp(dead)).to.throw();
+    expect(counts()).to.deep.equal(before);
+    dead.dispose();
+  });
+}
+
 describe('memory accounting', () => {
+  scopeSuite('cpu');
+
+  it('an async function given to scope is a TypeError, and its later rejection does not crash the process', () => {
+    const script = `import(${JSON.stringify(libModule('index'))}).then(async ({ default: era }) => {
+      try {
+        era.scope(async () => { const x = era.ones([2], { device: 'cpu' }); await null; x.toArray(); });
+      } catch (e) { console.log(e.constructor.name); }
+      await new Promise((r) => setTimeout(r, 20));
+      console.log('alive');
+    })`;
+    const r = runNode(['-e', script]);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout.trim().split('\n')).to.deep.equal(['TypeError', 'alive']);
+  });
+
   it('tensors left undisposed are freed by a garbage collection, with no turn of the event loop', () => {
     freedByGcWithoutYielding('cpu');
   });
@@ -116,6 +187,8 @@ describe('memory accounting', () => {
 });
 
 describeCuda('cuda memory accounting', () => {
+  scopeSuite('cuda');
+
   it('cuda tensors left undisposed are freed by a garbage collection, with no turn of the event loop', () => {
     freedByGcWithoutYielding('cuda');
   });

@@ -103,7 +103,27 @@ describe('tensors on the cpu', () => {
   });
 });
 
+/** zeros, ones and full make bf16 tensors too (the value rounded to nearest even). */
+function bf16Fills(device: 'cpu' | 'cuda'): void {
+  it('zeros, ones and full make bf16 tensors (the value rounded to bf16)', () => {
+    era.scope(() => {
+      expect(Array.from(era.zeros([3], { dtype: 'bf16', device }).toArray())).to.deep.equal([0, 0, 0]);
+      expect(Array.from(era.ones([2], { dtype: 'bf16', device }).toArray())).to.deep.equal([0x3f80, 0x3f80]);
+      // 1 + 2^-8 is halfway between bf16 neighbours 1 and 1 + 2^-7: it rounds to even (1).
+      expect(Array.from(era.full([2], 1 + 2 ** -8, { dtype: 'bf16', device }).toArray())).to.deep.equal([0x3f80, 0x3f80]);
+      expect(Array.from(era.full([1], -1.5, { dtype: 'bf16', device }).toArray())).to.deep.equal([0xbfc0]);
+      const t = era.empty([5], { dtype: 'bf16', device }).fill(2);
+      expect(t.dtype).to.equal('bf16');
+      expect(Array.from(t.toArray())).to.deep.equal(new Array(5).fill(0x4000));
+    });
+  });
+}
+
+describe('bf16 fills on the cpu', () => bf16Fills('cpu'));
+
 describeCuda('tensors on cuda', () => {
+  bf16Fills('cuda');
+
   const sizes = [1, 3, 7, 1000, 1003, 4097, 1 << 20, (1 << 22) + 5];
 
   it('round-trips data through the pinned staging path (odd and large sizes)', () => {
