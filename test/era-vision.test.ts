@@ -187,6 +187,14 @@ describe(`era.softmax (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
       const x = new Float32Array(10).fill(-60);
       x[3] = 60;
       expect(softmaxEntropy(f64(softmax(cpu(x, [1, 10])))).h).to.be.closeTo(entropyFloor(10), 1e-5);
+      // At τ = e, s + b may round past 1/e (u < 0 by an ulp): the floor clamps u at 0, as the kernels do.
+      for (const c of [10, 1000, 4099]) {
+        const hot = new Float32Array(c).fill(-60);
+        hot[0] = 60;
+        const floor = entropyFloor(c, { tau: Math.E });
+        expect(floor, `C = ${c}, tau = e`).to.be.a('number').and.not.NaN;
+        expect(softmaxEntropy(f64(softmax(cpu(hot, [1, c]), { tau: Math.E }))).h).to.be.closeTo(floor, 1e-5);
+      }
     });
 
     for (const [n, scale] of [[10, 1], [10, 8], [10, 40], [1000, 3], [1000, 30], [2, 10]] as const) {
@@ -298,6 +306,10 @@ describe(`era.softmax (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
       throwsNaming(() => softmax(x(), { minEntropy: 2.25 }), RangeError, 'options.minEntropy');
       throwsNaming(() => softmax(cpu(new Float32Array(4), [2, 2]), { minEntropy: 0.7 }), RangeError, 'options.minEntropy');
       throwsNaming(() => softmax(x(), { mode: 'reference', tau: 3 }), RangeError, 'options.tau');
+      // At the reference's own bound b = 0: h = s·p then reaches 0 (ln 0) when a probability
+      // underflows in f32, so it is refused; past τ = 1e30, ln τ/τ is too small for f32.
+      throwsNaming(() => softmax(x(), { tau: 1.5, minEntropy: 1 + Math.log(Math.log(1.5) / 1.5) }), RangeError, 'options.minEntropy', /2\^-126/);
+      throwsNaming(() => softmax(x(), { tau: 1e31 }), RangeError, 'options.tau', /1e\+30/);
       throwsNaming(() => softmax(x(), { mode: 'exact' as 'paper' }), RangeError, 'options.mode');
       throwsNaming(() => softmaxCrossEntropy(x(), y(), { labelSmoothing: 1 }), RangeError, 'options.labelSmoothing');
       throwsNaming(() => softmaxCrossEntropy(x(), y(), { labelSmoothing: -0.1 }), RangeError, 'options.labelSmoothing');
@@ -340,6 +352,8 @@ describe(`era.softmax (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
       throwsNaming(() => n.eraSoftmaxForward(out.handle, x().handle, -1, 4), RangeError, 'options.minEntropy');
       throwsNaming(() => n.eraSoftmaxForward(out.handle, x().handle, 0.6, 0.5), RangeError, 'options.tau');
       throwsNaming(() => n.eraSoftmaxForward(out.handle, x().handle, 0.6, NaN), RangeError, 'options.tau');
+      throwsNaming(() => n.eraSoftmaxForward(out.handle, x().handle, 0.6, 1e31), RangeError, 'options.tau');
+      throwsNaming(() => n.eraSoftmaxForward(out.handle, x().handle, 1 + Math.log(Math.log(1.5) / 1.5), 1.5), RangeError, 'options.minEntropy', /2\^-126/);
       throwsNaming(() => n.eraSoftmaxForward(out.handle, cpu(new Float32Array(2), [2, 1]).handle, 0.6, 4), RangeError, 'logits');
       throwsNaming(() => n.eraSoftmaxForward(empty([2, 9], { device: 'cpu' }).handle, x().handle, 0.6, 4), RangeError, 'out');
       throwsNaming(() => n.eraSoftmaxBackward(out.handle, x().handle, empty([2, 9], { device: 'cpu' }).handle, 0.6, 4), RangeError, 'gradOut');

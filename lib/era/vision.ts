@@ -17,8 +17,10 @@
  * Options are checked as the reference's assert does (minEntropy ≥ 1 + ln(ln τ/τ) ≈ −0.0597 for
  * τ = 4, i.e. b ≥ 0) plus an upper bound the reference does not check: minEntropy <
  * 1 + ln(C·ln τ/τ) (≈ ln C − 0.0597), where the slope s reaches 0. Above it the activation would
- * reverse the class order, or for small C leave the W₋₁ branch (NaN). τ must be > 1 (u_b > 0);
- * at τ = e a one-hot row reaches u = 0, where the gradient is infinite.
+ * reverse the class order, or for small C leave the W₋₁ branch (NaN). Both bounds are open: b and
+ * s must be normal f32 numbers (≥ 2^−126), since b = 0 would send h to 0 (ln 0) when a probability
+ * underflows. τ must be in (1, 1e30] (u_b > 0, and not too small for f32); at τ = e a one-hot row
+ * reaches u = 0, where the gradient is infinite.
  *
  * `mode`: 'paper' and 'reference' compute the same thing here. The README form's max(·, 0) is
  * inert because the assert guarantees b ≥ 0, and the dead `x − max(x)` line changes nothing; the
@@ -62,6 +64,10 @@ interface VisionNativeApi {
 const api = (): VisionNativeApi => native() as unknown as VisionNativeApi;
 
 export const VISION_DEFAULTS = Object.freeze({ minEntropy: 0.6, tau: 4, labelSmoothing: 0, mode: 'paper' as EraMode });
+/** The largest τ taken: ln τ/τ (≈ 7e−29 there) stays far inside f32's normal range. */
+const TAU_MAX = 1e30;
+/** 2^−126, the smallest normal f32. */
+const F32_NORMAL_MIN = 2 ** -126;
 
 export interface VisionParams {
   minEntropy: number;
@@ -76,20 +82,26 @@ export function visionParams(classes: number, options?: VisionOptions): VisionPa
   const o = plainObject(options, 'options');
   const mode = o.mode === undefined ? VISION_DEFAULTS.mode : oneOf(o.mode, ['paper', 'reference'] as const, 'options.mode');
   const tau = o.tau === undefined ? VISION_DEFAULTS.tau : finiteNumber(o.tau, 'options.tau');
-  if (!(tau > 1)) throw rangeError('a number greater than 1', 'options.tau', tau);
+  if (!(tau > 1 && tau <= TAU_MAX)) throw rangeError(`a number in (1, ${TAU_MAX}] (beyond it ln tau / tau is too small for f32 kernels)`, 'options.tau', tau);
   if (mode === 'reference' && tau !== 4) throw rangeError("4 (mode 'reference' fixes tau = 4, as the released code does)", 'options.tau', tau);
   const minEntropy = o.minEntropy === undefined ? VISION_DEFAULTS.minEntropy : finiteNumber(o.minEntropy, 'options.minEntropy');
   const ub = Math.log(tau) / tau;
   const ch = Math.exp(minEntropy - 1);
-  if (!(ch >= ub) || !(ch < classes * ub)) {
+  // b = (C_H − u_b)/(C − 1) and s = (C u_b − C_H)/(C − 1) must be normal f32 numbers (the CUDA
+  // kernels compute in f32): a b of 0 (the reference's bound itself) lets h = s·p + b reach 0, so
+  // ln 0, when a probability underflows; an s of 0 flattens the activation.
+  const sCoef = (classes * ub - ch) / (classes - 1);
+  const bCoef = (ch - ub) / (classes - 1);
+  if (!(bCoef >= F32_NORMAL_MIN) || !(sCoef >= F32_NORMAL_MIN)) {
     const lo = 1 + Math.log(ub);
     const hi = 1 + Math.log(classes * ub);
     throw rangeError(
-      `a number in [${lo.toPrecision(9)}, ${hi.toPrecision(9)}) (1 + ln(ln tau / tau) <= minEntropy < 1 + ln(C ln tau / tau), C = ${classes}, tau = ${tau})`,
+      `a number in (${lo.toPrecision(9)}, ${hi.toPrecision(9)}) (1 + ln(ln tau / tau) < minEntropy < 1 + ln(C ln tau / tau), C = ${classes}, tau = ${tau}, ` +
+      'with slope and intercept at least 2^-126)',
       'options.minEntropy', minEntropy,
     );
   }
-  return { minEntropy, tau, s: (classes * ub - ch) / (classes - 1), b: (ch - ub) / (classes - 1) };
+  return { minEntropy, tau, s: sCoef, b: bCoef };
 }
 
 const cols = (logits: Tensor): number => matrixCols(logits, 'logits', '[B, C]', 2, 'at least 2 classes (C >= 2)');
@@ -169,7 +181,7 @@ export function entropyFloor(classes: number, options?: Omit<VisionOptions, 'out
   integer(classes, 'classes', 2);
   const { s, b } = visionParams(classes, options);
   const z = (h: number): number => {
-    const u = -1 - Math.log(h);
+    const u = Math.max(0, -1 - Math.log(h)); // as the kernels: at τ = e, s + b may round past 1/e
     return -1 - Math.sqrt(2 * u) - 0.75 * u;
   };
   // out_0 = z(s + b) - z(b) for the hot class, 0 for the others.

@@ -40,19 +40,23 @@ void check_output(const TensorView& t, const TensorView& logits, const char* nam
 
 VisionCoeffs era_vision_coeffs(const VisionParams& p, int64_t n) {
   require_finite(p.tau, "options.tau");
-  // tau <= 1 gives u_b <= 0: no lower branch of W to land on.
-  if (!(p.tau > 1)) throw_range("a number greater than 1", "options.tau", num(p.tau));
+  // tau <= 1 gives u_b <= 0: no lower branch of W to land on; past 1e30 u_b is too small for f32.
+  if (!(p.tau > 1 && p.tau <= 1e30))
+    throw_range("a number in (1, 1e+30] (beyond it ln tau / tau is too small for f32 kernels)", "options.tau", num(p.tau));
   require_finite(p.min_entropy, "options.minEntropy");
-  const double ub = std::log(p.tau) / p.tau;
-  const double lo = 1.0 + std::log(ub);
-  const double hi = 1.0 + std::log(static_cast<double>(n) * ub);
-  const double ch = std::exp(p.min_entropy - 1.0);
-  if (!(ch >= ub) || !(ch < static_cast<double>(n) * ub))
-    throw_range("a number in [" + num(lo) + ", " + num(hi) + ") (1 + ln(ln tau / tau) <= minEntropy < 1 + ln(C ln tau / tau), C = " +
-                    std::to_string(n) + ", tau = " + num(p.tau) + ")",
-                "options.minEntropy", num(p.min_entropy));
   const double nd = static_cast<double>(n);
-  return {(nd * ub - ch) / (nd - 1.0), (ch - ub) / (nd - 1.0)};
+  const double ub = std::log(p.tau) / p.tau;
+  // b and s must be normal f32 numbers (the CUDA kernels compute in f32; b = 0, the reference's
+  // own bound, lets h reach 0, so ln 0, when a probability underflows).
+  const double ch = std::exp(p.min_entropy - 1.0);
+  const double s = (nd * ub - ch) / (nd - 1.0), b = (ch - ub) / (nd - 1.0);
+  const double f32_normal_min = std::ldexp(1.0, -126);
+  if (!(b >= f32_normal_min) || !(s >= f32_normal_min))
+    throw_range("a number in (" + num(1.0 + std::log(ub)) + ", " + num(1.0 + std::log(nd * ub)) +
+                    ") (1 + ln(ln tau / tau) < minEntropy < 1 + ln(C ln tau / tau), C = " + std::to_string(n) +
+                    ", tau = " + num(p.tau) + ", with slope and intercept at least 2^-126)",
+                "options.minEntropy", num(p.min_entropy));
+  return {s, b};
 }
 
 void era_vision_forward(const TensorView& out, const TensorView& logits, const VisionParams& p) {
