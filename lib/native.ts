@@ -58,6 +58,8 @@ export interface NativeMemory {
     deviceAllocations: number;
     cacheHits: number;
   };
+  /** The bytes V8 counts as external memory (the process's; each live CUDA tensor reports its bytes). */
+  v8ExternalBytes: number;
 }
 
 export interface NativeApi {

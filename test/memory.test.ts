@@ -189,6 +189,19 @@ describe('memory accounting', () => {
 describeCuda('cuda memory accounting', () => {
   scopeSuite('cuda');
 
+  it('V8 is told of the device bytes when a collection frees them, as when dispose() does', () => {
+    // Each CUDA tensor reports its bytes to V8 as external memory (it steers when V8 collects).
+    collectGarbage();
+    const before = era.memory().v8ExternalBytes;
+    let held = Array.from({ length: 20 }, () => era.empty([1 << 20], { device: 'cuda' })); // 4 MiB each
+    expect(era.memory().v8ExternalBytes - before, 'while alive (other external memory moves a little)').to.be.at.least(76 << 20);
+    held = []; // dropped, not disposed
+    expect(held).to.have.length(0);
+    collectGarbage();
+    collectGarbage();
+    expect(era.memory().v8ExternalBytes - before, 'external bytes left after the 80 MiB were collected').to.be.below(8 << 20);
+  });
+
   it('cuda tensors left undisposed are freed by a garbage collection, with no turn of the event loop', () => {
     freedByGcWithoutYielding('cuda');
   });

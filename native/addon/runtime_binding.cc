@@ -70,6 +70,11 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
   cuda.Set("cacheHits", static_cast<double>(s.cache_hits));
   out.Set("cpu", cpu);
   out.Set("cuda", cuda);
+  // What V8 counts as external memory (the whole process's; CUDA tensors report their bytes):
+  // a change of 0 returns the current total.
+  int64_t external = 0;
+  napi_adjust_external_memory(env, 0, &external);
+  out.Set("v8ExternalBytes", static_cast<double>(external));
   return out;
 }
 

@@ -202,7 +202,16 @@ Napi::TypedArray NativeTensor::NewHostArray(Napi::Env env) const {
   return Napi::Float32Array::New(env, n);
 }
 
-NativeTensor::~NativeTensor() { Release(); }
+NativeTensor::~NativeTensor() {
+  // Collected without dispose() (a GC finalizer): hand back to V8 the bytes Construct reported, or
+  // its count of external memory only grows. napi_adjust_external_memory takes a basic env, so a
+  // finalizer may call it.
+  if (!disposed_ && device_ptr_) {
+    int64_t adjusted = 0;
+    napi_adjust_external_memory(Env(), -static_cast<int64_t>(desc_.bytes()), &adjusted);
+  }
+  Release();
+}
 
 void NativeTensor::Release() {
   if (disposed_) return;
@@ -220,7 +229,6 @@ void NativeTensor::Release() {
   if (device_ptr_) {
     cuda_rt::device_free(device_ptr_);
     device_ptr_ = nullptr;
-    // From a GC finalizer Env() may be going away; only adjust V8's count from a live call.
   }
   if (!host_.IsEmpty()) host_.Reset();
 }
