@@ -4,7 +4,8 @@
  *
  * - `Adam` / `AdamW` (optax semantics): m = β1 m + (1 − β1) g; v = β2 v + (1 − β2) g²;
  *   p −= lr · (m̂ / (sqrt(v̂) + eps) + weightDecay · p) with m̂ = m / (1 − β1^t),
- *   v̂ = v / (1 − β2^t). AdamW's weight decay is decoupled (`p −= lr · wd · p`); Adam has none.
+ *   v̂ = v / (1 − β2^t). Weight decay is decoupled (`p −= lr · wd · p`, not an L2 term added to
+ *   g as torch.optim.Adam's is): AdamW defaults it to 1e-4 (optax), Adam to 0.
  * - `SGD` with momentum and Nesterov (optax / PyTorch with dampening 0): g' = g + wd · p;
  *   buf = μ buf + g'; p −= lr · (nesterov ? g' + μ buf : buf).
  * - `clipGradNorm`: scales every block by (norm < maxNorm ? 1 : maxNorm / norm), the norm being
@@ -194,8 +195,9 @@ export class Adam implements Disposable {
    * as well, or the bias corrections will not match the moments).
    */
   restoreStepCount(step: number): void {
-    this.#step = integer(step, 'step', 0);
-    this.stepCounter?.fill(this.#step);
+    const n = integer(step, 'step', 0, 2 ** 31 - 1); // the device counter is an i32
+    this.stepCounter?.fill(n);
+    this.#step = n;
   }
 
   dispose(): void {
