@@ -176,6 +176,29 @@ describe('bad input gets a clear error naming the argument', () => {
   });
 });
 
+describe('the native layer and JS that runs while it reads its arguments', () => {
+  it('an array of tensors is read whole before any memory is used: an accessor that detaches a buffer is caught', () => {
+    const buf = new Float32Array([3, 4]);
+    const t0 = era.tensor(buf, [2], { device: 'cpu' });
+    const t1 = era.tensor([0, 0], [2], { device: 'cpu' });
+    const norm = era.zeros([1], { device: 'cpu' });
+    let moved: Float32Array | undefined;
+    const grads: unknown[] = [t0.handle];
+    Object.defineProperty(grads, 1, {
+      get() {
+        moved = new Float32Array(structuredClone(buf.buffer, { transfer: [buf.buffer] }));
+        return t1.handle;
+      },
+      enumerable: true,
+    });
+    const n = native() as unknown as { clipGradNorm(g: unknown[], max: number, out: unknown): void };
+    expect(() => n.clipGradNorm(grads, 1, norm.handle)).to.throw(EraError, 'grads[0]');
+    expect(Array.from(moved!), 'the transferred memory was not written').to.deep.equal([3, 4]);
+    expect(Array.from(era.nn.clipGradNorm([t1], 1).toArray()), 'a valid call works afterwards').to.deep.equal([0]);
+    for (const t of [t0, t1, norm]) t.dispose();
+  });
+});
+
 describe('ERA_DEVICE', () => {
   const index = libModule('index');
   function runWith(device: string, env: NodeJS.ProcessEnv = process.env): { status: number | null; stderr: string; stdout: string } {

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../core/tensor.h"
@@ -48,12 +49,19 @@ inline std::vector<TensorView> tensors_arg(const Napi::CallbackInfo& info, size_
   Napi::Value v = arg(info, i);
   if (!v.IsArray()) throw_type("an array of Tensors", name, describe_js(v));
   Napi::Array arr = v.As<Napi::Array>();
-  std::vector<TensorView> out;
-  out.reserve(arr.Length());
-  for (uint32_t k = 0; k < arr.Length(); ++k) {
-    const std::string item = std::string(name) + "[" + std::to_string(k) + "]";
-    out.push_back(NativeTensor::FromValue(info.Env(), arr.Get(k), item.c_str())->View(item.c_str()));
+  // Every element is read (which may run JS: an accessor) before any memory is looked at, so no
+  // JS can detach a CPU tensor's buffer between its check and its use.
+  std::vector<std::pair<NativeTensor*, std::string>> items;
+  const uint32_t n = arr.Length();
+  items.reserve(n);
+  for (uint32_t k = 0; k < n; ++k) {
+    std::string item = std::string(name) + "[" + std::to_string(k) + "]";
+    NativeTensor* t = NativeTensor::FromValue(info.Env(), arr.Get(k), item.c_str());
+    items.emplace_back(t, std::move(item));
   }
+  std::vector<TensorView> out;
+  out.reserve(items.size());
+  for (const auto& [t, item] : items) out.push_back(t->View(item.c_str()));
   return out;
 }
 

@@ -61,12 +61,15 @@ EraLogitsParams params_arg(const Napi::CallbackInfo& info, size_t i, bool forwar
 //                  scale, advantagesOut, options)
 Napi::Value Forward(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
+    // The options first: reading them may run JS (accessors), which must not come between a
+    // tensor's check and its use.
+    const EraLogitsParams params = params_arg(info, 9, true);
     ops::EraLogitsOutputs out{tensor_at(info, 4, "logProbs"), tensor_at(info, 5, "entropy"),
                               tensor_at(info, 6, "responseEntropy"), tensor_at(info, 7, "scale"),
                               tensor_at(info, 8, "advantagesOut")};
     ops::era_logits_forward(tensor_at(info, 0, "logits"), tensor_at(info, 1, "tokens"),
                             tensor_at(info, 2, "offsets"), tensor_at(info, 3, "advantages"), out,
-                            params_arg(info, 9, true));
+                            params);
     return info.Env().Undefined();
   });
 }
@@ -74,10 +77,10 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
 // eraLogitsBackward(logits, tokens, gradLogProbs, scale, logProbs, grad, options)
 Napi::Value Backward(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
+    const EraLogitsParams params = params_arg(info, 6, false);  // first: see Forward
     ops::era_logits_backward(tensor_at(info, 0, "logits"), tensor_at(info, 1, "tokens"),
                              tensor_at(info, 2, "gradLogProbs"), tensor_at(info, 3, "scale"),
-                             tensor_at(info, 4, "logProbs"), tensor_at(info, 5, "grad"),
-                             params_arg(info, 6, false));
+                             tensor_at(info, 4, "logProbs"), tensor_at(info, 5, "grad"), params);
     return info.Env().Undefined();
   });
 }
