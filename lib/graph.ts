@@ -109,6 +109,7 @@ export function captureGraph(fn: () => void, options?: CaptureGraphOptions): Cud
   const call = (): void => {
     const r: unknown = fn();
     if (r && typeof (r as { then?: unknown }).then === 'function') {
+      (r as Promise<unknown>).then(undefined, () => {}); // its later rejection must not go unhandled
       throw typeError('a synchronous function (work queued by a Promise cannot be recorded)', 'fn', 'an async function');
     }
   };

@@ -102,17 +102,20 @@ function scopeSuite(device: 'cpu' | 'cuda'): void {
 describe('memory accounting', () => {
   scopeSuite('cpu');
 
-  it('an async function given to scope is a TypeError, and its later rejection does not crash the process', () => {
+  it('an async function given to scope or captureGraph is a TypeError, and its later rejection does not crash the process', () => {
     const script = `import(${JSON.stringify(libModule('index'))}).then(async ({ default: era }) => {
       try {
         era.scope(async () => { const x = era.ones([2], { device: 'cpu' }); await null; x.toArray(); });
+      } catch (e) { console.log(e.constructor.name); }
+      try {
+        era.captureGraph(async () => { await null; throw new Error('late'); }, { device: 'cpu', warmup: 1 });
       } catch (e) { console.log(e.constructor.name); }
       await new Promise((r) => setTimeout(r, 20));
       console.log('alive');
     })`;
     const r = runNode(['-e', script]);
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout.trim().split('\n')).to.deep.equal(['TypeError', 'alive']);
+    expect(r.stdout.trim().split('\n')).to.deep.equal(['TypeError', 'TypeError', 'alive']);
   });
 
   it('tensors left undisposed are freed by a garbage collection, with no turn of the event loop', () => {
