@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import era from '../lib/index.js';
 import { packageRoot } from '../lib/native.js';
 import { atomicWriteFile } from '../lib/util/atomic-write.js';
-import { filterTerms, matchesFilter } from './filter.js';
+import { filterRank, filterTerms, matchesFilter } from './filter.js';
 import { createContext, runCase, type BenchCase, type CaseResult } from './harness.js';
 
 interface BaselineFile {
@@ -130,7 +130,9 @@ async function main(): Promise<number> {
   const entries = await loadEntries();
   const todo = entries.flatMap((e) => e.cases.map((c) => ({ bench: e.bench, c })));
   const matches = (bench: string, c: BenchCase) => matchesFilter(terms, c.name, bench);
-  const selected = todo.filter(({ bench, c }) => c.ceiling || matches(bench, c));
+  // The ceiling (copy) first, then in the order of the filter's terms (stable within a term).
+  const rank = ({ bench, c }: { bench: string; c: BenchCase }) => (c.ceiling ? -1 : filterRank(terms, c.name, bench));
+  const selected = todo.filter(({ bench, c }) => c.ceiling || matches(bench, c)).sort((a, b) => rank(a) - rank(b));
   const results: CaseResult[] = [];
   let ceiling: { case: string; gbps: number } | undefined;
   const title = `era-cuda benchmarks: ${deviceName}`;

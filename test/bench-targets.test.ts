@@ -7,17 +7,21 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { expect } from 'chai';
 
-import { filterTerms, matchesFilter } from '../bench/filter.js';
+import { filterRank, filterTerms, matchesFilter } from '../bench/filter.js';
 import { createContext, runCase, type CaseResult } from '../bench/harness.js';
 import {
   CASE_TARGETS, SAC_UPDATE_CASES, benchTargets, loadBench, tableTargets, targetsMarkdown, trainTargets, trainingRates, type TargetRow,
 } from '../bench/targets.js';
 import { MetricsWriter, type MetricValue } from '../lib/report/metrics.js';
 import { describeCuda, runningFromSource } from './helpers.js';
+
+/** bench/baselines (beside bench/ in the source tree and in the GPU bundle). */
+const baselinesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), runningFromSource ? '../bench/baselines' : '../../bench/baselines');
 
 const ok = (name: string, extra: Partial<CaseResult>): CaseResult => ({ name, bench: 'x', status: 'ok', ...extra });
 const row = (rows: TargetRow[], target: string) => {
@@ -30,6 +34,19 @@ describe('bench filter', () => {
   it("splits on '|', lower-cases, trims and drops empty terms", () => {
     expect(filterTerms(undefined)).to.deep.equal([]);
     expect(filterTerms(' Copy | era.Logits ||$| ')).to.deep.equal(['copy', 'era.logits']);
+  });
+
+  it('ranks a name by the first term it matches, in TS and in run_all.py alike', () => {
+    const terms = filterTerms('copy|matmul 256x88x512|sac update|matmul');
+    const names = ['sac update B=256 f32', 'matmul 4096x4096x4096 bf16', 'copy 1GiB', 'matmul 256x88x512 tf32', 'era.gaussian'];
+    const ranks = names.map((n) => filterRank(terms, n));
+    expect(ranks).to.deep.equal([2, 3, 0, 1, 4]);
+    expect(filterRank([], 'anything')).to.equal(0);
+    const py = spawnSync('python3', ['-c', `import sys, json; sys.path.insert(0, ${JSON.stringify(baselinesDir)}); from run_all import filter_rank, filter_terms; ` +
+      `t = filter_terms(${JSON.stringify('copy|matmul 256x88x512|sac update|matmul')}); print(json.dumps([filter_rank(t, n) for n in ${JSON.stringify(names)}]))`], { encoding: 'utf8' });
+    if (py.error) return; // no python3 here: the TS side is checked
+    expect(py.status, py.stderr).to.equal(0);
+    expect(JSON.parse(py.stdout)).to.deep.equal(ranks);
   });
 
   it("matches any term as a substring of any name, and a term ending in '$' only at the end", () => {

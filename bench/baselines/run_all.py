@@ -41,12 +41,19 @@ def filter_terms(flt):
     return [t.strip() for t in (flt or "").lower().split("|") if t.strip() not in ("", "$")]
 
 
+def _hit(term, name):
+    name = name.lower()
+    return name.endswith(term[:-1]) if term.endswith("$") else term in name
+
+
 def matches_filter(terms, *names):
     """Whether any term occurs in (or, ending in '$', ends) one of the names; True where there are no terms."""
-    def hit(term, name):
-        name = name.lower()
-        return name.endswith(term[:-1]) if term.endswith("$") else term in name
-    return not terms or any(hit(t, n) for t in terms for n in names)
+    return not terms or any(_hit(t, n) for t in terms for n in names)
+
+
+def filter_rank(terms, *names):
+    """The index of the first term the names match (0 without terms), as bench/filter.ts filterRank."""
+    return next((i for i, t in enumerate(terms) if any(_hit(t, n) for n in names)), len(terms))
 
 
 def main():
@@ -79,6 +86,7 @@ def main():
     terms = filter_terms(args.filter)
     eager_terms = filter_terms(args.eager_only)
     results, skipped, failures = {}, {}, 0
+    selected = []
     for script in sorted(HERE.glob("*.py")):
         if script.name == "run_all.py" or script.name.startswith("_"):
             continue
@@ -90,27 +98,29 @@ def main():
         for name, fn in module.cases().items():
             # The script's name with '_' read as '-' is the node bench's file name (era_logits.py /
             # era-logits.bench.ts), except device_copy.py, which holds node's copy and transfer cases.
-            if not matches_filter(terms, name, script.stem.replace("_", "-")):
-                continue
-            _common.COMPILE = not (eager_terms and matches_filter(eager_terms, name, script.stem.replace("_", "-")))
-            print(f"[baselines] {script.name}: {name}{'' if _common.COMPILE else ' (eager only)'} ...", file=sys.stderr, flush=True)
-            try:
-                res = fn()
-                print(f"[baselines]     eager {res['eager_ms']:.4g} ms, compile {res.get('compile_ms')}", file=sys.stderr, flush=True)
-            except _common.Skip as why:
-                print(f"[baselines]     skipped: {why}", file=sys.stderr, flush=True)
-                skipped[name] = str(why)
-                continue
-            except Exception as err:  # noqa: BLE001 - record and go on with the other cases
-                traceback.print_exc()
-                failures += 1
-                res = {"eager_ms": None, "compile_ms": None, "error": f"{type(err).__name__}: {err}"}
-            if not _common.COMPILE:  # say why there is no compiled figure
-                res["note"] = "; ".join(x for x in (res.get("note"), "eager only (run_all.py --eager-only)") if x)
-            results[name] = res
-            _common.write_results(args.out, results, args.quick, skipped, complete=False)
-            gc.collect()
-            _common.empty_cache()  # give the next case the whole device
+            if matches_filter(terms, name, script.stem.replace("_", "-")):
+                selected.append((filter_rank(terms, name, script.stem.replace("_", "-")), len(selected), script, name, fn))
+    # In the order of the filter's terms (stable within one), as bench/run.ts runs its cases.
+    for _, _, script, name, fn in sorted(selected, key=lambda x: x[:2]):
+        _common.COMPILE = not (eager_terms and matches_filter(eager_terms, name, script.stem.replace("_", "-")))
+        print(f"[baselines] {script.name}: {name}{'' if _common.COMPILE else ' (eager only)'} ...", file=sys.stderr, flush=True)
+        try:
+            res = fn()
+            print(f"[baselines]     eager {res['eager_ms']:.4g} ms, compile {res.get('compile_ms')}", file=sys.stderr, flush=True)
+        except _common.Skip as why:
+            print(f"[baselines]     skipped: {why}", file=sys.stderr, flush=True)
+            skipped[name] = str(why)
+            continue
+        except Exception as err:  # noqa: BLE001 - record and go on with the other cases
+            traceback.print_exc()
+            failures += 1
+            res = {"eager_ms": None, "compile_ms": None, "error": f"{type(err).__name__}: {err}"}
+        if not _common.COMPILE:  # say why there is no compiled figure
+            res["note"] = "; ".join(x for x in (res.get("note"), "eager only (run_all.py --eager-only)") if x)
+        results[name] = res
+        _common.write_results(args.out, results, args.quick, skipped, complete=False)
+        gc.collect()
+        _common.empty_cache()  # give the next case the whole device
 
     _common.write_results(args.out, results, args.quick, skipped)
     for name, why in skipped.items():
