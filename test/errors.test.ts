@@ -199,6 +199,23 @@ describe('the native layer and JS that runs while it reads its arguments', () =>
   });
 });
 
+describe('host memory', () => {
+  // In a child: V8 ends the process when it cannot allocate an ArrayBuffer, which the addon avoids.
+  it('a CPU tensor larger than host memory is an EraError ERA_OUT_OF_MEMORY naming the op, and the process goes on', () => {
+    const r = evalInChild('index', `(m) => {
+      const era = m.default;
+      let thrown = null;
+      try { era.zeros([4e12], { device: 'cpu' }); } catch (e) { thrown = { name: e.constructor.name, code: e.code, message: e.message }; }
+      return { thrown, after: Array.from(era.full([3], 2, { device: 'cpu' }).toArray()), tensors: era.memory().cpu.tensors };
+    }`, { ...process.env, ERA_DEVICE: 'cpu' }) as { thrown: { name: string; code: string; message: string } | null; after: number[]; tensors: number };
+    expect(r.thrown, 'it must throw').to.not.equal(null);
+    expect(r.thrown).to.include({ name: 'EraError', code: 'ERA_OUT_OF_MEMORY' });
+    expect(r.thrown?.message).to.match(/^tensor: out of host memory allocating 16000000000000 bytes/);
+    expect(r.after).to.deep.equal([2, 2, 2]);
+    expect(r.tensors).to.equal(1);
+  });
+});
+
 describe('ERA_DEVICE', () => {
   const index = libModule('index');
   function runWith(device: string, env: NodeJS.ProcessEnv = process.env): { status: number | null; stderr: string; stdout: string } {

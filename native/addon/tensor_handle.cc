@@ -1,5 +1,6 @@
 #include "tensor_handle.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "../core/cuda_runtime.h"
@@ -192,14 +193,31 @@ void NativeTensor::ConstructView(const Napi::CallbackInfo& info) {
   disposed_ = false;
 }
 
+// Zeroed host memory for n elements as an ArrayBuffer. V8 ends the process when it cannot
+// allocate one, so the memory comes from calloc here, where a failure is an out-of-memory error
+// naming the op; V8 then owns it (freed by the buffer's finalizer, which runs no JS).
+static Napi::ArrayBuffer new_host_buffer(Napi::Env env, size_t bytes, const char* op) {
+  if (bytes == 0) return Napi::ArrayBuffer::New(env, 0);
+  void* mem = std::calloc(bytes, 1);
+  if (!mem)
+    throw Error(ErrorKind::OutOfMemory, std::string(op) + ": out of host memory allocating " + std::to_string(bytes) + " bytes");
+  napi_value buffer = nullptr;
+  const napi_status st = napi_create_external_arraybuffer(
+      env, mem, bytes, [](napi_env, void* data, void*) { std::free(data); }, nullptr, &buffer);
+  if (st == napi_ok) return Napi::ArrayBuffer(env, buffer);
+  std::free(mem);  // a runtime that takes no external buffers: V8 allocates instead
+  return Napi::ArrayBuffer::New(env, bytes);
+}
+
 Napi::TypedArray NativeTensor::NewHostArray(Napi::Env env) const {
-  size_t n = static_cast<size_t>(desc_.numel);
+  const size_t n = static_cast<size_t>(desc_.numel);
+  Napi::ArrayBuffer buffer = new_host_buffer(env, desc_.bytes(), "tensor");
   switch (desc_.dtype) {
-    case DType::F32: return Napi::Float32Array::New(env, n);
-    case DType::I32: return Napi::Int32Array::New(env, n);
-    case DType::BF16: return Napi::Uint16Array::New(env, n);
+    case DType::F32: return Napi::Float32Array::New(env, n, buffer, 0);
+    case DType::I32: return Napi::Int32Array::New(env, n, buffer, 0);
+    case DType::BF16: return Napi::Uint16Array::New(env, n, buffer, 0);
   }
-  return Napi::Float32Array::New(env, n);
+  return Napi::Float32Array::New(env, n, buffer, 0);
 }
 
 NativeTensor::~NativeTensor() {
