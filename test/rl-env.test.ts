@@ -438,11 +438,13 @@ async function rewardAt(task: string, pose: (qpos: Float64Array, qvel: Float64Ar
 }
 
 describe('rl env: sanity per task', () => {
-  it('pendulum-swingup: upright earns 1, hanging 0, 40° off 0 (sparse within 30°)', async () => {
+  it('pendulum-swingup: upright earns 1, hanging 0 (sparse within 8°, dm_control\'s _ANGLE_BOUND)', async () => {
     expect(await rewardAt('pendulum-swingup', () => {})).to.equal(1);
     expect(await rewardAt('pendulum-swingup', (q) => { q[0] = Math.PI; })).to.equal(0);
-    expect(await rewardAt('pendulum-swingup', (q) => { q[0] = (40 * Math.PI) / 180; })).to.equal(0);
-    expect(await rewardAt('pendulum-swingup', (q) => { q[0] = (20 * Math.PI) / 180; })).to.equal(1);
+    expect(await rewardAt('pendulum-swingup', (q) => { q[0] = (7 * Math.PI) / 180; })).to.equal(1);
+    expect(await rewardAt('pendulum-swingup', (q) => { q[0] = (-7 * Math.PI) / 180; })).to.equal(1);
+    expect(await rewardAt('pendulum-swingup', (q) => { q[0] = (9 * Math.PI) / 180; })).to.equal(0);
+    expect(await rewardAt('pendulum-swingup', (q) => { q[0] = (20 * Math.PI) / 180; })).to.equal(0);
   });
 
   it('pendulum-swingup: the observation is (cos θ, sin θ, θ̇)', async () => {

@@ -6,7 +6,8 @@
  * pendulum-swingup
  *   init: hinge angle uniform in [-π, π), at rest.
  *   observation (3): [cos θ (pole zz), sin θ (pole xz), θ̇]  (DMC: orientation, velocity)
- *   reward: tolerance(cos θ, bounds [cos 30°, 1]) = 1 within 30° of upright, else 0 (sparse).
+ *   reward: tolerance(cos θ, bounds [cos 8°, 1]) = 1 within 8° of upright, else 0 (sparse; DMC's
+ *   _ANGLE_BOUND is 8°, though its tech report's text says 30°).
  */
 import type { Physics } from '../physics.js';
 import { tolerance } from '../rewards.js';
@@ -32,7 +33,7 @@ export const PENDULUM_XML = `<mujoco model="era-pendulum">
 </mujoco>
 `;
 
-const UPRIGHT: readonly [number, number] = [Math.cos(Math.PI / 6), 1];
+const UPRIGHT: readonly [number, number] = [Math.cos((8 * Math.PI) / 180), 1];
 
 export const pendulumSwingup: TaskSpec = {
   name: 'pendulum-swingup',
