@@ -566,6 +566,19 @@ describe('nn.MLP checkpoints', () => {
     expect((err as Error).message).to.include('for path').and.include('hiddenSizes');
     err = await m.save(path.join(dir, 'x.safetensors'), { 'era.format': 'x' }).catch((e: Error) => e);
     expect((err as Error).message).to.include('for metadata');
+    // a tensor the model does not have: refused, not ignored
+    const good = path.join(dir, 'good.safetensors');
+    await m.save(good);
+    const f = await readSafetensors(good);
+    const extra = path.join(dir, 'extra.safetensors');
+    const withExtra: Record<string, { data: Float32Array | Int32Array | Uint16Array; shape: number[] }> = Object.fromEntries([...f.tensors].map(([k, t]) => [k, { data: t.data, shape: t.shape }]));
+    withExtra['layers.9.weight'] = { data: new Float32Array(2), shape: [2] };
+    await writeSafetensors(extra, withExtra, f.metadata);
+    for (const load of [() => MLP.load(extra), () => m.loadState(extra)]) {
+      err = await load().catch((e: Error) => e);
+      expect(err).to.be.instanceOf(RangeError);
+      expect((err as Error).message).to.include('for path').and.include("'layers.9.weight'").and.include(extra);
+    }
   });
 });
 

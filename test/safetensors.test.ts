@@ -48,6 +48,17 @@ describe('safetensors', () => {
     expect(back.tensors.get('idx')!.dtype).to.equal('I32');
   });
 
+  it("a tensor or metadata key named '__proto__' is an entry like any other", async () => {
+    const file = path.join(dir, 'proto.safetensors');
+    const tensors = new Map([['__proto__', { data: new Float32Array([1, 2]) }], ['b', { data: new Float32Array([3]) }]]);
+    await writeSafetensors(file, tensors, { ['__proto__']: 'x', b: 'c' });
+    const back = await readSafetensors(file);
+    expect([...back.tensors.keys()].sort()).to.deep.equal(['__proto__', 'b']);
+    expect(Array.from(back.tensors.get('__proto__')!.data)).to.deep.equal([1, 2]);
+    expect(Object.keys(back.metadata).sort()).to.deep.equal(['__proto__', 'b']);
+    expect(back.metadata.__proto__).to.equal('x');
+  });
+
   it("lays the file out as the reference library does (so Python's safetensors loads it)", async () => {
     const file = path.join(dir, 'b.safetensors');
     await writeSafetensors(file, sample());

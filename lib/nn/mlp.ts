@@ -471,6 +471,11 @@ export class MLP implements Disposable {
   /** Scatters a checkpoint's tensors into params (all checked before anything is written). */
   #fill(file: SafetensorsFile, path: string): void {
     const e = this.ensemble;
+    const expected = new Set(this.#parameters.map((p) => p.name));
+    const extra = [...file.tensors.keys()].filter((name) => !expected.has(name));
+    if (extra.length > 0) {
+      throw new RangeError(`Expected only this model's tensors (${[...expected].join(', ')}) in the file for path but received also ${extra.map((x) => `'${x}'`).join(', ')} in '${path}'`);
+    }
     const flat = new Float32Array(e * this.numParameters);
     for (const p of this.#parameters) {
       const t = file.tensors.get(p.name);

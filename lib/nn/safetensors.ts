@@ -89,8 +89,9 @@ export function encodeSafetensors(
   }
   // As the reference writer: larger elements first (keeps every tensor aligned), then by name.
   list.sort((a, b) => ELEMENT_SIZE[b.t.dtype] - ELEMENT_SIZE[a.t.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const header: Record<string, unknown> = {};
-  if (Object.keys(meta).length > 0) header.__metadata__ = meta;
+  // No prototype: a tensor named '__proto__' must be an entry like any other.
+  const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  if (Object.keys(meta).length > 0) header.__metadata__ = Object.assign(Object.create(null) as Record<string, string>, meta);
   let offset = 0;
   for (const { name, t } of list) {
     const end = offset + t.data.byteLength;
@@ -137,7 +138,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'the buffer'): Saf
   if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('a header that is not a JSON object');
   const dataStart = 8 + n;
   const dataLength = bytes.byteLength - dataStart;
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>; // keeps a '__proto__' key
   const infos: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
