@@ -54,7 +54,13 @@ describe('rl env: VecEnv', () => {
     expect(Array.from(each.subarray(0, 24))).to.deep.equal(Array.from(single.reset(7)));
     expect(Array.from(each.subarray(24, 48))).to.deep.equal(Array.from(single.reset(3)));
     throwsNaming(() => vec.reset([1, 2, 3]), RangeError, 'seeds');
-    throwsNaming(() => vec.reset([1, -2]), RangeError, 'seed');
+    throwsNaming(() => vec.reset([1, -2]), RangeError, 'seeds[1]');
+    // A bad seed leaves every environment as it was (none half-reset): the episodes go on.
+    vec.step(new Float32Array(2 * vec.actionSpec.shape[0]));
+    const before = vec.envs.map((e) => e.episodeStep);
+    throwsNaming(() => vec.reset([4, 2.5]), RangeError, 'seeds[1]');
+    expect(vec.envs.map((e) => e.episodeStep)).to.deep.equal(before);
+    expect(before).to.deep.equal([1, 1]);
   });
 
   it('auto-resets an ended environment, keeping its last observation in finalObservations', async () => {

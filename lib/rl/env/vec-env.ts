@@ -116,11 +116,11 @@ export class VecEnv implements Disposable {
       if (typeof (seeds as ArrayLike<number>).length !== 'number') throw typeError(`a seed or ${n} seeds`, 'seeds', seeds);
       if (seeds.length !== n) throw rangeError(`a seed or ${n} seeds`, 'seeds', seeds);
     }
+    // Every seed is checked before any environment resets, so a bad one leaves all as they were.
+    const each = Array.from({ length: n }, (_, i) => (seeds === undefined ? undefined
+      : integer(typeof seeds === 'number' ? seeds + i : seeds[i], typeof seeds === 'number' ? 'seeds' : `seeds[${i}]`, 0)));
     const obs = out ?? this.observations;
-    for (let i = 0; i < n; i++) {
-      const seed = seeds === undefined ? undefined : typeof seeds === 'number' ? seeds + i : seeds[i];
-      this.envs[i].resetInto(obs, i * this.obsDim, seed);
-    }
+    for (let i = 0; i < n; i++) this.envs[i].resetInto(obs, i * this.obsDim, each[i]);
     return obs;
   }
 
