@@ -19,6 +19,7 @@ import path from 'node:path';
 import era, { EraError, type Tensor } from '../lib/index.js';
 import { native } from '../lib/native.js';
 import { mseLoss, mseLossBackward } from '../lib/nn/functional.js';
+import { InitRandom } from '../lib/nn/init.js';
 import { MLP, type MLPOptions } from '../lib/nn/mlp.js';
 import { Adam, AdamW, SGD } from '../lib/nn/optim.js';
 import { readSafetensors, writeSafetensors } from '../lib/nn/safetensors.js';
@@ -256,6 +257,20 @@ function orthogonalityError(w: Float64Array, rows: number, cols: number, col0: n
 }
 
 describe('nn.MLP initialisation', () => {
+  it('seeds: every bit of a seed up to 2^53 counts, and seeds below 2^32 give the streams they always gave', () => {
+    const first = (s: number) => { const r = new InitRandom(s); return [r.nextU32(), r.nextU32(), r.nextU32(), r.nextU32()]; };
+    // Recorded from the generator before the high bits got a word of their own.
+    expect(first(0)).to.deep.equal([3809008728, 1133695204, 53579671, 2891528803]);
+    expect(first(12345)).to.deep.equal([518667457, 440444462, 4232892992, 3757857622]);
+    // 2^32 + 0x9e3779b9 once folded onto seed 0: identical parameters.
+    expect(first(2 ** 32 + 0x9e3779b9)).to.not.deep.equal(first(0));
+    expect(first(2 ** 40 + 7)).to.not.deep.equal(first(7));
+    const opts = { inputSize: 3, hiddenSizes: [4], outputSize: 2, device: 'cpu' as const };
+    using a = new MLP({ ...opts, seed: 0 });
+    using b = new MLP({ ...opts, seed: 2 ** 32 + 0x9e3779b9 });
+    expect(Array.from(a.params.toArray())).to.not.deep.equal(Array.from(b.params.toArray()));
+  });
+
   it("orthogonal: WᵀW = gain²·I for tall weights, WWᵀ for wide ones; heads with their own gains; zero biases; LayerNorm 1 and 0", () => {
     using m = new MLP({ inputSize: 9, hiddenSizes: [16, 6], outputSize: 8, layerNorm: true, init: 'orthogonal', gain: 1.7, heads: [{ size: 3, gain: 0.5 }, { size: 5, gain: 2 }], ensemble: 2, device: 'cpu', seed });
     const flat = m.params.toArray();

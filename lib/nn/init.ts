@@ -19,16 +19,21 @@ export class InitRandom {
   #spare: number | null = null;
 
   constructor(seed: number) {
-    // A golden-ratio counter over both halves of the seed, through murmur3's finaliser, fills the
-    // 128-bit state (never all zero).
-    let x = (seed >>> 0) ^ Math.imul(Math.floor(seed / 2 ** 32) >>> 0, 0x9e3779b9);
+    // A golden-ratio counter over the seed's low 32 bits, through murmur3's finaliser (a bijection
+    // of 32-bit words, 0 to 0), fills the 128-bit state; the high bits, finalised, are XORed into
+    // the third word. So distinct seeds up to 2^53 give distinct states, and seeds below 2^32
+    // the states they always had. Never all zero.
+    const fmix = (v: number): number => {
+      let z = Math.imul(v ^ (v >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    let x = seed >>> 0;
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      this.#s[i] = (z ^ (z >>> 16)) >>> 0;
+      this.#s[i] = fmix(x);
     }
+    this.#s[2] = (this.#s[2] ^ fmix(Math.floor(seed / 2 ** 32) >>> 0)) >>> 0;
     if (this.#s.every((v) => v === 0)) this.#s[0] = 1;
   }
 
