@@ -199,13 +199,16 @@ describe('the native layer and JS that runs while it reads its arguments', () =>
   });
 });
 
+/** Child-script text: runs `expr`, leaving what it threw (class name, code, message) in `thrown`, else null. */
+const tryInChild = (expr: string): string =>
+  `let thrown = null; try { ${expr}; } catch (e) { thrown = { name: e.constructor.name, code: e.code, message: e.message }; }`;
+
 describe('host memory', () => {
   // In a child: V8 ends the process when it cannot allocate an ArrayBuffer, which the addon avoids.
   it('a CPU tensor larger than host memory is an EraError ERA_OUT_OF_MEMORY naming the op, and the process goes on', () => {
     const r = evalInChild('index', `(m) => {
       const era = m.default;
-      let thrown = null;
-      try { era.zeros([4e12], { device: 'cpu' }); } catch (e) { thrown = { name: e.constructor.name, code: e.code, message: e.message }; }
+      ${tryInChild("era.zeros([4e12], { device: 'cpu' })")}
       return { thrown, after: Array.from(era.full([3], 2, { device: 'cpu' }).toArray()), tensors: era.memory().cpu.tensors };
     }`, { ...process.env, ERA_DEVICE: 'cpu' }) as { thrown: { name: string; code: string; message: string } | null; after: number[]; tensors: number };
     expect(r.thrown, 'it must throw').to.not.equal(null);
@@ -258,8 +261,7 @@ describe('with no CUDA device visible', () => {
   it('the CPU is the default, info() says why CUDA is not usable, and a cuda tensor is ERA_NO_DEVICE naming options.device', () => {
     const r = evalInChild('index', `(m) => {
       const era = m.default;
-      let thrown = null;
-      try { era.zeros([2], { device: 'cuda' }); } catch (e) { thrown = { name: e.constructor.name, code: e.code, message: e.message }; }
+      ${tryInChild("era.zeros([2], { device: 'cuda' })")}
       const sum = era.add(era.tensor([1, 2], [2]), era.tensor([3, 4], [2]));
       const i = era.info();
       return { thrown, backend: i.backend, available: i.cuda.available, reason: i.cuda.reason, cudaBuild: i.build.cuda, sum: Array.from(sum.toArray()), device: sum.device };
