@@ -6,7 +6,7 @@
  * truncated files rejected with errors that name the path.
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -115,6 +115,19 @@ describe('safetensors', () => {
     expect(readdirSync(dir)).to.deep.equal(['ckpt.safetensors']);
     expect(isAtomicTemp(`.ckpt.safetensors.${process.pid}.0a1b2c.tmp`, file)).to.equal(true);
     expect(isAtomicTemp('ckpt.safetensors', file)).to.equal(false);
+  });
+
+  it('writes through a symlink (the link stays) and keeps an existing file\'s permission bits', async () => {
+    const real = path.join(dir, 'real.safetensors');
+    const link = path.join(dir, 'link.safetensors');
+    await writeSafetensors(real, { a: { data: new Float32Array([1]) } });
+    chmodSync(real, 0o600);
+    symlinkSync(real, link);
+    await writeSafetensors(link, { a: { data: new Float32Array([2]) } });
+    expect(lstatSync(link).isSymbolicLink(), 'still a link').to.equal(true);
+    expect(Array.from((await readSafetensors(real)).tensors.get('a')!.data)).to.deep.equal([2]);
+    expect(statSync(real).mode & 0o777).to.equal(0o600);
+    expect(readdirSync(dir).sort()).to.deep.equal(['link.safetensors', 'real.safetensors']);
   });
 
   it('a failed write into a missing directory leaves nothing behind', async () => {

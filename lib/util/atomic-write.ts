@@ -4,10 +4,12 @@
  * so the rename itself survives a crash. Readers see the old file or the new one, never a mix;
  * a failure (or a crash) before the rename leaves the old file untouched. A failure removes the
  * temporary file; only a crash of the process itself can leave one behind, named
- * `.<target name>.<pid>.<random>.tmp` so it is easy to recognise.
+ * `.<target name>.<pid>.<random>.tmp` so it is easy to recognise. A target that is a symlink is
+ * written through (the file it names is replaced, the link stays), and an existing target keeps
+ * its permission bits.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The temporary-file pattern atomicWrite uses next to `target`. */
@@ -22,22 +24,33 @@ export function isAtomicTemp(name: string, target: string): boolean {
  * is removed, `target` keeps its old contents, and the error is rethrown.
  */
 export async function atomicWrite(target: string, write: (file: FileHandle) => Promise<void>): Promise<void> {
-  const full = path.resolve(target);
+  // Through a symlink to the file it names (a missing target, or a dangling link, stays as given).
+  const full = await realpath(path.resolve(target)).catch(() => path.resolve(target));
+  const mode = await stat(full).then((st) => st.mode & 0o7777, () => undefined); // a new file: 0o644 less the umask
   const dir = path.dirname(full);
   const tmp = path.join(dir, `.${path.basename(full)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const file = await open(tmp, 'wx', 0o644);
   let renamed = false;
   try {
+    let failed = false;
+    let failure: unknown;
     try {
+      if (mode !== undefined) await file.chmod(mode);
       await write(file);
       await file.sync();
-    } finally {
-      await file.close();
+    } catch (err) {
+      failed = true;
+      failure = err;
     }
+    // A failure to close must not hide the write's own error.
+    await file.close().catch((err: unknown) => {
+      if (!failed) [failed, failure] = [true, err];
+    });
+    if (failed) throw failure;
     await rename(tmp, full);
     renamed = true;
   } finally {
-    if (!renamed) await rm(tmp, { force: true });
+    if (!renamed) await rm(tmp, { force: true }).catch(() => {}); // the error being thrown is the one to see
   }
   await syncDirectory(dir);
 }
