@@ -18,6 +18,7 @@ import { Rng } from '../lib/rl/env/rng.js';
 import { tanhGaussianSample, tanhGaussianTransform, truncatedNormalBackward, truncatedNormalSample, truncatedNormalTransform } from '../lib/rl/ops.js';
 import { ReplayBuffer } from '../lib/rl/replay.js';
 import { SacAgent } from '../lib/rl/sac/agent.js';
+import { readSafetensors, writeSafetensors } from '../lib/nn/safetensors.js';
 import { loadSacCheckpoint, saveSacCheckpoint } from '../lib/rl/sac/checkpoint.js';
 import { YIELD_EVERY, evaluate, trainSac } from '../lib/rl/sac/trainer.js';
 import { tensor } from '../lib/tensor.js';
@@ -163,11 +164,27 @@ describe(`SAC agent on small problems (seed ${seed})`, function () {
       expect(b.actor.params.toArray()).to.deep.equal(a.actor.params.toArray());
       expect(b.critic.params.toArray()).to.deep.equal(a.critic.params.toArray());
       // A checkpoint of another architecture is refused with a clear message.
-      using c = new SacAgent({ seeds: 2, hidden: 32, observationSize: 3, actionSize: 2, device: 'cpu' });
+      using c = new SacAgent({ seeds: 2, hidden: 32, observationSize: 3, actionSize: 2, seed: 3, device: 'cpu' });
       let err: Error | undefined;
       await loadSacCheckpoint(file, c, null).catch((e: Error) => (err = e));
       expect(err).to.be.instanceOf(RangeError);
       expect(err!.message).to.match(/actor\.params.*--hidden/);
+      // Another seed would go on with another random stream: refused, naming --seed.
+      using d = new SacAgent({ seeds: 2, hidden: 16, batchSize: 8, observationSize: 3, actionSize: 2, seed: 4, device: 'cpu' });
+      err = undefined;
+      await loadSacCheckpoint(file, d, null).catch((e: Error) => (err = e));
+      expect(err).to.be.instanceOf(RangeError);
+      expect(err!.message).to.include('--seed');
+      // A file missing a later tensor is refused before anything is written.
+      const full = await readSafetensors(file);
+      const partial = path.join(dir, 'partial.safetensors');
+      await writeSafetensors(partial, new Map([...full.tensors].filter(([name]) => name !== 'criticOptimizer.v.0')), full.metadata);
+      using e = make();
+      const before = Array.from(e.actor.params.toArray());
+      err = undefined;
+      await loadSacCheckpoint(partial, e, null).catch((x: Error) => (err = x));
+      expect(err!.message).to.include("'criticOptimizer.v.0'");
+      expect(Array.from(e.actor.params.toArray()), 'the agent is as it was').to.deep.equal(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -82,29 +82,37 @@ export async function loadSacCheckpoint(path: string, agent: SacAgent, buffer: R
   if (shape.observationSize !== agent.observationSize || shape.actionSize !== agent.actionSize) {
     throw new RangeError(`Expected a checkpoint for observation size ${agent.observationSize} and action size ${agent.actionSize} for '${path}' but received one for ${shape.observationSize} and ${shape.actionSize}`);
   }
-  const get = (name: string, into: Tensor): void => {
+  const savedSeed = (JSON.parse(meta.generator) as { seed?: number }).seed;
+  if (savedSeed !== undefined && savedSeed !== agent.generator.seed) {
+    throw new RangeError(`Expected a checkpoint of this run's seed (generator seed ${agent.generator.seed}) for '${path}' but received one of generator seed ${savedSeed}: resume with the --seed it was trained with`);
+  }
+  // Every tensor is found and checked before any is written: a bad file leaves the agent as it was.
+  const wanted: [string, Tensor][] = [
+    ['actor.params', agent.actor.params], ['critic.params', agent.critic.params], ['targetCritic.params', agent.targetCritic.params],
+  ];
+  const optimizerTensors = (prefix: string, opt: Adam): void => {
+    opt.m.forEach((t, i) => wanted.push([`${prefix}.m.${i}`, t]));
+    opt.v.forEach((t, i) => wanted.push([`${prefix}.v.${i}`, t]));
+  };
+  optimizerTensors('actorOptimizer', agent.actorOptimizer);
+  optimizerTensors('criticOptimizer', agent.criticOptimizer);
+  if (agent.logAlpha && agent.alphaOptimizer) {
+    wanted.push(['logAlpha', agent.logAlpha]);
+    optimizerTensors('alphaOptimizer', agent.alphaOptimizer);
+  }
+  const found = wanted.map(([name, into]) => {
     const t = file.tensors.get(name);
     if (!t) throw new RangeError(`Expected a tensor '${name}' in the checkpoint '${path}' but it is missing`);
     if (t.data.length !== into.size) {
       throw new RangeError(`Expected ${into.size} values for '${name}' in '${path}' (the configured model) but received ${t.data.length}: was it trained with other settings (--hidden, --seeds, --baseline)?`);
     }
-    into.write(t.data as Float32Array);
-  };
-  get('actor.params', agent.actor.params);
-  get('critic.params', agent.critic.params);
-  get('targetCritic.params', agent.targetCritic.params);
+    return t.data as Float32Array;
+  });
+  wanted.forEach(([, into], i) => into.write(found[i]));
   const steps = JSON.parse(meta.optimizerSteps) as { actor: number; critic: number; alpha: number };
-  const restoreOptimizer = (prefix: string, opt: Adam, step: number): void => {
-    opt.m.forEach((t, i) => get(`${prefix}.m.${i}`, t));
-    opt.v.forEach((t, i) => get(`${prefix}.v.${i}`, t));
-    opt.restoreStepCount(step);
-  };
-  restoreOptimizer('actorOptimizer', agent.actorOptimizer, steps.actor);
-  restoreOptimizer('criticOptimizer', agent.criticOptimizer, steps.critic);
-  if (agent.logAlpha && agent.alphaOptimizer) {
-    get('logAlpha', agent.logAlpha);
-    restoreOptimizer('alphaOptimizer', agent.alphaOptimizer, steps.alpha);
-  }
+  agent.actorOptimizer.restoreStepCount(steps.actor);
+  agent.criticOptimizer.restoreStepCount(steps.critic);
+  agent.alphaOptimizer?.restoreStepCount(steps.alpha);
   agent.updates = Number(meta.updates);
   agent.generator.offset = (JSON.parse(meta.generator) as { offset: number }).offset;
   agent.delta.set(JSON.parse(meta.delta) as number[]);
