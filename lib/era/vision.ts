@@ -39,7 +39,10 @@ import { checkLike, matrixCols, withOut } from './util.js';
 export interface VisionOptions {
   /** H_min (default 0.6): C_H = exp(H_min − 1). */
   minEntropy?: number;
-  /** τ (default 4): caps the largest unnormalised probability at 1/τ. */
+  /**
+   * τ (default 4): caps the largest unnormalised probability at 1/τ (for τ ≥ e; a τ in (1, e)
+   * gives the same activation as the τ' > e with the same ln τ/τ, e.g. τ = 2 as τ = 4).
+   */
   tau?: number;
   /** 'paper' (default) or 'reference' (identical results; 'reference' requires τ = 4). */
   mode?: EraMode;
