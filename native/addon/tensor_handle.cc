@@ -193,19 +193,18 @@ void NativeTensor::ConstructView(const Napi::CallbackInfo& info) {
   disposed_ = false;
 }
 
-// Zeroed host memory for n elements as an ArrayBuffer. V8 ends the process when it cannot
-// allocate one, so the memory comes from calloc here, where a failure is an out-of-memory error
-// naming the op; V8 then owns it (freed by the buffer's finalizer, which runs no JS).
+// Zeroed host memory as an ArrayBuffer. V8 ends the process when it cannot allocate one, so a
+// large request is first tried with malloc (and given back at once): a size the C heap refuses
+// is an out-of-memory error naming the op instead. V8 then allocates and owns the buffer, so it
+// is freed by the garbage collection itself (an external buffer's memory waited for the event
+// loop to turn, piling up in loops that never yield).
 static Napi::ArrayBuffer new_host_buffer(Napi::Env env, size_t bytes, const char* op) {
-  if (bytes == 0) return Napi::ArrayBuffer::New(env, 0);
-  void* mem = std::calloc(bytes, 1);
-  if (!mem)
-    throw Error(ErrorKind::OutOfMemory, std::string(op) + ": out of host memory allocating " + std::to_string(bytes) + " bytes");
-  napi_value buffer = nullptr;
-  const napi_status st = napi_create_external_arraybuffer(
-      env, mem, bytes, [](napi_env, void* data, void*) { std::free(data); }, nullptr, &buffer);
-  if (st == napi_ok) return Napi::ArrayBuffer(env, buffer);
-  std::free(mem);  // a runtime that takes no external buffers: V8 allocates instead
+  if (bytes >= (size_t{1} << 20)) {
+    void* probe = std::malloc(bytes);
+    if (!probe)
+      throw Error(ErrorKind::OutOfMemory, std::string(op) + ": out of host memory allocating " + std::to_string(bytes) + " bytes");
+    std::free(probe);
+  }
   return Napi::ArrayBuffer::New(env, bytes);
 }
 
