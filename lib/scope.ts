@@ -12,22 +12,29 @@ const stack: Set<Tensor>[] = [];
 /** What scope() reads of a tensor: `base` is the tensor a view shares memory with. */
 type ScopedTensor = Tensor & { readonly base?: Tensor };
 
-// Tensors kept alive only for views a scope returned: each view's base, and how many such views
-// hold it. The base is disposed with the last of them (viewDisposed).
+// Tensors kept alive only for views a scope returned: each view's base, and the views holding a
+// base. The base is disposed with the last of them (viewDisposed), unless it is handed to the
+// caller itself (returned by a scope, or keep()), which ends the holds.
 const heldBase = new WeakMap<Tensor, Tensor>();
-const holders = new WeakMap<Tensor, number>();
+const holders = new WeakMap<Tensor, Set<Tensor>>();
 
 /** Called when a view is disposed: drops its hold on its base. */
 export function viewDisposed(view: Tensor): void {
   const base = heldBase.get(view);
   if (!base) return;
   heldBase.delete(view);
-  const n = (holders.get(base) ?? 1) - 1;
-  if (n > 0) holders.set(base, n);
-  else {
+  const views = holders.get(base);
+  views?.delete(view);
+  if (!views || views.size === 0) {
     holders.delete(base);
     base.dispose();
   }
+}
+
+/** The caller now owns `base` itself: its views no longer decide when it goes. */
+function endHolds(base: Tensor): void {
+  for (const v of holders.get(base) ?? []) heldBase.delete(v);
+  holders.delete(base);
 }
 
 /** Called by every new tensor: the innermost open scope adopts it. */
@@ -43,6 +50,7 @@ export function release(t: Tensor): void {
 /** Exempts a tensor from the scopes that hold it; returns it. */
 export function keep<T extends Tensor>(t: T): T {
   release(t);
+  endHolds(t);
   return t;
 }
 
@@ -77,12 +85,16 @@ export function scope<T>(fn: () => T): T {
     stack.pop();
     const kept = new Set<Tensor>();
     if (ok) collect(result, kept);
-    // A returned view of a tensor made here keeps that tensor (its memory) until the view goes.
-    for (const t of [...kept]) {
+    // A tensor returned is the caller's; a returned (live) view of a tensor made here keeps that
+    // tensor (its memory) until the view goes.
+    for (const t of kept) endHolds(t);
+    for (const t of kept) {
       const base = (t as ScopedTensor).base;
-      if (base === undefined || !own.has(base) || kept.has(base) || heldBase.has(t)) continue;
+      if (base === undefined || t.disposed || !own.has(base) || kept.has(base) || heldBase.has(t)) continue;
       heldBase.set(t, base);
-      holders.set(base, (holders.get(base) ?? 0) + 1);
+      const views = holders.get(base) ?? new Set<Tensor>();
+      views.add(t);
+      holders.set(base, views);
     }
     const parent = stack[stack.length - 1];
     for (const t of own) {

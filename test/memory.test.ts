@@ -77,6 +77,43 @@ function scopeSuite(device: 'cpu' | 'cuda'): void {
       expect(inner.disposed).to.equal(false);
     });
     expect(counts()).to.deep.equal(before);
+    // a view disposed before it is returned holds nothing
+    era.scope(() => {
+      const t = era.ones([4], { device });
+      const v = t.slice(1);
+      v.dispose();
+      return v;
+    });
+    expect(counts()).to.deep.equal(before);
+  });
+
+  it('a tensor an enclosing scope returns, or keep()s, is the caller\'s: its views no longer decide when it goes', () => {
+    const before = counts();
+    let base: ReturnType<typeof era.ones> | undefined;
+    const r = era.scope(() => {
+      const view = era.scope(() => { base = era.ones([4], { device }); return base.slice(1); });
+      return { base: base!, view };
+    });
+    r.view.dispose();
+    expect(r.base.disposed, 'returned, so not the view\'s to dispose').to.equal(false);
+    r.base.dispose();
+    // returned alone, its view dropped: still alive
+    const only = era.scope(() => {
+      let b: ReturnType<typeof era.ones> | undefined;
+      era.scope(() => { b = era.ones([4], { device }); return b.slice(2); });
+      return b!;
+    });
+    expect(only.disposed).to.equal(false);
+    only.dispose();
+    // keep() in an enclosing scope
+    let kept: ReturnType<typeof era.ones> | undefined;
+    era.scope(() => {
+      era.scope(() => { kept = era.ones([4], { device }); return kept.slice(2); });
+      era.keep(kept!);
+    });
+    expect(kept!.disposed).to.equal(false);
+    kept!.dispose();
+    expect(counts()).to.deep.equal(before);
   });
 
   it('a scope finds the tensors it returns at any depth', () => {
