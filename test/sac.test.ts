@@ -185,6 +185,12 @@ describe(`SAC agent on small problems (seed ${seed})`, function () {
       await loadSacCheckpoint(partial, e, null).catch((x: Error) => (err = x));
       expect(err!.message).to.include("'criticOptimizer.v.0'");
       expect(Array.from(e.actor.params.toArray()), 'the agent is as it was').to.deep.equal(before);
+      // So is one whose replay buffer does not fit (64 rows saved, room for 32).
+      using small = new ReplayBuffer({ seeds: 2, capacity: 32, observationSize: 3, actionSize: 2, device: 'cpu' });
+      err = undefined;
+      await loadSacCheckpoint(file, e, small).catch((x: Error) => (err = x));
+      expect(err).to.be.instanceOf(RangeError);
+      expect(Array.from(e.actor.params.toArray()), 'the agent is as it was').to.deep.equal(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -213,6 +213,7 @@ export class ReplayBuffer implements Disposable {
     }
     const size = integer(state.size, 'state.size', 0, saved);
     let next = integer(state.next, 'state.next', 0, this.capacity - 1);
+    const added = integer(state.added, 'state.added', 0);  // every check before any write
     if (saved === this.capacity) {
       this.storage.write(state.storage);
     } else {
@@ -224,7 +225,7 @@ export class ReplayBuffer implements Disposable {
     }
     this.#size = size;
     this.#next = next;
-    this.#added = integer(state.added, 'state.added', 0);
+    this.#added = added;
     this.#staged = 0;
   }
 

@@ -4,6 +4,7 @@
  * the JSON metadata holds the step counts, ERA's δ, the random stream's position and the
  * evaluations so far. Loading checks that the architecture matches before writing anything.
  */
+import { integer } from '../../validate.js';
 import { readSafetensors, writeSafetensors, type SafetensorsData } from '../../nn/safetensors.js';
 import type { Adam } from '../../nn/optim.js';
 import type { Tensor } from '../../tensor.js';
@@ -108,8 +109,16 @@ export async function loadSacCheckpoint(path: string, agent: SacAgent, buffer: R
     }
     return t.data as Float32Array;
   });
-  wanted.forEach(([, into], i) => into.write(found[i]));
   const steps = JSON.parse(meta.optimizerSteps) as { actor: number; critic: number; alpha: number };
+  for (const [name, n] of Object.entries(steps)) integer(n, `the ${name} optimizer's step count in '${path}'`, 0, 2 ** 31 - 1);
+  // The replay buffer checks its state before it writes anything; the agent is written after it.
+  const replay = JSON.parse(meta.replay) as { size: number; next: number; added: number } | null;
+  if (buffer && replay) {
+    const storage = file.tensors.get('replay.storage');
+    if (!storage) throw new RangeError(`Expected the replay buffer in the checkpoint '${path}' but it is missing`);
+    buffer.restore({ storage: storage.data as Float32Array, ...replay });
+  }
+  wanted.forEach(([, into], i) => into.write(found[i]));
   agent.actorOptimizer.restoreStepCount(steps.actor);
   agent.criticOptimizer.restoreStepCount(steps.critic);
   agent.alphaOptimizer?.restoreStepCount(steps.alpha);
@@ -117,12 +126,6 @@ export async function loadSacCheckpoint(path: string, agent: SacAgent, buffer: R
   agent.generator.offset = (JSON.parse(meta.generator) as { offset: number }).offset;
   agent.delta.set(JSON.parse(meta.delta) as number[]);
   agent.refreshAlpha();
-  const replay = JSON.parse(meta.replay) as { size: number; next: number; added: number } | null;
-  if (buffer && replay) {
-    const storage = file.tensors.get('replay.storage');
-    if (!storage) throw new RangeError(`Expected the replay buffer in the checkpoint '${path}' but it is missing`);
-    buffer.restore({ storage: storage.data as Float32Array, ...replay });
-  }
   return {
     step: Number(meta.step),
     evaluations: JSON.parse(meta.evaluations) as Evaluation[],
