@@ -26,7 +26,7 @@ export function isAtomicTemp(name: string, target: string): boolean {
 export async function atomicWrite(target: string, write: (file: FileHandle) => Promise<void>): Promise<void> {
   // Through a symlink to the file it names (a missing target, or a dangling link, stays as given).
   const full = await realpath(path.resolve(target)).catch(() => path.resolve(target));
-  const mode = await stat(full).then((st) => st.mode & 0o7777, () => undefined); // a new file: 0o644 less the umask
+  const mode = await stat(full).then((st) => st.mode & 0o777, () => undefined); // a new file: 0o644 less the umask
   const dir = path.dirname(full);
   const tmp = path.join(dir, `.${path.basename(full)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const file = await open(tmp, 'wx', 0o644);
