@@ -18,7 +18,7 @@ import {
   CASE_TARGETS, SAC_UPDATE_CASES, benchTargets, loadBench, tableTargets, targetsMarkdown, trainTargets, trainingRates, type TargetRow,
 } from '../bench/targets.js';
 import { MetricsWriter, type MetricValue } from '../lib/report/metrics.js';
-import { describeCuda, runningFromSource } from './helpers.js';
+import { describeCuda, runNode, runningFromSource } from './helpers.js';
 
 /** bench/baselines (beside bench/ in the source tree and in the GPU bundle). */
 const baselinesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), runningFromSource ? '../bench/baselines' : '../../bench/baselines');
@@ -277,18 +277,23 @@ describe('bench harness', () => {
 // (scripts/bundle-check.sh; check.sh at the root of the GPU bundle). On CUDA (the simulator in CI)
 // because the benches name some cases after the device they run on.
 describeCuda('bench targets: the case names the GPU check will see', () => {
-  it('every target case is a CUDA bench case that BENCH_FILTER selects, and BASE_FILTER asks PyTorch for it', async () => {
+  it('every target case is a CUDA bench case that BENCH_FILTER selects, and BASE_FILTER asks PyTorch for it', () => {
     const here = path.dirname(fileURLToPath(import.meta.url));
     const ext = runningFromSource ? '.bench.ts' : '.bench.js';
+    const files = readdirSync(path.join(here, '..', 'bench')).filter((x) => x.endsWith(ext));
+    // In a child: importing the benches here would load a second copy of lib/ beside the one the
+    // tests use (mocha's copy through tsx's require), whose addon errors are another EraError.
+    const urls = files.map((f) => pathToFileURL(path.join(here, '..', 'bench', f)).href);
+    const listNames = `Promise.all(${JSON.stringify(urls)}.map((u) => import(u))).then((mods) => console.log(JSON.stringify(mods.map((m) => m.benches.map((c) => c.name)))))`;
+    const child = runNode(['-e', listNames]);
+    expect(child.status, child.stderr).to.equal(0);
+    const namesPerFile = JSON.parse(child.stdout.trim().split('\n').pop() ?? '[]') as string[][];
     const benchOf = new Map<string, string>();
-    for (const f of readdirSync(path.join(here, '..', 'bench')).filter((x) => x.endsWith(ext))) {
-      const mod = (await import(pathToFileURL(path.join(here, '..', 'bench', f)).href)) as { benches: { name: string }[] };
-      for (const c of mod.benches) benchOf.set(c.name, f.slice(0, -ext.length));
-    }
+    namesPerFile.forEach((names, i) => { for (const n of names) benchOf.set(n, files[i].slice(0, -ext.length)); });
     const root = path.resolve(here, runningFromSource ? '..' : '../..');
-    const script = [path.join(root, 'scripts', 'bundle-check.sh'), path.join(root, 'check.sh')].find((f) => existsSync(f));
-    expect(script, 'the check script').to.be.a('string');
-    const text = readFileSync(script as string, 'utf8');
+    const checkScript = [path.join(root, 'scripts', 'bundle-check.sh'), path.join(root, 'check.sh')].find((f) => existsSync(f));
+    expect(checkScript, 'the check script').to.be.a('string');
+    const text = readFileSync(checkScript as string, 'utf8');
     const filter = (name: string) => filterTerms(new RegExp(`^${name}='([^']*)'$`, 'm').exec(text)?.[1]);
     const [bench, base] = [filter('BENCH_FILTER'), filter('BASE_FILTER')];
     expect(bench.length && base.length, 'both filters found').to.be.greaterThan(0);

@@ -32,7 +32,8 @@ function abandon(device: 'cpu' | 'cuda', n: number): void {
  * gets its memory back (with deferred finalizers the counts below stay up until the loop turns).
  */
 function freedByGcWithoutYielding(device: 'cpu' | 'cuda'): void {
-  collectGarbage();
+  collectGarbage(); // what earlier tests left: views first,
+  collectGarbage(); // then the roots they held
   const before = era.memory()[device];
   abandon(device, 1000);
   expect(era.memory()[device].tensors).to.be.greaterThan(before.tensors); // not all collected yet
