@@ -9,9 +9,6 @@ import type { Tensor } from './tensor.js';
 
 const stack: Set<Tensor>[] = [];
 
-/** What scope() reads of a tensor: `base` is the tensor a view shares memory with. */
-type ScopedTensor = Tensor & { readonly base?: Tensor };
-
 // Tensors kept alive only for views a scope returned: each view's base, and the views holding a
 // base. The base is disposed with the last of them (viewDisposed), unless it is handed to the
 // caller itself (returned by a scope, or keep()), which ends the holds.
@@ -89,7 +86,7 @@ export function scope<T>(fn: () => T): T {
     // tensor (its memory) until the view goes.
     for (const t of kept) endHolds(t);
     for (const t of kept) {
-      const base = (t as ScopedTensor).base;
+      const base = t.base; // for a view: the tensor it shares memory with
       if (base === undefined || t.disposed || !own.has(base) || kept.has(base) || heldBase.has(t)) continue;
       heldBase.set(t, base);
       const views = holders.get(base) ?? new Set<Tensor>();
