@@ -51,16 +51,22 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-/** The tensors in a returned value: itself, or inside arrays and plain objects (each visited once). */
-function collect(value: unknown, out: Set<Tensor>, seen = new Set<object>()): void {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return;
-  seen.add(value);
+/**
+ * The tensors in a returned value: itself, or inside arrays and plain objects (each visited once).
+ * The visited set is made only for a container, so a scope returning nothing or a tensor (every
+ * training step) allocates nothing here.
+ */
+function collect(value: unknown, out: Set<Tensor>, seen?: Set<object>): void {
+  if (value === null || typeof value !== 'object') return;
   if ((value as { isEraTensor?: boolean }).isEraTensor === true) {
     out.add(value as Tensor);
     return;
   }
-  if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, seen);
+  const visited = seen ?? new Set<object>();
+  if (visited.has(value)) return;
+  visited.add(value);
+  if (Array.isArray(value)) for (const v of value) collect(v, out, visited);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, visited);
 }
 
 export function scope<T>(fn: () => T): T {
