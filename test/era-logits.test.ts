@@ -222,17 +222,18 @@ function gradientValues(t: Tensor): Float64Array {
 // ---- non-finite logits ---------------------------------------------------------------------------
 
 /**
- * Seven one-token responses of V logits, advantage −1 (scale 1), each row a case of the documented
+ * Eight one-token responses of V logits, advantage −1 (scale 1), each row a case of the documented
  * contract (lib/era/logits.ts): −inf logits (a masked vocabulary) make the entropy NaN but leave the
  * log-prob and gradient finite; a NaN makes the row's log-prob and gradient NaN.
  * 0: the first half −inf; 1: −inf but for up to 200 scattered entries; 2: NaN at element 5; 3: NaN in the
- * last 4 elements; 4: NaN in the first 4; 5: all −inf; 6: finite. Tokens sit on finite entries.
+ * last 4 elements; 4: NaN in the first 4; 5: all −inf; 6: finite; 7: the first quarter −inf with the
+ * token on a −inf entry (log p = −inf, the gradient e_y − q still finite). Other tokens sit on finite entries.
  */
 function nonFiniteBatch(v: number, s: number, dtype: 'f32' | 'bf16'): Batch & {
   data: Float32Array | Uint16Array; finiteLogp: boolean[]; reference: (number | null)[];
 } {
   const r = rng(s);
-  const n = 7;
+  const n = 8;
   const x = new Float32Array(n * v);
   for (let i = 0; i < x.length; i++) x[i] = 4 * r() - 2;
   const row = (t: number) => x.subarray(t * v, (t + 1) * v);
@@ -243,11 +244,12 @@ function nonFiniteBatch(v: number, s: number, dtype: 'f32' | 'bf16'): Batch & {
   row(3).fill(NaN, v - 4);
   row(4).fill(NaN, 0, 4);
   row(5).fill(-Infinity);
-  const tokens = Int32Array.of(v - 1, Math.min(...kept), 0, 0, v - 1, 0, 1);
+  row(7).fill(-Infinity, 0, v >> 2);
+  const tokens = Int32Array.of(v - 1, Math.min(...kept), 0, 0, v - 1, 0, 1, 3);
   const bits = dtype === 'bf16' ? Uint16Array.from(x, toBf16) : undefined;
   if (bits) x.set(Float32Array.from(bits, fromBf16)); // the reference sees the rounded values
   // log-softmax of the finite entries, in float64
-  const reference = [0, 1, 2, 3, 4, 5, 6].map((t) => {
+  const reference = Array.from({ length: n }, (_, t) => {
     const z = row(t);
     if (z.some(Number.isNaN) || !z.some(Number.isFinite)) return null;
     const m = z.reduce((a, b) => Math.max(a, b), -Infinity);
@@ -269,20 +271,56 @@ function expectNonFiniteContract(b: ReturnType<typeof nonFiniteBatch>, res: Logi
   const entropy = f64(res.entropy);
   for (let t = 0; t < b.n; t++) {
     const g = grad.subarray(t * b.v, (t + 1) * b.v);
-    if (t < 6) expect(entropy[t], `${what} row ${t} entropy`).to.be.NaN;
+    if (t !== 6) expect(entropy[t], `${what} row ${t} entropy`).to.be.NaN;
     else expect(entropy[t], `${what} row ${t} entropy`).to.be.within(0, Math.log(b.v));
     if (b.finiteLogp[t]) {
-      expect(logp[t], `${what} row ${t} log p`).to.be.closeTo(b.reference[t] as number, 1e-4 * Math.max(1, Math.abs(b.reference[t] as number)));
+      const ref = b.reference[t] as number;
+      if (ref === -Infinity) expect(logp[t], `${what} row ${t} log p`).to.equal(-Infinity);
+      else expect(logp[t], `${what} row ${t} log p`).to.be.closeTo(ref, 1e-4 * Math.max(1, Math.abs(ref)));
       expect(g.every(Number.isFinite), `${what} row ${t}: a finite gradient`).to.equal(true);
-      // d log p_y / dz = e_y − q: sums to 0, q = 0 on the −inf entries.
+      // d log p_y / dz = e_y − q: sums to 0, q = 0 on the −inf entries (the token's own too).
       expect(g.reduce((a, c) => a + c, 0), `${what} row ${t} gradient sum`).to.be.closeTo(0, gradSumTol);
       const z = b.x.subarray(t * b.v, (t + 1) * b.v);
-      expect(g.every((gi, i) => z[i] !== -Infinity || gi === 0), `${what} row ${t}: no gradient on masked entries`).to.equal(true);
+      const y = b.tokens[t];
+      expect(g.every((gi, i) => z[i] !== -Infinity || i === y || gi === 0), `${what} row ${t}: no gradient on masked entries`).to.equal(true);
+      if (ref === -Infinity) {
+        // q over the finite entries is their softmax, q_y = 0: the gradient is e_y − softmax.
+        const m = z.reduce((a, c) => Math.max(a, c), -Infinity);
+        const sum = z.reduce((a, c) => a + Math.exp(c - m), 0);
+        const expected = Float64Array.from(z, (zi, i) => (i === y ? 1 : 0) - Math.exp(zi - m) / sum);
+        expectClose(g, expected, { atol: 1e-6, rtol: 1e-2, what: `${what} row ${t} gradient` });
+      }
     } else {
       expect(logp[t], `${what} row ${t} log p`).to.be.NaN;
       expect(g.every(Number.isNaN), `${what} row ${t}: a NaN gradient`).to.equal(true);
     }
   }
+}
+
+/**
+ * topK 20 on rows with only 10 finite logits (indices 20..29 of V 37): the set is those 10 and the
+ * first 10 −inf entries (ties go to the lower index). Row 0 samples −inf entry 4, inside the set:
+ * log p = −inf and the gradient is e_y − (softmax over the finite entries), zero elsewhere. Row 1
+ * samples −inf entry 15, outside: the sentinel −1e4 and a zero row. Checks one device's results.
+ */
+function expectMaskedTokenTopK(device: 'cpu' | 'cuda'): void {
+  const v = 37;
+  const n = 2;
+  const x = new Float32Array(n * v).fill(-Infinity);
+  const r = rng(seed + 37);
+  for (let t = 0; t < n; t++) for (let i = 20; i < 30; i++) x[t * v + i] = 4 * r() - 2;
+  const b: Batch = { n, v, x, tokens: Int32Array.of(4, 15), offsets: Int32Array.of(0, 1, 2), adv: Float32Array.of(-1, -1), kinds: [] };
+  const h = inputs(b, device);
+  const res = logits(h.logits, h.tokens, h.offsets, h.advantages, { topK: 20 });
+  const ones = tensor(new Float32Array(n).fill(1), [n], { device });
+  const grad = gradientValues(logitsBackward(h.logits, h.tokens, h.offsets, h.advantages, ones, { topK: 20, forward: res }));
+  expect(Array.from(res.logProbs.toArray()), `${device} log p`).to.deep.equal([-Infinity, -1e4]);
+  const z = x.subarray(0, v);
+  const m = z.reduce((a, c) => Math.max(a, c), -Infinity);
+  const sum = z.reduce((a, c) => a + Math.exp(c - m), 0);
+  const expected = Float64Array.from({ length: n * v }, (_, i) => (i >= v ? 0 : (i === 4 ? 1 : 0) - Math.exp(z[i] - m) / sum));
+  expectClose(grad, expected, { atol: 1e-6, rtol: 1e-4, what: `${device} gradient` });
+  disposeAll(h, res, ones);
 }
 
 // ---- CPU -----------------------------------------------------------------------------------------
@@ -523,6 +561,10 @@ describe(`era.logits CPU (seed ${seed})`, () => {
         disposeAll(h, res, grad);
       }
     }
+  });
+
+  it('topK: a sampled token on a −inf logit gets log p = −inf and a finite gradient inside the set', () => {
+    expectMaskedTokenTopK('cpu');
   });
 
   it('top-k ties go to the lower vocabulary index', () => {
@@ -771,6 +813,10 @@ describeCuda(`era.logits CUDA vs CPU (seed ${seed})`, () => {
       });
     }
   }
+
+  it('topK: a sampled token on a −inf logit gets log p = −inf and a finite gradient inside the set, as on the CPU', () => {
+    expectMaskedTokenTopK('cuda');
+  });
 
   // Logits that are a view at an element offset, with the gradient written to a fresh tensor:
   // the rows' 16-byte boundaries fall at different elements in the two, so the vector stores may

@@ -135,6 +135,7 @@ export function expectClose(actual: Numeric, expected: Numeric, opts: { atol?: n
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i];
     const e = expected[i];
+    if (a === e) continue; // equal infinities too
     const tol = atol + rtol * Math.abs(e);
     const err = Math.abs(a - e);
     if (!(err <= tol)) {

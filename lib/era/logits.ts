@@ -45,7 +45,9 @@
  *   check, saving a second synchronisation. On CUDA, token ids changed in between then give NaN
  *   rows, as unchecked ones do (CPU tensors are always checked).
  * - A non-finite logit makes its row's entropy NaN (as in the reference, whose Σ p·z is NaN for
- *   −inf logits); NaN or +inf logits make the row's log-prob and gradient NaN too. NaN advantages
+ *   −inf logits); NaN or +inf logits make the row's log-prob and gradient NaN too. A sampled token
+ *   whose own logit is −inf gets log-prob −inf and the finite gradient e_y − q (q the softmax of
+ *   the row's other entries, or of the top-k set when it is inside). NaN advantages
  *   fail both tests (c = 1) and pass through.
  * - Extra device memory: 32 bytes per row of workspace during the forward (O(N)); the backward
  *   with `forward` given needs none.

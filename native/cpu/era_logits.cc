@@ -143,6 +143,23 @@ void forward_impl(const T* logits, int64_t n, int64_t v, const int32_t* tokens,
   }
 }
 
+// The anchor of q_i = e^(lp + c (z_i - anchor)). Normally the token's logit and the forward's
+// log-prob; when that logit is −inf (lp = −inf, and −inf + inf would be NaN) the softmax is taken
+// from the values themselves: anchor = max z, lp = -log sum e^(c (z - anchor)).
+struct QAnchor {
+  double zy, lp;
+};
+
+template <class ValueAt>
+QAnchor softmax_anchor(double zy, double lp, double c, int64_t count, ValueAt value_at) {
+  if (zy != -kInf) return {zy, lp};
+  double m = -kInf;
+  for (int64_t i = 0; i < count; ++i) m = std::fmax(m, value_at(i));
+  double s = 0;
+  for (int64_t i = 0; i < count; ++i) s += std::exp(c * (value_at(i) - m));
+  return {m, -std::log(s)};
+}
+
 template <typename T>
 void backward_impl(const T* logits, T* grad, int64_t n, int64_t v, const int32_t* tokens,
                    const float* g, const float* scale, const float* log_probs, double temperature,
@@ -159,8 +176,9 @@ void backward_impl(const T* logits, T* grad, int64_t n, int64_t v, const int32_t
     const double zy = value(row[y]) * inv_t;  // read before the row is written (in place)
     const double gy = -coef * std::expm1(lp);  // coef (1 - q_y)
     if (top_k == 0) {
+      const QAnchor q0 = softmax_anchor(zy, lp, c, v, [&](int64_t i) { return value(row[i]) * inv_t; });
       for (int64_t i = 0; i < v; ++i) {
-        const double q = std::exp(lp + c * (value(row[i]) * inv_t - zy));
+        const double q = std::exp(q0.lp + c * (value(row[i]) * inv_t - q0.zy));
         store(out + i, i == y ? gy : -coef * q);
       }
       continue;
@@ -171,8 +189,9 @@ void backward_impl(const T* logits, T* grad, int64_t n, int64_t v, const int32_t
     for (size_t j = 0; j < sel.size(); ++j) zsel[j] = value(row[sel[j]]) * inv_t;
     for (int64_t i = 0; i < v; ++i) store(out + i, 0.0);
     if (!inside) continue;  // the reference's sentinel: no gradient
+    const QAnchor q0 = softmax_anchor(zy, lp, c, int64_t(zsel.size()), [&](int64_t j) { return zsel[j]; });
     for (size_t j = 0; j < sel.size(); ++j)
-      store(out + sel[j], sel[j] == y ? gy : -coef * std::exp(lp + c * (zsel[j] - zy)));
+      store(out + sel[j], sel[j] == y ? gy : -coef * std::exp(q0.lp + c * (zsel[j] - q0.zy)));
   }
 }
 

@@ -556,6 +556,41 @@ segment_kernel(int64_t n, const int32_t* __restrict__ offsets, const float* __re
   }
 }
 
+// A float reduced over the block, returned to every thread. The trailing barrier lets the caller
+// reuse `red` at once.
+template <class Op>
+__device__ float block_reduce(float x, float* red, float identity, Op op) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) x = op(x, __shfl_xor_sync(kFull, x, off));
+  if (lane == 0) red[warp] = x;
+  __syncthreads();
+  x = lane < int(blockDim.x >> 5) ? red[lane] : identity;
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) x = op(x, __shfl_xor_sync(kFull, x, off));
+  __syncthreads();
+  return x;
+}
+
+// When the sampled token's own logit is −inf, logp is −inf and e^(logp + c (z_v - z_y)) would be
+// e^(−inf + inf) = NaN, though the gradient c g / T (onehot(y) - q) is finite. Such rows (a token
+// sampled outside a mask: rare, and block-uniform) take the softmax from the values themselves: on
+// return q_v = 2^((z_v - anchor) a + b) with anchor = max z and b = -log2 sum 2^((z - anchor) a).
+// Every read of the values happens before the last barrier inside, so an in-place caller may
+// write afterwards. NaN values make b NaN (the row's gradient is NaN, as its log-prob is).
+template <class ValueAt>
+__device__ void softmax_from_values(int n, ValueAt value_at, float a, float& anchor, float& b) {
+  __shared__ float red[32];
+  float m = -INFINITY;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) m = fmaxf(m, value_at(i));
+  m = block_reduce(m, red, -INFINITY, [](float p, float q) { return fmaxf(p, q); });
+  float s = 0.f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) s += exp2f((value_at(i) - m) * a);
+  s = block_reduce(s, red, 0.f, [](float p, float q) { return p + q; });
+  anchor = m;
+  b = -log2f(s);
+}
+
 // Full-vocabulary backward: grad = c g / T (onehot(y) - q) with q_v = e^(logp + c (z_v - z_y)),
 // one read and one write per element. No __restrict__: grad may be logits (in place); every element
 // is read before the same thread writes it, and the token's logit is read before a barrier.
@@ -580,8 +615,11 @@ row_backward_kernel(const T* logits, T* grad, int v, const int32_t* __restrict__
   // An out-of-range token (validation off) poisons its row instead of reading out of bounds.
   const float coef = valid ? c * g[r] * inv_t : NAN;
   const float gy = -coef * expm1f(lp);  // coef (1 - q_y)
-  const float a = c * inv_t * kLog2e, b = lp * kLog2e;  // q = 2^((x - x_y) a + b)
-  auto grad_at = [&](int i, float x) { return i == y ? gy : -coef * ex2(fmaf(x - xy, a, b)); };
+  const float a = c * inv_t * kLog2e;  // q = 2^((x - anchor) a + b)
+  float anchor = xy, b = lp * kLog2e;
+  if (xy == -INFINITY)
+    softmax_from_values(v, [&](int i) { return E::to_float(row[i]); }, a, anchor, b);
+  auto grad_at = [&](int i, float x) { return i == y ? gy : -coef * ex2(fmaf(x - anchor, a, b)); };
 
   // The vector body reads the row and writes the output at the same element offsets, so both
   // must reach a 16-byte boundary at the same element: `vec` (the same for every row, whose
@@ -662,15 +700,19 @@ row_backward_topk_kernel(const T* logits, T* grad, int v, const int32_t* __restr
     ky = E::key(raw_y);
   }
   const bool inside = valid && (ky > theta || (ky == theta && y <= tie_cut));
+  const float c = scale[r], lp = log_probs[r];
+  const float a = c * inv_t * kLog2e;  // q = 2^((x - anchor) a + b) over the set
+  float anchor = xy, b = lp * kLog2e;
+  if (inside && xy == -INFINITY)  // a −inf token inside the set (fewer than k finite logits)
+    softmax_from_values(top_k, [&](int j) { return sh.val[j]; }, a, anchor, b);
   __syncthreads();  // every read of the row is done before the first write (in place)
   row_fill(out, v, valid ? 0.f : NAN);
   __syncthreads();  // the zeros land before the set's values
   if (inside) {
-    const float c = scale[r], lp = log_probs[r];
     const float coef = c * g[r] * inv_t;
     for (int j = threadIdx.x; j < top_k; j += kRowBlock) {
       const int idx = sh.idx[j];
-      const float q = expf(lp + c * inv_t * (sh.val[j] - xy));
+      const float q = exp2f(fmaf(sh.val[j] - anchor, a, b));
       out[idx] = E::from_float(idx == y ? -coef * expm1f(lp) : -coef * q);
     }
   }
