@@ -77,6 +77,8 @@ export interface NativeApi {
   /** The CUDA GEMM's bf16 kernel choice (lib/nn/functional.ts cudaGemmKernels); needs CUDA. */
   cudaGemmKernels(): { kernel: string; kernels: string[] };
   setCudaGemmKernel(name: string): void;
+  /** Whether the two tensors' bytes overlap. */
+  sharesMemory(a: NativeTensor, b: NativeTensor): boolean;
   fill(out: NativeTensor, value: number): void;
   copy(dst: NativeTensor, src: NativeTensor): void;
   add(out: NativeTensor, a: NativeTensor, b: NativeTensor, alpha: number): void;

@@ -204,6 +204,9 @@ const BAD: Bad[] = [
   { title: 'Adam.step: grads of another size', call: () => new Adam(z(3)).step(z(4)), error: RangeError, names: 'grads' },
   { title: 'Adam.step: the wrong number of blocks', call: () => new Adam([z(3), z(2)]).step([z(3)]), error: RangeError, names: 'grads' },
   { title: 'Adam.step: an i32 gradient', call: () => new Adam(z(3)).step(era.tensor(new Int32Array(3), [3], { device: 'cpu' })), error: TypeError, names: 'grads' },
+  { title: 'Adam: the same parameter block twice', call: () => { const p = z(3); return new Adam([z(2), p, p.view(1, [2])]); }, error: RangeError, names: 'params[2]' },
+  { title: "Adam.step: a gradient block that is the optimizer's own moment", call: () => { const o = new Adam([z(3), z(2)]); o.step([z(3), o.m[1]]); }, error: RangeError, names: 'grads[1]' },
+  { title: 'SGD.step: a gradient block that is another parameter block', call: () => { const p = [z(3), z(3)]; new SGD(p, { momentum: 0.9 }).step([z(3), p[0]]); }, error: RangeError, names: 'grads[1]' },
   { title: 'adamStep: step 0', call: () => adamStep(z(3), z(3), z(3), z(3), { step: 0 }), error: RangeError, names: 'options.step' },
   { title: 'adamStep: no step', call: () => adamStep(z(3), z(3), z(3), z(3), {} as never), error: TypeError, names: 'options.step' },
   { title: 'adamStep: m of another size', call: () => adamStep(z(3), z(3), z(2), z(3), { step: 1 }), error: RangeError, names: 'm' },
@@ -234,6 +237,23 @@ describe('optimizers reject bad input, naming the argument', () => {
       });
     });
   }
+
+  it('a step refused for its last block leaves every block, the moments and the step count as they were', () => {
+    era.scope(() => {
+      const p0 = randomArray(5, seed + 60);
+      const params = [cpu(p0), cpu(p0)];
+      const opt = new Adam(params, { lr: 0.1 });
+      const g = cpu(randomArray(5, seed + 61));
+      expectThrowsNaming(() => opt.step([g, params[1]]), RangeError, 'grads[1]');
+      expect(Array.from(params[0].toArray())).to.deep.equal(Array.from(p0));
+      expect(Array.from(opt.m[0].toArray())).to.deep.equal([0, 0, 0, 0, 0]);
+      expect(opt.stepCount).to.equal(0);
+      opt.step([g, g]); // one gradient for both blocks is fine: it is only read
+      expect(opt.stepCount).to.equal(1);
+      expect(Array.from(params[0].toArray())).to.deep.equal(Array.from(params[1].toArray()));
+      expect(Array.from(params[0].toArray())).to.not.deep.equal(Array.from(p0));
+    });
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

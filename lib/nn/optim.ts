@@ -48,6 +48,35 @@ function matchBlocks(given: Tensor[], name: string, ref: Tensor[], refName: stri
   });
 }
 
+/**
+ * Every gradient block must share no memory with any block a step writes (`written`: the
+ * parameters and the optimizer's state). The native layer checks each block as it steps it, which
+ * would leave the blocks before a bad one stepped and the step count behind; this checks them all
+ * first.
+ */
+function requireUnaliased(grads: readonly Tensor[], written: readonly { name: string; blocks: readonly Tensor[] }[]): void {
+  grads.forEach((g, i) => {
+    for (const w of written) {
+      w.blocks.forEach((t, j) => {
+        if (native().sharesMemory(g.handle, t.handle)) {
+          const gn = grads.length > 1 ? `grads[${i}]` : 'grads';
+          const tn = w.blocks.length > 1 ? `${w.name}[${j}]` : w.name;
+          throw rangeError(`a tensor that does not share memory with ${tn}`, gn, g);
+        }
+      });
+    }
+  });
+}
+
+/** Parameter blocks must not overlap each other: a shared element would be stepped twice. */
+function requireDisjointBlocks(params: readonly Tensor[]): void {
+  for (let i = 0; i < params.length; i++) {
+    for (let j = 0; j < i; j++) {
+      if (native().sharesMemory(params[i].handle, params[j].handle)) throw rangeError(`a tensor that does not share memory with params[${j}]`, `params[${i}]`, params[i]);
+    }
+  }
+}
+
 function unitInterval(value: unknown, name: string, dflt: number, open: boolean): number {
   if (value === undefined) return dflt;
   const v = finiteNumber(value, name);
@@ -129,6 +158,7 @@ export class Adam implements Disposable {
 
   constructor(params: Tensor | readonly Tensor[], options?: AdamOptions) {
     this.params = Object.freeze(blocks(params, 'params'));
+    requireDisjointBlocks(this.params);
     const h = adamHyper(options, this.defaultWeightDecay());
     const capturable = (options as { capturable?: unknown } | undefined)?.capturable ?? false;
     if (typeof capturable !== 'boolean') throw typeError('a boolean', 'options.capturable', capturable);
@@ -169,6 +199,7 @@ export class Adam implements Disposable {
     if (this.#disposed) throw typeError('a live optimizer', 'this', 'a disposed optimizer');
     const g = blocks(grads, 'grads');
     matchBlocks(g, 'grads', this.params as Tensor[], 'params');
+    requireUnaliased(g, [{ name: 'params', blocks: this.params }, { name: 'm', blocks: this.m }, { name: 'v', blocks: this.v }]);
     const lr = nonNegative(this.lr, 'lr', 0);
     const t = this.#step + 1;
     const counter = this.stepCounter?.handle ?? null;
@@ -265,6 +296,7 @@ export class SGD implements Disposable {
 
   constructor(params: Tensor | readonly Tensor[], options?: SgdOptions) {
     this.params = Object.freeze(blocks(params, 'params'));
+    requireDisjointBlocks(this.params);
     const h = sgdHyper(options);
     this.lr = h.lr;
     this.momentum = h.momentum;
@@ -284,6 +316,7 @@ export class SGD implements Disposable {
     if (this.#disposed) throw typeError('a live optimizer', 'this', 'a disposed optimizer');
     const g = blocks(grads, 'grads');
     matchBlocks(g, 'grads', this.params as Tensor[], 'params');
+    requireUnaliased(g, [{ name: 'params', blocks: this.params }, { name: 'buffers', blocks: this.buffers }]);
     const lr = nonNegative(this.lr, 'lr', 0);
     this.params.forEach((p, i) => {
       api().sgdStep(p.handle, g[i].handle, this.momentum > 0 ? this.buffers[i].handle : null, lr, this.momentum, this.nesterov, this.weightDecay);

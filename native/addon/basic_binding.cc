@@ -1,6 +1,7 @@
 // N-API wrappers of the basic ops (native/ops/basic.h). Arguments arrive as NativeTensor handles
 // and numbers; the op layer does the shape/dtype/device checks.
 #include "../ops/basic.h"
+#include "../ops/check.h"
 #include "args.h"
 #include "bindings.h"
 #include "errors.h"
@@ -12,6 +13,14 @@ namespace {
 TensorView tensor_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
   return NativeTensor::FromValue(info.Env(), v, name)->View(name);
+}
+
+// sharesMemory(a, b): whether the two tensors' bytes overlap (for checks that must see every
+// block of a multi-block op before the first one runs).
+Napi::Value SharesMemory(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    return Napi::Boolean::New(info.Env(), ops::overlaps(tensor_arg(info, 0, "a"), tensor_arg(info, 1, "b")));
+  });
 }
 
 Napi::Value Fill(const Napi::CallbackInfo& info) {
@@ -71,6 +80,7 @@ Napi::Value RandomNormal(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_basic(Napi::Env env, Napi::Object exports) {
+  exports.Set("sharesMemory", Napi::Function::New(env, SharesMemory, "sharesMemory"));
   exports.Set("fill", Napi::Function::New(env, Fill, "fill"));
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
   exports.Set("add", Napi::Function::New(env, Add, "add"));
