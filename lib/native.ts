@@ -57,6 +57,8 @@ export interface NativeMemory {
     peakBytes: number;
     deviceAllocations: number;
     cacheHits: number;
+    /** Host bytes of the pinned blocks kept for asynchronous reads (`read()`); emptyCache frees them. */
+    pinnedReadCachedBytes: number;
   };
   /** The bytes V8 counts as external memory (the process's; each live CUDA tensor reports its bytes). */
   v8ExternalBytes: number;

@@ -77,7 +77,7 @@ export function memory(): MemoryReport {
   return native().memory();
 }
 
-/** Returns cached, unused CUDA blocks to the driver. */
+/** Returns cached, unused CUDA blocks to the driver, and the pinned host blocks kept for reads. */
 export function emptyCache(): void {
   native().emptyCache();
 }

@@ -280,6 +280,18 @@ describeCuda('cuda memory accounting', () => {
     expect(era.memory().cuda.cachedBytes).to.equal(0);
   });
 
+  it('emptyCache() frees the pinned blocks kept for asynchronous reads', async () => {
+    const t = era.zeros([3 << 20], { device: 'cuda' }); // 12 MiB: a block of its own
+    await t.read();
+    t.dispose();
+    expect(era.memory().cuda.pinnedReadCachedBytes, 'kept for the next read').to.be.at.least(12 << 20);
+    era.emptyCache();
+    expect(era.memory().cuda.pinnedReadCachedBytes).to.equal(0);
+    const u = era.full([5], 2, { device: 'cuda' });
+    expect(Array.from(await u.read())).to.deep.equal([2, 2, 2, 2, 2]); // reads still work
+    u.dispose();
+  });
+
   it('a scope disposes cuda temporaries', () => {
     const before = era.memory().cuda;
     era.scope(() => {

@@ -68,6 +68,7 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
   cuda.Set("peakBytes", static_cast<double>(s.peak));
   cuda.Set("deviceAllocations", static_cast<double>(s.device_allocations));
   cuda.Set("cacheHits", static_cast<double>(s.cache_hits));
+  cuda.Set("pinnedReadCachedBytes", static_cast<double>(s.pinned_read_cached));
   out.Set("cpu", cpu);
   out.Set("cuda", cuda);
   // What V8 counts as external memory (the whole process's; CUDA tensors report their bytes):

@@ -379,9 +379,16 @@ void device_free(void* ptr) {
 }
 
 AllocatorStats allocator_stats() {
-  Allocator& a = allocator();
-  std::lock_guard<std::mutex> lock(a.mu);
-  return a.stats;
+  AllocatorStats out;
+  {
+    Allocator& a = allocator();
+    std::lock_guard<std::mutex> lock(a.mu);
+    out = a.stats;
+  }
+  Staging& s = staging();
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (const auto& block : s.read_blocks) out.pinned_read_cached += block.first;
+  return out;
 }
 
 namespace {
@@ -414,6 +421,14 @@ void empty_cache() {
     if (a.capturing) return;  // cudaFree would end the capture; the cache stays until later
     cudaStreamSynchronize(ctx().stream);
     a.release_cache_locked();
+  }
+  {
+    // The pinned blocks cached for reads are idle (a read in flight holds its block outside the
+    // cache): hand them to the deferred frees below.
+    Staging& s = staging();
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (auto& block : s.read_blocks) s.to_free.push_back(block.second);
+    s.read_blocks.clear();
   }
   free_deferred_read_blocks();
 }

@@ -27,6 +27,7 @@ struct AllocatorStats {
   size_t peak = 0;      // high-water mark of in_use
   int64_t device_allocations = 0;  // cudaMalloc calls made
   int64_t cache_hits = 0;
+  size_t pinned_read_cached = 0;  // host bytes of pinned blocks kept for asynchronous reads
 };
 
 bool built_with_cuda();
