@@ -15,7 +15,8 @@
  *   every tensor the function touches must outlive the graph;
  * - numbers that change between steps must live on the device (e.g. `new nn.Adam(p, { capturable:
  *   true })` keeps its step count there, and a step of one that does not is refused while
- *   recording; random draws must come from tensors filled before the replay); host numbers such
+ *   recording; random draws must come from tensors filled before the replay, and a CUDA draw
+ *   (era.uniform, era.normal, rl.randomIndices, rl.*Sample) is refused while recording); host numbers such
  *   as an optimizer's `lr` replay with the value they had when recorded;
  * - host transfers (`toArray`, `write`, `tensor(...)` of host data on CUDA) and `synchronize()` are
  *   refused while recording, with an error naming the op.

@@ -7,6 +7,7 @@
 import { randomInt } from 'node:crypto';
 
 import type { Device } from './device.js';
+import { isCapturing } from './graph.js';
 import { native } from './native.js';
 import { empty, tensorArg, type Tensor } from './tensor.js';
 import { finiteNumber, integer, plainObject, rangeError, typeError } from './validate.js';
@@ -26,6 +27,19 @@ export class Generator {
     this.offset += wordsPerValue === 1 ? Math.ceil(n / 4) * 4 : Math.ceil(n / 2) * 4;
     return start;
   }
+}
+
+/**
+ * The counter offset for a draw of `n` values on `device` by `op`. A CUDA draw recorded into a
+ * graph would keep this offset on every replay (the same numbers each time, while the generator
+ * moved on once), so it is refused: draw into a tensor before each replay instead, as the SAC
+ * agent does with the *Transform ops. CPU draws run at once and stay allowed.
+ */
+export function reserveDraw(g: Generator, n: number, wordsPerValue: 1 | 2, device: Device, op: string): number {
+  if (device === 'cuda' && isCapturing()) {
+    throw typeError('a draw made outside CUDA graph recording (a recorded draw repeats its numbers on every replay; fill a tensor before each replay)', op, 'a call while a graph is recorded');
+  }
+  return g.reserve(n, wordsPerValue);
 }
 
 let defaultGenerator = new Generator(randomInt(0, 2 ** 47));
@@ -67,7 +81,7 @@ export function uniform(shape: readonly number[], options?: RandomOptions & { lo
   const given = o.out !== undefined;
   const out = given ? outArg(o.out, shape, o.device) : empty(shape, { device: o.device as Device | undefined });
   try {
-    native().randomUniform(out.handle, g.seed, g.reserve(out.size, 1), low, high);
+    native().randomUniform(out.handle, g.seed, reserveDraw(g, out.size, 1, out.device, 'uniform'), low, high);
   } catch (err) {
     if (!given) out.dispose();
     throw err;
@@ -85,7 +99,7 @@ export function normal(shape: readonly number[], options?: RandomOptions & { mea
   const given = o.out !== undefined;
   const out = given ? outArg(o.out, shape, o.device) : empty(shape, { device: o.device as Device | undefined });
   try {
-    native().randomNormal(out.handle, g.seed, g.reserve(out.size, 2), mean, std);
+    native().randomNormal(out.handle, g.seed, reserveDraw(g, out.size, 2, out.device, 'normal'), mean, std);
   } catch (err) {
     if (!given) out.dispose();
     throw err;

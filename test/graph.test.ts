@@ -116,6 +116,33 @@ describeCuda(`captureGraph on CUDA (seed ${seed})`, () => {
     xg.dispose();
   });
 
+  it('random draws on CUDA are refused while recording (a replay would repeat their numbers); CPU draws are not', () => {
+    const gen = new era.Generator(seed);
+    const mu = era.zeros([4, 3], { device: 'cuda' });
+    const logStd = era.zeros([4, 3], { device: 'cuda' });
+    const draws: [string, () => unknown][] = [
+      ['uniform', () => era.uniform([8], { device: 'cuda', generator: gen })],
+      ['normal', () => era.normal([8], { device: 'cuda', generator: gen })],
+      ['randomIndices', () => era.rl.randomIndices(8, 100, { device: 'cuda', generator: gen })],
+      ['truncatedNormalSample', () => era.rl.truncatedNormalSample(mu, logStd, { generator: gen })],
+      ['tanhGaussianSample', () => era.rl.tanhGaussianSample(mu, logStd, { generator: gen })],
+    ];
+    const live = era.memory().cuda.tensors;
+    for (const [op, draw] of draws) {
+      expectThrowsNaming(() => era.captureGraph(() => { draw(); }, { device: 'cuda', warmup: 0 }), TypeError, op);
+      expect(gen.offset, `${op}: the generator did not move`).to.equal(0);
+      expect(era.memory().cuda.tensors, `${op}: no output left behind`).to.equal(live);
+    }
+    let cpuDraw: Tensor | null = null;
+    const g = era.captureGraph(() => {
+      cpuDraw = era.uniform([8], { device: 'cpu', generator: gen });
+    }, { device: 'cuda', warmup: 0 });
+    expect(cpuDraw!.toArray().every((v) => v > 0 && v < 1)).to.equal(true);
+    const eager = era.uniform([8], { device: 'cuda', generator: gen }); // usable again after recording
+    for (const t of [eager, cpuDraw!, mu, logStd]) t.dispose();
+    g.dispose();
+  });
+
   it('memory freed while recording is not handed out again until the graph is disposed', () => {
     const n = 4096;
     const out = era.zeros([n], { device: 'cuda' });

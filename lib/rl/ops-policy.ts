@@ -13,6 +13,7 @@
  * and outputs are f32. NaN in μ or log σ propagates to that element's outputs (and its row's
  * log-prob).
  */
+import { reserveDraw } from '../random.js';
 import { tensorArg, type Tensor } from '../tensor.js';
 import { finiteNumber, plainObject, rangeError, typeError } from '../validate.js';
 import { generatorArg, guardFresh, likeArg, outputArg, outputs, rlApi, sameDevice, shapeStr, type DrawOptions, type Output } from './ops-args.js';
@@ -74,7 +75,7 @@ export function truncatedNormalSample(mu: Tensor, logStd: Tensor, options?: Trun
   const g = generatorArg(o);
   const [action, noise] = outputs([out(o.out, 'options.out', a.mu), out(o.noise, 'options.noise', a.mu)]) as Output[];
   return guardFresh([action, noise], () => {
-    rlApi().rlTruncatedNormalSample(action.t.handle, noise.t.handle, a.mu.handle, a.logStd.handle, temperature, g.seed, g.reserve(a.mu.size, 1));
+    rlApi().rlTruncatedNormalSample(action.t.handle, noise.t.handle, a.mu.handle, a.logStd.handle, temperature, g.seed, reserveDraw(g, a.mu.size, 1, a.mu.device, 'truncatedNormalSample'));
     return { action: action.t, noise: noise.t };
   });
 }
@@ -187,7 +188,7 @@ export function tanhGaussianSample(mu: Tensor, logStd: Tensor, options?: TanhGau
   ]) as Output[];
   const [action, noise, logProb] = outs;
   return guardFresh(outs, () => {
-    rlApi().rlTanhGaussianSample(action.t.handle, noise.t.handle, logProb.t.handle, a.mu.handle, a.logStd.handle, g.seed, g.reserve(a.mu.size, 2));
+    rlApi().rlTanhGaussianSample(action.t.handle, noise.t.handle, logProb.t.handle, a.mu.handle, a.logStd.handle, g.seed, reserveDraw(g, a.mu.size, 2, a.mu.device, 'tanhGaussianSample'));
     return { action: action.t, noise: noise.t, logProb: logProb.t };
   });
 }

@@ -5,6 +5,7 @@
  * CUDA; rows are copied as raw elements, so any dtype (f32, i32, bf16) works.
  */
 import { defaultDevice, resolveDevice, type Device } from '../device.js';
+import { reserveDraw } from '../random.js';
 import { tensorArg, type Tensor } from '../tensor.js';
 import { integer, plainObject, rangeError, typeError } from '../validate.js';
 import { generatorArg, guardFresh, outputArg, rlApi, sameDevice, shapeStr, type DrawOptions } from './ops-args.js';
@@ -39,7 +40,7 @@ export function randomIndices(count: number, high: number, options?: RandomIndic
   }
   const out = outputArg(o.out, 'options.out', [count], device ?? defaultDevice(), 'i32', 'count indices');
   return guardFresh([out], () => {
-    rlApi().rlRandomIndices(out.t.handle, high, g.seed, g.reserve(count, 1));
+    rlApi().rlRandomIndices(out.t.handle, high, g.seed, reserveDraw(g, count, 1, out.t.device, 'randomIndices'));
     return out.t;
   });
 }
