@@ -286,6 +286,47 @@ describe(`SAC agent on small problems (seed ${seed})`, function () {
   });
 });
 
+describe('ReplayBuffer state and restore', () => {
+  const make = (capacity: number) => new ReplayBuffer({ seeds: 2, capacity, observationSize: 1, actionSize: 1, device: 'cpu' });
+  /** Adds transitions whose rewards are `rewards` (seed 1 gets −reward). */
+  const addAll = (b: ReplayBuffer, rewards: number[]) => {
+    for (const r of rewards) b.add([0, 0], [0, 0], [r, -r], [0, 0], [1, 1]);
+  };
+  /** Seed 0's rewards in storage order over the filled rows (F = 5: obs, act, reward, next obs, mask). */
+  const rewards = (b: ReplayBuffer) => {
+    const st = b.state();
+    return Array.from({ length: st.rows }, (_, i) => st.storage[i * 5 + 2]);
+  };
+
+  it('a wrapped ring restored into a larger buffer keeps its oldest rows first, so they are replaced first', () => {
+    using small = make(4);
+    addAll(small, [1, 2, 3, 4, 5, 6]);
+    expect(rewards(small)).to.deep.equal([5, 6, 3, 4]);
+    using same = make(4);
+    same.restore(small.state());
+    addAll(same, [7]);
+    expect(rewards(same), 'a full ring continues where it was').to.deep.equal([5, 6, 7, 4]);
+    using large = make(8);
+    large.restore(small.state());
+    expect(rewards(large)).to.deep.equal([3, 4, 5, 6]);
+    addAll(large, [7, 8, 9, 10, 11]);
+    expect(rewards(large), '11 replaced 3, the oldest').to.deep.equal([11, 4, 5, 6, 7, 8, 9, 10]);
+    const st = large.state();
+    expect(st.storage[2 * 8 * 5 - 3], "seed 1's last row").to.equal(-10);
+  });
+
+  it('a ring that has not wrapped restores into a buffer exactly its size', () => {
+    using big = make(6);
+    addAll(big, [1, 2, 3, 4]);
+    using exact = make(4);
+    exact.restore(big.state()); // next = 4 = the rows saved: refused before
+    addAll(exact, [5]);
+    expect(rewards(exact)).to.deep.equal([5, 2, 3, 4]);
+    expectThrowsNaming(() => exact.restore({ ...big.state(), next: 5 }), RangeError, 'state.next');
+    expectThrowsNaming(() => exact.restore({ ...big.state(), size: 3 }), RangeError, 'state.size');
+  });
+});
+
 describe(`SAC+ERA training on the CPU (seed ${seed})`, function () {
   this.timeout(300_000);
 

@@ -197,9 +197,10 @@ export class ReplayBuffer implements Disposable {
   }
 
   /**
-   * Restores what `state()` returned. A state saved from a smaller buffer (a run resumed with more
-   * steps) fills the first rows of each seed and the ring continues after them; uniform sampling
-   * does not depend on the order of the rows.
+   * Restores what `state()` returned, into a buffer of the same or a larger capacity (a run resumed
+   * with more steps). A full saved ring restored into a buffer of its capacity continues where it
+   * was; otherwise the saved rows fill the first rows of each seed, oldest first, and the ring
+   * continues after them, so later writes still replace the oldest transitions first.
    */
   restore(state: { storage: Float32Array; size: number; next: number; added: number }): void {
     this.#live();
@@ -211,20 +212,28 @@ export class ReplayBuffer implements Disposable {
     if (saved > this.capacity) {
       throw rangeError(`a buffer of at most ${this.capacity} transitions per seed (this buffer's capacity)`, 'state.storage', `${saved} per seed`);
     }
-    const size = integer(state.size, 'state.size', 0, saved);
-    let next = integer(state.next, 'state.next', 0, this.capacity - 1);
+    // state() saves exactly the filled rows; `next` is where the saved ring would write next: its
+    // oldest row once it had wrapped, or `saved` (0 for a ring filled exactly) before.
+    const size = integer(state.size, 'state.size', 0);
+    if (size !== saved) throw rangeError(`${saved} (the rows per seed in state.storage)`, 'state.size', size);
+    const next = integer(state.next, 'state.next', 0, saved);
     const added = integer(state.added, 'state.added', 0);  // every check before any write
+    const oldest = saved > 0 ? next % saved : 0;
     if (saved === this.capacity) {
       this.storage.write(state.storage);
+      this.#next = oldest;
     } else {
       const all = new Float32Array(this.storage.size);
       const f = this.rowSize;
-      for (let s = 0; s < this.seeds; s++) all.set(state.storage.subarray(s * saved * f, (s + 1) * saved * f), s * this.capacity * f);
+      for (let s = 0; s < this.seeds; s++) {
+        const rows = state.storage.subarray(s * saved * f, (s + 1) * saved * f);
+        all.set(rows.subarray(oldest * f), s * this.capacity * f);
+        all.set(rows.subarray(0, oldest * f), (s * this.capacity + saved - oldest) * f);
+      }
       this.storage.write(all);
-      next = size % this.capacity;
+      this.#next = saved;
     }
-    this.#size = size;
-    this.#next = next;
+    this.#size = saved;
     this.#added = added;
     this.#staged = 0;
   }
