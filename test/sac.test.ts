@@ -22,7 +22,7 @@ import { readSafetensors, writeSafetensors } from '../lib/nn/safetensors.js';
 import { loadSacCheckpoint, saveSacCheckpoint } from '../lib/rl/sac/checkpoint.js';
 import { YIELD_EVERY, evaluate, trainSac } from '../lib/rl/sac/trainer.js';
 import { tensor } from '../lib/tensor.js';
-import { describeCuda, expectClose, expectThrowsNaming, finiteDifferences, libModule, rng, runNode, testSeed } from './helpers.js';
+import { describeCuda, expectClose, hasCuda, expectThrowsNaming, finiteDifferences, libModule, rng, runNode, testSeed } from './helpers.js';
 import { truncSampleRef } from './rl-ops-ref.js';
 
 const seed = testSeed();
@@ -94,6 +94,21 @@ describe(`policy draws from given noise (the CUDA-graph form) (seed ${seed})`, (
     expectThrowsNaming(() => uniform([7, 3], { out: into }), RangeError, 'options.out');
     expectThrowsNaming(() => truncatedNormalTransform(mu, logStd, tensor(new Float32Array(7), [1, 7])), RangeError, 'noise');
   });
+
+  for (const device of hasCuda ? ['cpu', 'cuda'] as const : ['cpu'] as const) {
+    it(`given noise is only read: it may be mu itself (${device})`, () => {
+      const values = Float32Array.from({ length: 3 * 7 }, (_, i) => 0.05 + 0.9 * ((i * 0.618) % 1)); // in (0, 1): a uniform draw
+      const mu = tensor(values, [3, 7], { device });
+      const logStd = tensor(Float32Array.from({ length: 3 * 7 }, (_, i) => -2 + (i % 3)), [3, 7], { device });
+      const separate = tensor(values, [3, 7], { device });
+      expect(Array.from(truncatedNormalTransform(mu, logStd, mu).toArray())).to.deep.equal(Array.from(truncatedNormalTransform(mu, logStd, separate).toArray()));
+      const a = tanhGaussianTransform(mu, logStd, mu);
+      const b = tanhGaussianTransform(mu, logStd, separate);
+      expect(Array.from(a.action.toArray())).to.deep.equal(Array.from(b.action.toArray()));
+      expect(Array.from(a.logProb.toArray())).to.deep.equal(Array.from(b.logProb.toArray()));
+      expect(Array.from(mu.toArray()), 'mu unchanged').to.deep.equal(Array.from(values));
+    });
+  }
 });
 
 describe(`SAC agent on small problems (seed ${seed})`, function () {

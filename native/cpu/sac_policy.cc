@@ -27,7 +27,7 @@ void trunc_normal_sample_f32(float* action, float* noise, const float* mu, const
       const float u = given_noise ? noise[i] : philox_uniform(seed, offset, static_cast<uint64_t>(i), 0.f, 1.f);
       const sac::TruncNormal t = sac::trunc_normal(mu[i], log_std[i], temperature);
       action[i] = sac::trunc_action(sac::trunc_draw(t, u));
-      noise[i] = u;
+      if (!given_noise) noise[i] = u;
     }
   });
 }
@@ -69,7 +69,7 @@ void tanh_gauss_sample_f32(float* action, float* noise, float* log_prob, const f
         const double l = log_std[j];
         const double u = static_cast<double>(mu[j]) + exp(l) * e;
         action[j] = static_cast<float>(tanh(u));
-        noise[j] = e;
+        if (!given_noise) noise[j] = e;
         sum += sac::tanh_gauss_log_prob(e, l, u);
       }
       log_prob[r] = static_cast<float>(sum);

@@ -27,7 +27,7 @@ __global__ void trunc_sample_kernel(float* __restrict__ action, float* __restric
     const float u = given_noise ? noise[i] : philox_uniform(seed, offset, static_cast<uint64_t>(i), 0.f, 1.f);
     const sac::TruncNormal t = sac::trunc_normal(mu[i], log_std[i], temperature);
     action[i] = sac::trunc_action(sac::trunc_draw(t, u));
-    noise[i] = u;
+    if (!given_noise) noise[i] = u;  // given noise is an input: never written (it may alias mu)
   }
 }
 
@@ -80,7 +80,7 @@ tanh_sample_kernel(float* __restrict__ action, float* __restrict__ noise,
       const double l = log_std[j];
       const double u = static_cast<double>(mu[j]) + exp(l) * e;
       action[j] = static_cast<float>(tanh(u));
-      noise[j] = e;
+      if (!given_noise) noise[j] = e;
       sum += sac::tanh_gauss_log_prob(e, l, u);
     }
     sum = warp_sum_double(sum);
