@@ -2,6 +2,7 @@
 // as an External holding the graph; graphDispose frees it at once, and a finalizer frees it where
 // the JS object is collected without being disposed.
 #include "../core/cuda_runtime.h"
+#include "../ops/gemm.h"
 #include "args.h"
 #include "bindings.h"
 #include "errors.h"
@@ -21,6 +22,10 @@ GraphHolder* holder_arg(const Napi::CallbackInfo& info, size_t i) {
 
 Napi::Value Begin(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
+    // The GEMM decides once whether this device runs its wgmma kernel, by a probe that cannot run
+    // while recording; probed here, a graph recorded before any eager product (warmup 0) records
+    // the same kernel an eager call would use.
+    if (cuda_rt::available()) ops::cuda_gemm_kernels();
     cuda_rt::begin_capture("captureGraph");
     return info.Env().Undefined();
   });
