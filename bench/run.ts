@@ -57,7 +57,15 @@ function readBaselines(file: string | undefined): BaselineFile | undefined {
     log(`no baselines at ${file}; PyTorch columns stay empty`);
     return undefined;
   }
-  return JSON.parse(readFileSync(file, 'utf8')) as BaselineFile;
+  // A bad file (cut mid-write, NaN from an older run_all.py) costs the PyTorch columns, not the bench stage.
+  try {
+    const base = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    if (typeof base !== 'object' || base === null || Array.isArray(base)) throw new Error('not a JSON object');
+    return base as BaselineFile;
+  } catch (err) {
+    log(`warning: baselines at ${file} unreadable (${(err as Error).message.slice(0, 120)}); PyTorch columns stay empty`);
+    return undefined;
+  }
 }
 
 const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '—' : x >= 100 ? x.toFixed(0) : x.toPrecision(digits));

@@ -111,7 +111,9 @@ def compile_failed(err):
     if isinstance(err, NotCompiled):
         return
     msg = str(err).splitlines()[0] if str(err) else ""
-    line = f"[baselines] torch.compile failed: {type(err).__name__}: {msg}"[:200]
+    # Skip: the compiled call passed the CPU call limit (time_ms); the eager figure stands.
+    what = "compiled figure skipped" if isinstance(err, Skip) else "torch.compile failed"
+    line = f"[baselines] {what}: {type(err).__name__}: {msg}"[:200]
     if line not in _compile_failures:
         _compile_failures.add(line)
         print(line, file=sys.stderr)
@@ -123,14 +125,32 @@ def time_compiled(fn, *args):
 
     The first calls compile; time_ms's warm-up absorbs them.
     """
+    return time_compiled_rotating(fn, [args])
+
+
+def time_compiled_rotating(fn, arg_sets):
+    """As time_compiled, the calls rotating through arg_sets (a list of argument tuples, all of one
+    shape), as the eager timing rotates its input sets."""
+    # The timing is inside the try too: a failure after the first call (a recompile, a CUDA OOM)
+    # costs the compiled figure only, never the case's eager one.
     try:
         compiled = compile(fn)
-        compiled(*args)
+        compiled(*arg_sets[0])
         synchronize()
+        return time_ms(rotating(len(arg_sets), lambda i: compiled(*arg_sets[i])))
     except Exception as err:  # noqa: BLE001 - any compile failure just means "no figure"
         compile_failed(err)
         return None
-    return time_ms(lambda: compiled(*args))
+
+
+def reset_compiled():
+    """torch._dynamo.reset() where there is one: each case compiles afresh (cases share functions,
+    and one code object's cache would otherwise fill up to the recompile limit and fall back to eager)."""
+    try:
+        import torch._dynamo
+    except Exception:  # noqa: BLE001 - torch < 2.0 (no torch.compile) or a broken one: nothing to reset
+        return
+    torch._dynamo.reset()
 
 
 def random_tensor(n, device=None, seed=0):
@@ -195,7 +215,10 @@ def matmul_tf32(enabled):
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            prev = bool(torch.backends.cuda.matmul.allow_tf32)
+            try:
+                prev = bool(torch.backends.cuda.matmul.allow_tf32)
+            except (AttributeError, RuntimeError):  # no legacy getter, or aten refuses to read it: the default
+                prev = False
     _set_tf32(enabled)
     try:
         yield
@@ -224,8 +247,20 @@ def write_results(path, results, quick, skipped=None, complete=True):
     target = pathlib.Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
+    # NaN and Infinity are not JSON: JSON.parse in bench/run.ts would refuse the whole file.
+    tmp.write_text(json.dumps(_finite_json(out), indent=2) + "\n")
     tmp.replace(target)
+
+
+def _finite_json(x):
+    """x with every non-finite float replaced by None (in dicts, lists and tuples)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite_json(v) for v in x]
+    return x
 
 
 def rotation(bytes_per_set, cap):

@@ -70,15 +70,16 @@ def time_compiled_step(fn, step):
 
     from _common import compile, compile_failed, synchronize, time_ms
 
+    # The timing is inside the try too: a later failure costs the compiled figure, not the eager one.
     try:
         compiled = compile(fn, dynamic=False)
         step(compiled)
         step(compiled)
         synchronize()
+        return time_ms(lambda: step(compiled)), compiled
     except Exception as err:  # noqa: BLE001 - any compile failure just means "no figure"
         compile_failed(err)
         return None, None
-    return time_ms(lambda: step(compiled)), compiled
 
 
 def peak_memory(step):

@@ -12,7 +12,8 @@ cases). What each case runs, as a PyTorch SAC update would:
   compiled column is the foreach implementation under torch.compile);
 - `clipGradNorm 1048576`: torch.nn.utils.clip_grad_norm_ with max_norm above the norm;
 - `polyak 1048576`: target.lerp_(online, 0.005).
-Inputs rotate through enough sets to span twice the L2 where the node bench rotates them.
+Inputs rotate through enough sets to span twice the L2 where the node bench rotates them (the
+compiled column rotates through the same sets).
 On the CPU (run_all.py --device cpu) AdamW runs its default implementation (torch < 2.4 has no
 fused CPU AdamW) and the rotation spans twice _common.CPU_CACHE_BYTES.
 
@@ -22,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 import _common
-from _common import compile, compile_failed, matmul_tf32, optimizer_impl, rotating as _rotating, rotation as _rotation, synchronize, time_compiled, time_ms
+from _common import compile, compile_failed, matmul_tf32, optimizer_impl, rotating as _rotating, rotation as _rotation, synchronize, time_compiled, time_compiled_rotating, time_ms
 
 DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
 B, H, P = 256, 512, 1 << 20
@@ -46,7 +47,7 @@ def _linear():
             return F.elu(torch.addmm(b, x, w))
 
         eager = time_ms(_rotating(sets, lambda i: f(X[i], W[i], Bs[i])))
-        compiled = time_compiled(f, X[0], W[0], Bs[0])
+        compiled = time_compiled_rotating(f, [(X[i], W[i], Bs[i]) for i in range(sets)])
     return {"eager_ms": eager, "compile_ms": compiled, "flops": 2 * B * H * H}
 
 
@@ -62,7 +63,7 @@ def _linear_backward():
             return dy @ w.t(), x.t() @ dy, dy.sum(0)
 
         eager = time_ms(_rotating(sets, lambda i: f(DY[i], X[i], W[i])))
-        compiled = time_compiled(f, DY[0], X[0], W[0])
+        compiled = time_compiled_rotating(f, [(DY[i], X[i], W[i]) for i in range(sets)])
     return {"eager_ms": eager, "compile_ms": compiled, "flops": 4 * B * H * H + B * H}
 
 
@@ -74,7 +75,7 @@ def _layer_norm():
     b = _rand((H,), gen)
     f = lambda x: F.layer_norm(x, (H,), w, b, 1e-5)  # noqa: E731
     eager = time_ms(_rotating(sets, lambda i: f(X[i])))
-    compiled = time_compiled(f, X[0])
+    compiled = time_compiled_rotating(f, [(x,) for x in X])
     return {"eager_ms": eager, "compile_ms": compiled, "bytes": (2 * B * H + 2 * H + 2 * B) * 4}
 
 
@@ -102,7 +103,7 @@ def _elu_backward():
     DY = [_rand((B, H), gen) for _ in range(sets)]
     f = lambda dy, y: torch.ops.aten.elu_backward(dy, 1.0, 1, 1, True, y)  # noqa: E731
     eager = time_ms(_rotating(sets, lambda i: f(DY[i], Y[i])))
-    compiled = time_compiled(f, DY[0], Y[0])
+    compiled = time_compiled_rotating(f, list(zip(DY, Y)))
     return {"eager_ms": eager, "compile_ms": compiled, "bytes": 3 * B * H * 4}
 
 

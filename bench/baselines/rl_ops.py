@@ -25,8 +25,9 @@ bench draws them: mu ~ U(-2.5, 2.5), log sigma ~ U(-4, 0), upstream gradients ~ 
   bench reuses it).
 Eager: the functions below over pre-generated random input sets, rotated to span twice the L2
 (at most 64 sets, like the node bench's rotationCount; the replay buffer is one set, fresh indices
-each call). Compiled: _common.time_compiled on the same function (torch.autograd.grad inside it
-graph-breaks: the forward is compiled, autograd runs the backward AOTAutograd compiled for it).
+each call). Compiled: _common.time_compiled_rotating on the same function and input sets
+(torch.autograd.grad inside it graph-breaks: the forward is compiled, autograd runs the backward
+AOTAutograd compiled for it).
 
 Run alone: python3 rl_ops.py, or through run_all.py.
 """
@@ -36,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 import _common
-from _common import rotating as _rotating, rotation as _rotation, time_compiled, time_ms
+from _common import rotating as _rotating, rotation as _rotation, time_compiled, time_compiled_rotating, time_ms
 from sac_update import EPS, sample_action
 
 DEVICE = _common.DEVICE  # "cuda", or "cpu" under run_all.py --device cpu (set before this import)
@@ -97,7 +98,7 @@ def _truncated_normal():
     assert bool(((x > -1) & (x < 1)).all()), "actions outside (-1, 1)"
     assert all(bool(torch.isfinite(t).all()) for t in (gm, gl, lp)), "non-finite gradients or log-prob"
     assert bool((gm != 0).any()) and bool((gl != 0).any()), "all-zero gradients"
-    compiled = time_compiled(trunc_step, mus[0], log_stds[0], ws[0])
+    compiled = time_compiled_rotating(trunc_step, list(zip(mus, log_stds, ws)))
     return {"eager_ms": eager, "compile_ms": compiled, "bytes": (4 + 6 + 3) * N_ELEMS * 4 + S * B * 4,
             "note": f"{sets} input set(s) rotated; inverse-CDF sample, autograd.grad, log-prob (f32)"}
 
@@ -120,7 +121,7 @@ def _tanh_gaussian():
     eager = time_ms(_rotating(sets, lambda i: tanh_step(mus[i], log_stds[i], ws[i], vs[i])))
     outs = tanh_step(mus[0], log_stds[0], ws[0], vs[0])
     assert all(bool(torch.isfinite(t).all()) for t in outs), "non-finite outputs"
-    compiled = time_compiled(tanh_step, mus[0], log_stds[0], ws[0], vs[0])
+    compiled = time_compiled_rotating(tanh_step, list(zip(mus, log_stds, ws, vs)))
     return {"eager_ms": eager, "compile_ms": compiled, "bytes": (4 + 6) * N_ELEMS * 4 + 2 * S * B * 4,
             "note": f"{sets} input set(s) rotated; rsample + log-prob, autograd.grad (f32)"}
 
@@ -181,7 +182,7 @@ def _losses():
     eager = time_ms(_rotating(sets, lambda i: sac_losses(*inputs[i])))
     outs = sac_losses(*inputs[0])
     assert all(bool(torch.isfinite(t).all()) for t in outs), "non-finite outputs"
-    compiled = time_compiled(sac_losses, *inputs[0])
+    compiled = time_compiled_rotating(sac_losses, inputs)
     return {"eager_ms": eager, "compile_ms": compiled, "bytes": (6 + 5 + 6) * S * B * 4,
             "note": f"{sets} input set(s) rotated; classic SAC (alpha = exp(log_alpha)); one autograd.grad"}
 

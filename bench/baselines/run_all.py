@@ -18,7 +18,11 @@ is set before they are loaded.
                     [--device cuda|cpu] [--threads n]
 
 --eager-only (read as --filter is) names cases measured eager only: their compile_ms is null and no
-compile time is spent on them (the GPU check passes the GEMM cases, whose targets read eager).
+compile time is spent on them (the GPU check passes the cases whose compiled figure no target reads:
+the GEMMs, copy, era.gaussian).
+
+A case that raises, or a script that fails to load, is printed and counted as failed (exit status 1);
+the other cases still run. torch._dynamo is reset before each case, so each compiles afresh.
 
 --filter is read as bench/run.ts reads it (bench/filter.ts): case-insensitive substrings, '|'
 between alternatives, matched against the case name and the script's name (with '-' for '_', as
@@ -90,12 +94,20 @@ def main():
     for script in sorted(HERE.glob("*.py")):
         if script.name == "run_all.py" or script.name.startswith("_"):
             continue
-        spec = importlib.util.spec_from_file_location(f"baseline_{script.stem}", script)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        if not hasattr(module, "cases"):
+        # A script that fails to load costs its own cases only: the others still run.
+        try:
+            spec = importlib.util.spec_from_file_location(f"baseline_{script.stem}", script)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            if not hasattr(module, "cases"):
+                continue
+            script_cases = module.cases()
+        except Exception:  # noqa: BLE001 - report and go on with the other scripts
+            print(f"[baselines] {script.name} failed to load:", file=sys.stderr, flush=True)
+            traceback.print_exc()
+            failures += 1
             continue
-        for name, fn in module.cases().items():
+        for name, fn in script_cases.items():
             # The script's name with '_' read as '-' is the node bench's file name (era_logits.py /
             # era-logits.bench.ts), except device_copy.py, which holds node's copy and transfer cases.
             if matches_filter(terms, name, script.stem.replace("_", "-")):
@@ -105,6 +117,9 @@ def main():
         _common.COMPILE = not (eager_terms and matches_filter(eager_terms, name, script.stem.replace("_", "-")))
         print(f"[baselines] {script.name}: {name}{'' if _common.COMPILE else ' (eager only)'} ...", file=sys.stderr, flush=True)
         try:
+            # Each case compiles afresh: cases share functions (one lambda for every GEMM shape), and
+            # their recompiles would otherwise reach dynamo's recompile limit and run eager.
+            _common.reset_compiled()
             res = fn()
             print(f"[baselines]     eager {res['eager_ms']:.4g} ms, compile {res.get('compile_ms')}", file=sys.stderr, flush=True)
         except _common.Skip as why:
