@@ -1,12 +1,12 @@
 /**
  * `era demo` / `npm start`: the embedded default. Trains SAC+ERA on a small task with settings sized
- * to learn visibly within about two minutes on two CPU cores (on a GPU it is quicker), then names
- * the learning curve it wrote.
+ * to learn visibly in about 15 s on two otherwise idle CPU cores (measured: 13 s of training in a
+ * 15 s command; on a GPU it is quicker), then names the learning curve it wrote.
  */
 import path from 'node:path';
 
 import { trainSac, type TrainSacOptions } from '../rl/sac/trainer.js';
-import { int } from './train.js';
+import { choice, int } from './flags.js';
 
 /** The demo's settings: the SAC-ERA recipe scaled down (smaller networks, batch and warm-up). */
 export const DEMO_SETTINGS: Readonly<TrainSacOptions> = Object.freeze({
@@ -29,12 +29,12 @@ export const DEMO_SETTINGS: Readonly<TrainSacOptions> = Object.freeze({
   saveReplay: false,
 });
 
-export async function runDemo(opts: { out?: string; steps?: string; device?: 'cpu' | 'cuda' }): Promise<void> {
-  const steps = int(opts.steps, '--steps') ?? DEMO_SETTINGS.steps;
-  if (steps <= 0) throw new RangeError(`Expected a positive integer for --steps but received '${opts.steps}'`);
+export async function runDemo(opts: { out?: string; steps?: string; device?: string }): Promise<void> {
+  const steps = int(opts.steps, '--steps', 1) ?? DEMO_SETTINGS.steps;
+  const device = choice(opts.device, ['cpu', 'cuda'] as const, '--device');
   const outDir = path.resolve(opts.out ?? 'runs/demo');
   console.log(`era demo: SAC+ERA on ${DEMO_SETTINGS.task}, ${steps} steps × ${DEMO_SETTINGS.seeds} seeds, hidden ${DEMO_SETTINGS.hidden}`);
-  const result = await trainSac({ ...DEMO_SETTINGS, steps, device: opts.device, outDir, variant: 'era' });
+  const result = await trainSac({ ...DEMO_SETTINGS, steps, device, outDir, variant: 'era' });
   const first = result.evaluations[0];
   const last = result.evaluations[result.evaluations.length - 1];
   const avg = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;

@@ -3,99 +3,96 @@
  * with a progress line, JSONL metrics, checkpoints and a learning curve per run plus a combined
  * curve and a summary table when both variants ran.
  */
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { Command } from 'commander';
 
 import { MAX_THREADS, setNumThreads } from '../cpu.js';
+import { defaultDevice } from '../device.js';
 import { listTasks } from '../rl/env/index.js';
-import { readRunSummary } from '../rl/sac/run-report.js';
-import { trainSac, writeCurves, type TrainSacOptions, type TrainSacResult } from '../rl/sac/trainer.js';
-import { integer } from '../validate.js';
+import { readSacCheckpointHeader } from '../rl/sac/checkpoint.js';
+import { readRunSummary, type RunSummary } from '../rl/sac/run-report.js';
+import { checkResume, runSettings, trainSac, writeCurves, type TrainSacResult } from '../rl/sac/trainer.js';
+import { int } from './flags.js';
+import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
+import { flagOf, sacOptionsFromFlags, type SacFlags, type SacRunOptions } from './train-flags.js';
 
-interface SacFlags {
-  task: string;
-  threads?: string;
-  steps: string;
-  seeds: string;
-  seed: string;
-  baseline?: boolean;
-  baselineOnly?: boolean;
-  out?: string;
-  resume?: boolean;
-  hidden?: string;
-  batchSize?: string;
-  warmup?: string;
-  updatesPerStep?: string;
-  evalEvery: string;
-  evalEpisodes: string;
-  entropyPerDim?: string;
-  lr?: string;
-  autoDelta?: boolean;
-  device?: 'cpu' | 'cuda';
-  precision?: 'f32' | 'tf32' | 'bf16';
-  modelPath?: string;
-  actionRepeat?: string;
-  checkpointEvery?: string;
-  logEvery?: string;
-  progress: boolean;
-  saveReplay: boolean;
-  graph?: boolean;
+type Variant = 'era' | 'sac';
+
+/** What to do with one variant's folder: train it (fresh or resumed), or reuse a finished run. */
+interface VariantPlan {
+  variant: Variant;
+  dir: string;
+  options: SacRunOptions;
+  /** A run already at --steps (a --baseline run resumed after its first variant finished). */
+  finished?: RunSummary;
 }
 
-/** An integer flag; accepts 200_000 and 200k. */
-export function int(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value.replace(/_/g, '').replace(/k$/i, '000'));
-  if (!Number.isInteger(n)) throw new RangeError(`Expected an integer for ${flag} but received '${value}'`);
-  return n;
+/** SAC+ERA's entropy flags mean nothing to classic SAC. */
+function variantOptions(base: SacRunOptions, variant: Variant): SacRunOptions {
+  return variant === 'sac' ? { ...base, autoDelta: undefined, entropyPerDim: undefined } : base;
 }
 
-function num(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new RangeError(`Expected a number for ${flag} but received '${value}'`);
-  return n;
+/**
+ * Every folder checked before anything is written: without --resume a folder holding a run is
+ * refused (unless --overwrite); with --resume each variant needs a checkpoint of this task below
+ * --steps with the same settings (unless --force), except that a --baseline run interrupted in its
+ * first variant resumes the second from scratch (its folder is empty) and reuses a finished first.
+ */
+export async function planVariants(outDir: string, variants: Variant[], base: SacRunOptions, overwrite: boolean): Promise<VariantPlan[]> {
+  const plans: VariantPlan[] = [];
+  for (const variant of variants) {
+    const dir = path.join(outDir, variant);
+    const options = variantOptions(base, variant);
+    const held = ['checkpoint.safetensors', 'metrics.jsonl'].filter((f) => existsSync(path.join(dir, f)));
+    if (!base.resume) {
+      if (held.length > 0 && !overwrite) {
+        throw new RangeError(`${dir} already holds a run (${held.join(', ')}): add --resume to continue it, or --overwrite to start it over`);
+      }
+      plans.push({ variant, dir, options });
+      continue;
+    }
+    if (held.length === 0) {
+      plans.push({ variant, dir, options: { ...options, resume: false } });
+      continue;
+    }
+    if (!held.includes('checkpoint.safetensors')) throw new RangeError(`--resume: no checkpoint.safetensors in ${dir}`);
+    const header = await readSacCheckpointHeader(path.join(dir, 'checkpoint.safetensors'));
+    const finished = header.step === base.steps && header.task === base.task ? readRunSummary(dir) : undefined;
+    if (finished) {
+      plans.push({ variant, dir, options, finished });
+      continue;
+    }
+    await checkResume({ outDir: dir, task: base.task, steps: base.steps, settings: runSettings(options), force: base.force }, flagOf);
+    plans.push({ variant, dir, options });
+  }
+  const resumable = plans.filter((p) => p.options.resume !== false);
+  if (base.resume && resumable.length === 0) throw new RangeError(`--resume: no checkpoint.safetensors in ${plans[0].dir}`);
+  if (plans.every((p) => p.finished)) {
+    // Nothing left to train: the step check's own message.
+    await checkResume({ outDir: plans[0].dir, task: base.task, steps: base.steps, settings: runSettings(plans[0].options), force: true }, flagOf);
+  }
+  return plans;
 }
 
-export function sacOptionsFromFlags(f: SacFlags): Omit<TrainSacOptions, 'variant' | 'outDir' | 'label'> {
-  return {
-    task: f.task,
-    steps: int(f.steps, '--steps')!,
-    seeds: int(f.seeds, '--seeds'),
-    seed: int(f.seed, '--seed'),
-    resume: f.resume,
-    hidden: int(f.hidden, '--hidden'),
-    batchSize: int(f.batchSize, '--batch-size'),
-    warmupSteps: int(f.warmup, '--warmup'),
-    updatesPerStep: int(f.updatesPerStep, '--updates-per-step'),
-    evalEvery: int(f.evalEvery, '--eval-every'),
-    evalEpisodes: int(f.evalEpisodes, '--eval-episodes'),
-    entropyPerDim: num(f.entropyPerDim, '--entropy-per-dim'),
-    actorLr: num(f.lr, '--lr'),
-    criticLr: num(f.lr, '--lr'),
-    autoDelta: f.autoDelta,
-    device: f.device,
-    precision: f.precision,
-    modelPath: f.modelPath,
-    actionRepeat: int(f.actionRepeat, '--action-repeat'),
-    checkpointEvery: int(f.checkpointEvery, '--checkpoint-every'),
-    logEvery: int(f.logEvery, '--log-every'),
-    progress: f.progress,
-    saveReplay: f.saveReplay,
-    graph: f.graph,
-  };
+/** The command line to continue a stopped run: this one, with --resume and without --overwrite. */
+function resumeCommand(): string {
+  const args = process.argv.slice(4).filter((a) => a !== '--overwrite');
+  const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return `era train sac ${[...args, ...(args.includes('--resume') ? [] : ['--resume'])].map(quote).join(' ')}`;
 }
 
 /** Final evaluation per variant: mean ± std over seeds and the best seed, as Markdown. */
 export function summaryTable(task: string, results: readonly Pick<TrainSacResult, 'label' | 'evaluations' | 'stepsPerSecond' | 'updatesPerSecond'>[]): string {
   const rows = results.map((r) => {
     const last = r.evaluations[r.evaluations.length - 1];
-    const v = last ? last.returns : [];
+    if (!last) return `| ${r.label} | – | – | no evaluation yet | | ${r.stepsPerSecond.toFixed(0)} | ${r.updatesPerSecond.toFixed(0)} |`;
+    const v = last.returns;
     const m = v.reduce((s, x) => s + x, 0) / Math.max(v.length, 1);
     const sd = Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(v.length - 1, 1));
-    return `| ${r.label} | ${last?.step ?? 0} | ${v.length} | ${m.toFixed(1)} ± ${sd.toFixed(1)} | ${v.map((x) => x.toFixed(1)).join(', ')} | ${r.stepsPerSecond.toFixed(0)} | ${r.updatesPerSecond.toFixed(0)} |`;
+    return `| ${r.label} | ${last.step} | ${v.length} | ${m.toFixed(1)} ± ${sd.toFixed(1)} | ${v.map((x) => x.toFixed(1)).join(', ')} | ${r.stepsPerSecond.toFixed(0)} | ${r.updatesPerSecond.toFixed(0)} |`;
   });
   return [
     `## ${task}`,
@@ -120,6 +117,8 @@ export function registerTrainCommand(program: Command): void {
     .option('--baseline-only', 'train only classic SAC')
     .option('--out <dir>', 'output folder (default runs/<task>-seed<seed>)')
     .option('--resume', 'continue from the checkpoints in the output folder')
+    .option('--overwrite', 'start over in an output folder that already holds a run')
+    .option('--force', 'with --resume: continue with settings (--lr, --action-repeat, ...) other than the checkpoint\'s')
     .option('--hidden <n>', 'hidden width (default 512)')
     .option('--batch-size <n>', 'batch size (default 256)')
     .option('--warmup <n>', 'uniform random steps before training (default 5000)')
@@ -127,7 +126,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--eval-every <n>', 'steps between evaluations', '10000')
     .option('--eval-episodes <n>', 'deterministic episodes per evaluation and seed', '10')
     .option('--lr <x>', 'actor and critic learning rate (default 3e-4)')
-    .option('--entropy-per-dim <x>', 'ERA target entropy per action dimension (default 0.25)')
+    .option('--entropy-per-dim <x>', 'ERA target entropy per action dimension, between −6.58 and 1.42 (default 0.25)')
     .option('--auto-delta', "tune the README's δ so the truncated policy's entropy meets the target (needs --entropy-per-dim below ln 2)")
     .option('--device <cpu|cuda>', 'device (default: cuda where present)')
     .option('--precision <f32|tf32|bf16>', 'GEMM precision (default f32)')
@@ -137,25 +136,60 @@ export function registerTrainCommand(program: Command): void {
     .option('--checkpoint-every <n>', 'steps between checkpoints (default 50000)')
     .option('--log-every <n>', 'steps between train metric lines (default 1000)')
     .option('--graph', 'record each update into a CUDA graph and replay it (CUDA; not with --auto-delta)')
-    .option('--no-progress', 'no progress line')
+    .option('--no-progress', 'no progress line (messages and evaluations still go to stderr)')
     .option('--no-save-replay', 'leave the replay buffer out of checkpoints')
     .action(async (f: SacFlags) => {
-      const threads = int(f.threads, '--threads');
-      if (threads !== undefined) setNumThreads(integer(threads, '--threads', 1, MAX_THREADS));
-      const base = sacOptionsFromFlags(f);
+      const threads = int(f.threads, '--threads', 1, MAX_THREADS);
+      if (threads !== undefined) setNumThreads(threads);
+      const { options: base, variants, warnings } = sacOptionsFromFlags(f, defaultDevice);
       // One folder per task and base seed, so another --seed never resumes or overwrites this run.
-      const outDir = path.resolve(f.out ?? path.join('runs', `${f.task}-seed${f.seed}`));
-      const variants: ('era' | 'sac')[] = f.baselineOnly ? ['sac'] : f.baseline ? ['era', 'sac'] : ['era'];
-      const results: TrainSacResult[] = [];
-      for (const variant of variants) {
-        results.push(await trainSac({ ...base, variant, outDir: path.join(outDir, variant) }));
+      const outDir = path.resolve(f.out ?? path.join('runs', `${f.task}-seed${base.seed ?? 0}`));
+      const plans = await planVariants(outDir, variants, base, f.overwrite === true);
+      for (const w of warnings) console.error(`era: warning: ${w}`);
+      // Without a progress bar, the trainer's lines (where it writes, each evaluation) go to stderr.
+      const log = f.progress ? undefined : (line: string) => console.error(line);
+      const results: (TrainSacResult | RunSummary)[] = [];
+      let stopped: TrainSacResult | undefined;
+      // Ctrl-C stops the variant training at its next step (see interrupt.ts); only while training.
+      const interrupt = onInterrupt('era: stopping at the end of this step to save a checkpoint (Ctrl-C again quits without saving)');
+      try {
+        for (const p of plans) {
+          if (p.finished) {
+            console.error(`${p.finished.label}: already at step ${base.steps} in ${p.dir}`);
+            results.push(p.finished);
+            continue;
+          }
+          if (interrupt.signal.aborted) break;
+          // --overwrite: an old checkpoint must not outlive the run that replaces it.
+          if (!p.options.resume) await rm(path.join(p.dir, 'checkpoint.safetensors'), { force: true });
+          const r = await trainSac({ ...p.options, variant: p.variant, outDir: p.dir, signal: interrupt.signal, log });
+          results.push(r);
+          if (r.interrupted) {
+            stopped = r;
+            break;
+          }
+        }
+      } finally {
+        interrupt.remove();
       }
-      const curve = await writeCurves(results, path.join(outDir, 'curve'), `${f.task}: ${results.map((r) => r.label).join(' vs ')}`);
+      if (results.length === 0) {
+        process.exitCode = SIGINT_EXIT_CODE;
+        return;
+      }
+      const drawn = results.filter((r) => r.evaluations.length > 0);
+      const curve = drawn.length > 0 ? await writeCurves(drawn, path.join(outDir, 'curve'), `${f.task}: ${drawn.map((r) => r.label).join(' vs ')}`) : null;
       const table = summaryTable(f.task, results);
       const command = `era train sac ${process.argv.slice(4).join(' ')}`.trim();
-      await writeFile(path.join(outDir, 'summary.md'), `${table}\nCommand: \`${command}\`\n`);
+      const note = stopped ? `Stopped at step ${stopped.step} of ${base.steps} (Ctrl-C).\n` : '';
+      await writeFile(path.join(outDir, 'summary.md'), `${table}\n${note}Command: \`${command}\`\n`);
       console.log(table);
-      console.log(`curve: ${[curve.svg, curve.png].filter(Boolean).join(', ')}`);
+      if (curve) console.log(`curve: ${[curve.svg, curve.png].filter(Boolean).join(', ')}`);
+      if (stopped || results.length < plans.length) {
+        const at = stopped ? `${stopped.label} stopped at step ${stopped.step} of ${base.steps}; its checkpoint and metrics are in ${stopped.outDir}`
+          : `stopped before ${plans[results.length].variant}`;
+        console.error(`era: ${at}, the summary in ${outDir}. Continue with:\n  ${resumeCommand()}`);
+        process.exitCode = SIGINT_EXIT_CODE;
+      }
     });
 
   train
@@ -165,10 +199,19 @@ export function registerTrainCommand(program: Command): void {
     .argument('<dir>', 'the --out folder of era train sac')
     .action(async (dir: string) => {
       const outDir = path.resolve(dir);
-      const runs = (['era', 'sac'] as const).map((v) => readRunSummary(path.join(outDir, v))).filter((r) => r !== undefined);
-      if (runs.length === 0) throw new Error(`Expected era/metrics.jsonl or sac/metrics.jsonl under ${outDir} but found neither`);
-      const tasks = [...new Set(runs.map((r) => r.task))];
+      const found = (['era', 'sac'] as const).map((v) => readRunSummary(path.join(outDir, v))).filter((r) => r !== undefined);
+      if (found.length === 0) throw new Error(`Expected era/metrics.jsonl or sac/metrics.jsonl under ${outDir} but found neither`);
+      const tasks = [...new Set(found.map((r) => r.task))];
       if (tasks.length > 1) throw new Error(`Expected one task in ${outDir} but its runs trained ${tasks.join(' and ')}`);
+      // A run still in its first evaluation interval has nothing to draw or tabulate yet.
+      const runs = found.filter((r) => r.evaluations.length > 0);
+      for (const r of found) {
+        if (r.evaluations.length === 0) {
+          const message = `${path.join(outDir, r.variant, 'metrics.jsonl')} has no evaluation lines yet`;
+          if (runs.length === 0) throw new Error(message);
+          console.error(`era: warning: ${message}; left out`);
+        }
+      }
       const curve = await writeCurves(runs, path.join(outDir, 'curve'), `${tasks[0]}: ${runs.map((r) => r.label).join(' vs ')}`);
       const table = summaryTable(tasks[0], runs);
       const note = `Rebuilt by \`era train report ${dir}\` from ${runs.map((r) => `${r.variant}/metrics.jsonl (to step ${r.lastStep})`).join(' and ')}.`;

@@ -2,8 +2,12 @@
  * SAC checkpoints: one safetensors file (written atomically) holding the actor, critic and target
  * critic parameters, the optimizer moments, classic SAC's log α, and optionally the replay buffer;
  * the JSON metadata holds the step counts, ERA's δ, the random stream's position and the
- * evaluations so far. Loading checks that the architecture matches before writing anything.
+ * evaluations so far, and the run's settings (the configuration plus the environment's action
+ * repeat and episode length) for a resume to compare. Loading checks that the architecture matches
+ * before writing anything; readSacCheckpointHeader reads the bookkeeping alone (not the tensors).
  */
+import { open } from 'node:fs/promises';
+
 import { integer } from '../../validate.js';
 import { readSafetensors, writeSafetensors, type SafetensorsData } from '../../nn/safetensors.js';
 import type { Adam } from '../../nn/optim.js';
@@ -12,11 +16,16 @@ import type { ReplayBuffer } from '../replay.js';
 import type { SacAgent } from './agent.js';
 import type { Evaluation } from './trainer.js';
 
+/** What a run was trained with, compared on resume (JSON values; see trainer.ts runSettings). */
+export type RunSettings = Record<string, number | string | boolean | null>;
+
 export interface SacCheckpointInfo {
   step: number;
   evaluations: Evaluation[];
   task: string;
   label: string;
+  /** Absent in checkpoints written before settings were stored. */
+  settings?: RunSettings;
 }
 
 const FORMAT = 'era-cuda/sac-checkpoint/1';
@@ -66,6 +75,7 @@ export async function saveSacCheckpoint(path: string, agent: SacAgent, buffer: R
     delta: JSON.stringify(Array.from(agent.delta)),
     replay: JSON.stringify(replay),
     evaluations: JSON.stringify(info.evaluations),
+    ...(info.settings ? { settings: JSON.stringify(info.settings) } : {}),
   };
   await writeSafetensors(path, tensors, metadata);
 }
@@ -126,10 +136,51 @@ export async function loadSacCheckpoint(path: string, agent: SacAgent, buffer: R
   agent.generator.offset = (JSON.parse(meta.generator) as { offset: number }).offset;
   agent.delta.set(JSON.parse(meta.delta) as number[]);
   agent.refreshAlpha();
+  return infoFromMetadata(meta);
+}
+
+function infoFromMetadata(meta: Record<string, string>): SacCheckpointInfo {
   return {
     step: Number(meta.step),
     evaluations: JSON.parse(meta.evaluations) as Evaluation[],
     task: meta.task,
     label: meta.label,
+    // Older checkpoints hold only the configuration (no action repeat): compare what they have.
+    settings: meta.settings !== undefined ? JSON.parse(meta.settings) as RunSettings
+      : meta.config !== undefined ? JSON.parse(meta.config) as RunSettings : undefined,
   };
+}
+
+/**
+ * A checkpoint's bookkeeping (step, task, evaluations, settings) without reading its tensors: the
+ * replay buffer makes a checkpoint gigabytes, and a resume checks these before building anything.
+ */
+export async function readSacCheckpointHeader(path: string): Promise<SacCheckpointInfo> {
+  const bad = (problem: string) => new RangeError(`Expected an era-cuda SAC checkpoint for '${path}' but received ${problem}`);
+  const file = await open(path, 'r');
+  try {
+    const prefix = Buffer.alloc(8);
+    if ((await file.read(prefix, 0, 8, 0)).bytesRead < 8) throw bad('a file too short for a safetensors header');
+    const n = Number(prefix.readBigUInt64LE(0));
+    if (n > 100_000_000) throw bad(`a header length of ${n} bytes`);
+    const json = Buffer.alloc(n);
+    if ((await file.read(json, 0, n, 8)).bytesRead < n) throw bad('a truncated file');
+    let header: { __metadata__?: Record<string, string> };
+    try {
+      header = JSON.parse(json.toString('utf8')) as typeof header;
+    } catch {
+      throw bad('a header that is not JSON');
+    }
+    const meta = header.__metadata__;
+    if (meta?.format !== FORMAT) throw bad(`a file with format ${JSON.stringify(meta?.format)}`);
+    return infoFromMetadata(meta);
+  } finally {
+    await file.close();
+  }
+}
+
+/** The settings that differ between a checkpoint and this run, as [name, saved, now]; unknown (unsaved) ones are skipped. */
+export function settingsDifferences(saved: RunSettings | undefined, now: RunSettings): [string, unknown, unknown][] {
+  if (!saved) return [];
+  return Object.entries(now).filter(([k, v]) => k in saved && saved[k] !== v).map(([k, v]) => [k, saved[k], v]);
 }

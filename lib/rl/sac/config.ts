@@ -4,6 +4,7 @@
  * AdamW critic (wd 1e-4) and Adam actor, ERA entropy 0.25 per action dimension.
  */
 import type { Device } from '../../device.js';
+import { GAUSSIAN_DEFAULTS, HALF_LOG_2PI_E } from '../../era/gaussian.js';
 import type { Precision } from '../../nn/functional.js';
 import { finiteNumber, integer, oneOf, plainObject, rangeError, typeError } from '../../validate.js';
 
@@ -83,6 +84,15 @@ function booleanArg(v: unknown, name: string): boolean {
   return v;
 }
 
+/**
+ * The per-dimension entropies ERA can target: a Gaussian dimension with log σ = ℓ has entropy
+ * ℓ + ½ln 2πe, and ERA keeps ℓ in [ℓmin, ℓmax] = [−8, 0] (era-spec §1), so H_d must lie strictly
+ * between −8 + ½ln 2πe ≈ −6.581 and ½ln 2πe ≈ 1.419 (at the ends every ℓ is pinned to a bound).
+ */
+export const ENTROPY_PER_DIM_RANGE: readonly [number, number] = Object.freeze([
+  GAUSSIAN_DEFAULTS.logStdMin + HALF_LOG_2PI_E, GAUSSIAN_DEFAULTS.logStdMax + HALF_LOG_2PI_E,
+]) as readonly [number, number];
+
 /** Fills in the defaults and validates every field (errors name `config.<field>`). */
 export function resolveSacConfig(options?: Partial<SacConfig>): SacConfig {
   const o = plainObject(options, 'config');
@@ -125,6 +135,10 @@ export function resolveSacConfig(options?: Partial<SacConfig>): SacConfig {
   };
   if (cfg.criticWeightDecay < 0) throw rangeError('a non-negative number', 'config.criticWeightDecay', cfg.criticWeightDecay);
   if (!(cfg.logStdMin < cfg.logStdMax)) throw rangeError('a number below config.logStdMax', 'config.logStdMin', cfg.logStdMin);
+  const [hLo, hHi] = ENTROPY_PER_DIM_RANGE;
+  if (cfg.variant === 'era' && !(cfg.entropyPerDim > hLo && cfg.entropyPerDim < hHi)) {
+    throw rangeError(`a number between ${hLo.toFixed(3)} and ${hHi.toFixed(3)} (log σ in [−8, 0] plus ½ln 2πe)`, 'config.entropyPerDim', cfg.entropyPerDim);
+  }
   // The executed policy lives on [−1, 1]^D, whose entropy is at most ln 2 per dimension: the δ tuning
   // could never meet a target at or above that.
   if (cfg.variant === 'era' && cfg.autoDelta && !(cfg.entropyPerDim < Math.LN2)) {

@@ -9,10 +9,13 @@
  *
  * Writes to `outDir`: metrics.jsonl (train/eval/run events), curve.{svg,png,csv} (evaluation
  * return per seed with its mean and band) and checkpoint.safetensors (written atomically every
- * `checkpointEvery` steps and at the end; `resume: true` continues from it). A resume restores the
- * networks, optimizers, δ or α, the replay buffer and the agent's random stream; the environments
- * are not saved, so every seed starts a fresh episode there (harmless: masks are 1, and the warm-up
- * stream is reseeded from the step), and a resumed run is not bit-identical to an unbroken one.
+ * `checkpointEvery` steps, at the end, and when `signal` stops the run; `resume: true` continues
+ * from it). A resume restores the networks, optimizers, δ or α, the replay buffer and the agent's
+ * random stream; the environments are not saved, so every seed starts a fresh episode there
+ * (harmless: masks are 1, and the warm-up stream is reseeded from the step), and a resumed run is
+ * not bit-identical to an unbroken one. A resume is refused, before anything is created or
+ * written, when there is no checkpoint, when it is of another task, when it is already at `steps`,
+ * and (unless `force`) when it was trained with other settings (runSettings).
  */
 import { mkdir } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,13 +24,15 @@ import { performance } from 'node:perf_hooks';
 
 import { defaultDevice } from '../../device.js';
 import { MetricsWriter, ProgressBar, writeLearningCurve, type ProgressStream, type WrittenCurve } from '../../report/index.js';
-import { integer, plainObject, typeError } from '../../validate.js';
+import { integer, plainObject, rangeError, typeError } from '../../validate.js';
 import { yieldToEventLoop } from '../../util/event-loop.js';
-import { makeVecEnv, type VecEnv } from '../env/index.js';
+import { listTasks, makeVecEnv, type VecEnv } from '../env/index.js';
 import { Rng } from '../env/rng.js';
 import { ReplayBuffer } from '../replay.js';
 import { SacAgent } from './agent.js';
-import { loadSacCheckpoint, saveSacCheckpoint } from './checkpoint.js';
+import {
+  loadSacCheckpoint, readSacCheckpointHeader, saveSacCheckpoint, settingsDifferences, type RunSettings, type SacCheckpointInfo,
+} from './checkpoint.js';
 import { resolveSacConfig, type SacConfig } from './config.js';
 
 export interface TrainSacOptions extends Partial<SacConfig> {
@@ -41,8 +46,19 @@ export interface TrainSacOptions extends Partial<SacConfig> {
   /** Where metrics, curves and checkpoints go (default runs/<task>-<variant>-seed<seed>). */
   outDir?: string;
   checkpointEvery?: number;
-  /** Continue from outDir/checkpoint.safetensors when it exists. */
+  /** Continue from outDir/checkpoint.safetensors (an error when there is none). */
   resume?: boolean;
+  /** With resume: continue even where the checkpoint was trained with other settings (see runSettings). */
+  force?: boolean;
+  /**
+   * Stops the run at the next step boundary once `aborted` is true (an AbortSignal, say): a
+   * checkpoint is saved at that step, the metrics and curve are written, and the result has
+   * `interrupted: true`. Checked every step; it can only change when the event loop turns, which
+   * the loop lets it do every YIELD_EVERY steps.
+   */
+  signal?: { readonly aborted: boolean };
+  /** Where the log lines (start, evaluations, a stop) go when there is no progress bar (default: nowhere). */
+  log?: (line: string) => void;
   /** Save the replay buffer in checkpoints (needed for a faithful resume; default true). */
   saveReplay?: boolean;
   /** Steps between 'train' metric lines (default 1000). */
@@ -55,7 +71,7 @@ export interface TrainSacOptions extends Partial<SacConfig> {
   progress?: boolean | ProgressStream;
   /** Name of this run in the curve's legend (default 'SAC+ERA' or 'SAC'). */
   label?: string;
-  /** Write the learning curve at the end (default true). */
+  /** Write the learning curve at the end (default true; not for a run stopped before its first evaluation). */
   curve?: boolean;
 }
 
@@ -78,6 +94,9 @@ export interface TrainSacResult {
   updatesPerSecond: number;
   /** Seconds spent. */
   seconds: number;
+  /** The step reached: `steps`, or less when `signal` stopped the run. */
+  step: number;
+  interrupted: boolean;
 }
 
 /** Steps between turns of the event loop in trainSac (see yieldToEventLoop). */
@@ -85,22 +104,30 @@ export const YIELD_EVERY = 100;
 
 export const VARIANT_LABEL = { era: 'SAC+ERA', sac: 'SAC' } as const;
 
-/** Trains and evaluates; resolves when done. */
+/** Trains and evaluates; resolves when done, or stopped by `signal` (then with `interrupted: true`). */
 export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult> {
   const o = plainObject(options, 'options') as unknown as TrainSacOptions;
   if (typeof o.task !== 'string') throw typeError('a task name (see era.rl.listTasks())', 'options.task', o.task);
+  // Checked here, not by the environment: nothing is created for a run that cannot start.
+  if (!listTasks().includes(o.task)) throw rangeError(`a known task (one of ${listTasks().join(', ')})`, 'options.task', o.task);
+  if (o.signal !== undefined && (o.signal === null || typeof o.signal !== 'object')) throw typeError('an AbortSignal', 'options.signal', o.signal);
+  if (o.log !== undefined && typeof o.log !== 'function') throw typeError('a function', 'options.log', o.log);
   const steps = integer(o.steps, 'options.steps', 1);
   const baseSeed = integer(o.seed ?? 0, 'options.seed', 0);
   const evalEvery = integer(o.evalEvery ?? 10_000, 'options.evalEvery', 1);
   const evalEpisodes = integer(o.evalEpisodes ?? 10, 'options.evalEpisodes', 1);
   const logEvery = integer(o.logEvery ?? 1000, 'options.logEvery', 1);
   const checkpointEvery = integer(o.checkpointEvery ?? 50_000, 'options.checkpointEvery', 1);
+  if (o.actionRepeat !== undefined) integer(o.actionRepeat, 'options.actionRepeat', 1);
+  if (o.maxEpisodeSteps !== undefined) integer(o.maxEpisodeSteps, 'options.maxEpisodeSteps', 1);
   const config = resolveSacConfig(pickConfig(o));
   const label = o.label ?? VARIANT_LABEL[config.variant];
   const outDir = path.resolve(o.outDir ?? path.join('runs', `${o.task}-${config.variant}-seed${baseSeed}`));
-  await mkdir(outDir, { recursive: true });
   const metricsPath = path.join(outDir, 'metrics.jsonl');
   const checkpointPath = path.join(outDir, 'checkpoint.safetensors');
+  const settings = runSettings(o, config);
+  const saved = o.resume === true ? await checkResume({ outDir, task: o.task, steps, settings, force: o.force }) : null;
+  await mkdir(outDir, { recursive: true });
   const S = config.seeds;
   const envOptions = { modelPath: o.modelPath, actionRepeat: o.actionRepeat, maxEpisodeSteps: o.maxEpisodeSteps };
 
@@ -130,10 +157,9 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
     const rng = new Rng(baseSeed * 31 + 7);
     const evaluations: Evaluation[] = [];
     let startStep = 0;
-    const resumed = o.resume === true && existsSync(checkpointPath);
+    const resumed = saved !== null;
     if (resumed) {
       const state = await loadSacCheckpoint(checkpointPath, agent, buffer);
-      if (state.task !== o.task) throw new RangeError(`Expected a checkpoint of task '${o.task}' in ${outDir} but received one of '${state.task}'`);
       startStep = state.step;
       evaluations.push(...state.evaluations);
       rng.seed(baseSeed * 31 + 7 + startStep);
@@ -142,11 +168,11 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
     const metrics = new MetricsWriter(metricsPath, { append: resumed });
     const stream = o.progress === false ? null : o.progress === true || o.progress === undefined ? process.stderr : o.progress;
     const bar = stream ? new ProgressBar({ total: steps, unit: 'steps', start: startStep, stream }) : null;
-    const log = (msg: string): void => (bar ? bar.log(msg) : undefined);
+    const log = (msg: string): void => (bar ? bar.log(msg) : o.log?.(msg));
     metrics.write('run', startStep, {
       task: o.task, variant: config.variant, label, seeds: S, steps, device, resumed,
       hidden: config.hidden, batchSize: config.batchSize, updatesPerStep: config.updatesPerStep, entropyPerDim: config.entropyPerDim,
-      warmupSteps: config.warmupSteps, logEvery, graph: o.graph === true,
+      warmupSteps: config.warmupSteps, logEvery, graph: config.graph && device === 'cuda', // graphs are CUDA's alone
     });
     log(`${label} on ${o.task}: ${S} seed(s), ${steps.toLocaleString()} steps, ${device}${resumed ? `, resumed at step ${startStep}` : ''}; writing to ${outDir}`);
 
@@ -165,13 +191,29 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
     let windowT = t0;
     let windowSteps = 0;
     let windowUpdates = 0;
+    // The bar's upd/s over about a second (as its steps/s), not since the start.
+    let rateT = t0;
+    let rateUpdates = 0;
+    let updateRate: number | null = null;
+    let done = startStep;
+    let checkpointed = resumed ? startStep : -1;
+    let interrupted = false;
+    const checkpoint = async (step: number): Promise<void> => {
+      await saveSacCheckpoint(checkpointPath, agent, o.saveReplay === false ? null : buffer, { step, evaluations, task: o.task, label, settings });
+      checkpointed = step;
+    };
 
     try {
       for (let step = startStep; step < steps; step++) {
+        if (o.signal?.aborted) {
+          interrupted = true;
+          break;
+        }
         if (step < config.warmupSteps) {
           for (let i = 0; i < actions.length; i++) actions[i] = rng.uniform(-1, 1);
         } else {
           agent.act(obs, { out: actions });
+          if (!allFinite(actions)) throw diverged(step, "the policy's actions");
         }
         const r = envs.step(actions);
         // The transition's next observation is the real one, also where the episode was cut off.
@@ -195,15 +237,17 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
             agent.update(buffer.sample(config.batchSize, agent.generator));
             updateCalls++;
             windowUpdates++;
+            rateUpdates++;
           }
         }
         windowSteps++;
-        const done = step + 1;
+        done = step + 1;
 
         if (done % logEvery === 0 || done === steps) {
           const now = performance.now();
           const dt = (now - windowT) / 1000;
           const m = agent.metrics();
+          if (m && !(allFinite(m.criticLoss) && allFinite(m.actorLoss))) throw diverged(done, 'the losses');
           metrics.write('train', done, {
             episodeReturn: lastEpisodeReturn,
             stepsPerSecond: windowSteps / dt,
@@ -220,38 +264,96 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
           windowUpdates = 0;
         }
         if (done % evalEvery === 0 || done === steps) {
-          const returns = evaluate(agent, evalEnvs, evalEpisodes);
+          const returns = evaluate(agent, evalEnvs, evalEpisodes, done);
           evaluations.push({ step: done, returns });
           lastEval = mean(returns);
           metrics.write('eval', done, { return: lastEval, ...Object.fromEntries(returns.map((v, i) => [`return${i}`, v])) });
           log(`step ${done}: evaluation return ${lastEval.toFixed(1)} (seeds: ${returns.map((v) => v.toFixed(1)).join(', ')})`);
         }
-        if (done % checkpointEvery === 0 || done === steps) {
-          await saveSacCheckpoint(checkpointPath, agent, o.saveReplay === false ? null : buffer, { step: done, evaluations, task: o.task, label });
-        }
+        if (done % checkpointEvery === 0 || done === steps) await checkpoint(done);
         // Let signals, timers and pending reads have a turn (and, on a runtime that queues Node-API
         // finalizers for the event loop, free the released tensor wrappers: see yieldToEventLoop).
         if (done % YIELD_EVERY === 0) await yieldToEventLoop();
+        const now = performance.now();
+        if (now - rateT >= 1000) {
+          updateRate = (rateUpdates * 1000) / (now - rateT);
+          rateT = now;
+          rateUpdates = 0;
+        }
         bar?.update(done, {
-          'upd/s': updateCalls > 0 ? (updateCalls * 1000) / (performance.now() - t0) : null,
+          'upd/s': updateRate ?? (updateCalls > 0 ? (updateCalls * 1000) / (now - t0) : null),
           eval: Number.isFinite(lastEval) ? lastEval : null,
         });
       }
+      if (interrupted) {
+        log(`stopped at step ${done}: saving a checkpoint to ${checkpointPath}`);
+        if (checkpointed !== done) await checkpoint(done);
+      }
     } finally {
-      bar?.done();
+      // The final line shows the averages over the whole run.
+      const elapsed = (performance.now() - t0) / 1000;
+      bar?.done({ 'upd/s': updateCalls > 0 ? updateCalls / elapsed : null });
       metrics.close();
     }
     const seconds = (performance.now() - t0) / 1000;
     const result: TrainSacResult = {
       outDir, label, config, evaluations, metricsPath, checkpointPath, curve: null,
-      stepsPerSecond: (steps - startStep) / seconds,
+      stepsPerSecond: (done - startStep) / seconds,
       updatesPerSecond: updateCalls / seconds,
       seconds,
+      step: done,
+      interrupted,
     };
     disposeAll();
-    if (o.curve !== false) result.curve = await writeCurves([result], path.join(outDir, 'curve'), `${label} on ${o.task}`);
+    // A run stopped before its first evaluation has no curve to draw.
+    if (o.curve !== false && evaluations.length > 0) result.curve = await writeCurves([result], path.join(outDir, 'curve'), `${label} on ${o.task}`);
     return result;
   }
+}
+
+/**
+ * What a resume must match (the configuration that shapes training, the action repeat and episode
+ * length); the device, precision and CUDA graphs may change between sessions.
+ */
+export function runSettings(o: TrainSacOptions, config: SacConfig = resolveSacConfig(pickConfig(o))): RunSettings {
+  const { device: _d, precision: _p, graph: _g, ...trained } = config;
+  return { ...trained, actionRepeat: o.actionRepeat ?? 1, maxEpisodeSteps: o.maxEpisodeSteps ?? null };
+}
+
+/**
+ * The checks of a resume, made before anything is created: a checkpoint of this task below `steps`
+ * trained with these settings (unless `force`). `name` says what errors call an option (the CLI
+ * passes its flags). Resolves to the checkpoint's bookkeeping.
+ */
+export async function checkResume(
+  run: { outDir: string; task: string; steps: number; settings: RunSettings; force?: boolean },
+  name: (option: string) => string = (option) => `options.${option}`,
+): Promise<SacCheckpointInfo> {
+  const file = path.join(run.outDir, 'checkpoint.safetensors');
+  if (!existsSync(file)) throw new RangeError(`${name('resume')}: no checkpoint.safetensors in ${run.outDir}`);
+  const saved = await readSacCheckpointHeader(file);
+  if (saved.task !== run.task) throw new RangeError(`${name('resume')}: the checkpoint in ${run.outDir} is of task '${saved.task}', not '${run.task}'`);
+  if (saved.step >= run.steps) {
+    throw new RangeError(`${name('resume')}: the checkpoint in ${run.outDir} is already at step ${saved.step}; raise ${name('steps')} above ${saved.step}`);
+  }
+  const changed = settingsDifferences(saved.settings, run.settings);
+  if (changed.length > 0 && run.force !== true) {
+    // One entry per name (the CLI's --lr sets both learning rates).
+    const lines = [...new Set(changed.map(([k, was, now]) => `${name(k)} ${String(was)} (now ${String(now)})`))];
+    throw new RangeError(`${name('resume')}: the checkpoint in ${run.outDir} was trained with other settings: ${lines.join(', ')}; `
+      + `resume with the same settings, or add ${name('force')} to continue with the new ones`);
+  }
+  return saved;
+}
+
+function allFinite(a: ArrayLike<number>): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
+}
+
+/** A run whose numbers left the finite range: said so, with the usual cure, instead of an environment's argument error. */
+function diverged(step: number, what: string): Error {
+  return new Error(`training diverged at step ${step}: ${what} are not finite numbers (try a lower --lr)`);
 }
 
 /** On resume: drops the metric lines written after the checkpoint's step (they will be redone). */
@@ -268,8 +370,11 @@ function dropMetricsAfter(file: string, step: number): void {
   writeFileSync(file, kept.map((l) => `${l}\n`).join(''));
 }
 
-/** Mean return of `episodes` deterministic episodes per seed (one evaluation environment per seed). */
-export function evaluate(agent: SacAgent, envs: VecEnv, episodes: number): number[] {
+/**
+ * Mean return of `episodes` deterministic episodes per seed (one evaluation environment per seed).
+ * `step`, the training step, is named in the error when the policy's actions are not finite.
+ */
+export function evaluate(agent: SacAgent, envs: VecEnv, episodes: number, step?: number): number[] {
   const S = envs.numEnvs;
   const total = new Float64Array(S);
   const actions = new Float32Array(S * envs.actionSpec.shape[0]);
@@ -277,6 +382,7 @@ export function evaluate(agent: SacAgent, envs: VecEnv, episodes: number): numbe
     let obs = envs.reset();
     for (let t = 0; t < envs.maxEpisodeSteps; t++) {
       agent.act(obs, { deterministic: true, out: actions });
+      if (step !== undefined && !allFinite(actions)) throw diverged(step, "the policy's actions");
       const r = envs.step(actions);
       for (let i = 0; i < S; i++) total[i] += r.rewards[i];
       obs = r.observations;
