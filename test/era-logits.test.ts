@@ -320,6 +320,15 @@ function expectMaskedTokenTopK(device: 'cpu' | 'cuda'): void {
   const sum = z.reduce((a, c) => a + Math.exp(c - m), 0);
   const expected = Float64Array.from({ length: n * v }, (_, i) => (i >= v ? 0 : (i === 4 ? 1 : 0) - Math.exp(z[i] - m) / sum));
   expectClose(grad, expected, { atol: 1e-6, rtol: 1e-4, what: `${device} gradient` });
+  // In place (the gradient over the logits): the row's values are all read before any is written.
+  for (const topK of [20, 0]) {
+    const fwd = logits(h.logits, h.tokens, h.offsets, h.advantages, { topK });
+    const want = gradientValues(logitsBackward(h.logits, h.tokens, h.offsets, h.advantages, ones, { topK, forward: fwd }));
+    const copy = tensor(Float32Array.from(x), [n, v], { device }); // a CPU tensor wraps its array: copy it
+    logitsBackward(copy, h.tokens, h.offsets, h.advantages, ones, { topK, forward: fwd, inPlace: true });
+    expect(Array.from(gradientValues(copy)), `${device} topK ${topK} in place`).to.deep.equal(Array.from(want));
+    disposeAll(fwd, copy);
+  }
   disposeAll(h, res, ones);
 }
 
