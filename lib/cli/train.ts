@@ -14,7 +14,7 @@ import { defaultDevice } from '../device.js';
 import { listTasks } from '../rl/env/index.js';
 import { readSacCheckpointHeader } from '../rl/sac/checkpoint.js';
 import { readRunSummary, type RunSummary } from '../rl/sac/run-report.js';
-import { checkResume, runSettings, trainSac, writeCurves, type TrainSacResult } from '../rl/sac/trainer.js';
+import { checkResume, checkSettings, runSettings, trainSac, writeCurves, type TrainSacResult } from '../rl/sac/trainer.js';
 import { int } from './flags.js';
 import { SIGINT_EXIT_CODE, onInterrupt } from './interrupt.js';
 import { flagOf, sacOptionsFromFlags, type SacFlags, type SacRunOptions } from './train-flags.js';
@@ -39,13 +39,16 @@ function variantOptions(base: SacRunOptions, variant: Variant): SacRunOptions {
  * Every folder checked before anything is written: without --resume a folder holding a run is
  * refused (unless --overwrite); with --resume each variant needs a checkpoint of this task below
  * --steps with the same settings (unless --force), except that a --baseline run interrupted in its
- * first variant resumes the second from scratch (its folder is empty) and reuses a finished first.
+ * first variant resumes the second from scratch (its folder is empty) and reuses a finished first
+ * (one at --steps, also checked for the same settings).
  */
 export async function planVariants(outDir: string, variants: Variant[], base: SacRunOptions, overwrite: boolean): Promise<VariantPlan[]> {
   const plans: VariantPlan[] = [];
   for (const variant of variants) {
     const dir = path.join(outDir, variant);
     const options = variantOptions(base, variant);
+    // What the checkpoint is compared with: this variant's settings.
+    const settings = runSettings({ ...options, variant });
     const held = ['checkpoint.safetensors', 'metrics.jsonl'].filter((f) => existsSync(path.join(dir, f)));
     if (!base.resume) {
       if (held.length > 0 && !overwrite) {
@@ -62,26 +65,39 @@ export async function planVariants(outDir: string, variants: Variant[], base: Sa
     const header = await readSacCheckpointHeader(path.join(dir, 'checkpoint.safetensors'));
     const finished = header.step === base.steps && header.task === base.task ? readRunSummary(dir) : undefined;
     if (finished) {
+      checkSettings({ outDir: dir, settings, force: base.force }, header, flagOf);
       plans.push({ variant, dir, options, finished });
       continue;
     }
-    await checkResume({ outDir: dir, task: base.task, steps: base.steps, settings: runSettings(options), force: base.force }, flagOf);
+    await checkResume({ outDir: dir, task: base.task, steps: base.steps, settings, force: base.force }, flagOf);
     plans.push({ variant, dir, options });
   }
   const resumable = plans.filter((p) => p.options.resume !== false);
   if (base.resume && resumable.length === 0) throw new RangeError(`--resume: no checkpoint.safetensors in ${plans[0].dir}`);
   if (plans.every((p) => p.finished)) {
     // Nothing left to train: the step check's own message.
-    await checkResume({ outDir: plans[0].dir, task: base.task, steps: base.steps, settings: runSettings(plans[0].options), force: true }, flagOf);
+    await checkResume({ outDir: plans[0].dir, task: base.task, steps: base.steps, settings: runSettings({ ...plans[0].options, variant: plans[0].variant }), force: true }, flagOf);
   }
   return plans;
 }
 
-/** The command line to continue a stopped run: this one, with --resume and without --overwrite. */
-function resumeCommand(): string {
-  const args = process.argv.slice(4).filter((a) => a !== '--overwrite');
+/**
+ * --overwrite: every planned variant's checkpoint, metrics and curve, and the combined curve and
+ * summary, removed before anything trains, so that nothing of the replaced run outlives it however
+ * the new one ends (a later --resume must not pick up an old variant's checkpoint).
+ */
+export async function removeRuns(outDir: string, plans: readonly Pick<VariantPlan, 'dir'>[]): Promise<void> {
+  const curve = (dir: string) => ['svg', 'png', 'csv'].map((ext) => path.join(dir, `curve.${ext}`));
+  const files = [path.join(outDir, 'summary.md'), ...curve(outDir),
+    ...plans.flatMap((p) => [path.join(p.dir, 'checkpoint.safetensors'), path.join(p.dir, 'metrics.jsonl'), ...curve(p.dir)])];
+  for (const f of files) await rm(f, { force: true });
+}
+
+/** The command line to continue a stopped run (this one, with --resume and without --overwrite), or with `resume` false to run it again. */
+function resumeCommand(resume = true): string {
+  const args = resume ? process.argv.slice(4).filter((a) => a !== '--overwrite') : process.argv.slice(4);
   const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  return `era train sac ${[...args, ...(args.includes('--resume') ? [] : ['--resume'])].map(quote).join(' ')}`;
+  return `era train sac ${[...args, ...(!resume || args.includes('--resume') ? [] : ['--resume'])].map(quote).join(' ')}`;
 }
 
 /** Final evaluation per variant: mean ± std over seeds and the best seed, as Markdown. */
@@ -146,12 +162,15 @@ export function registerTrainCommand(program: Command): void {
       const outDir = path.resolve(f.out ?? path.join('runs', `${f.task}-seed${base.seed ?? 0}`));
       const plans = await planVariants(outDir, variants, base, f.overwrite === true);
       for (const w of warnings) console.error(`era: warning: ${w}`);
+      if (f.overwrite) await removeRuns(outDir, plans);
       // Without a progress bar, the trainer's lines (where it writes, each evaluation) go to stderr.
       const log = f.progress ? undefined : (line: string) => console.error(line);
       const results: (TrainSacResult | RunSummary)[] = [];
       let stopped: TrainSacResult | undefined;
-      // Ctrl-C stops the variant training at its next step (see interrupt.ts); only while training.
-      const interrupt = onInterrupt('era: stopping at the end of this step to save a checkpoint (Ctrl-C again quits without saving)');
+      // Ctrl-C stops the variant training at its next step (see interrupt.ts, and trainSac's
+      // signal: it looks at least every 250 ms, also during an evaluation); only while training.
+      const interrupt = onInterrupt('era: stopping at the next step boundary (within a fraction of a second; an unfinished evaluation '
+        + 'is dropped and redone on --resume) to save a checkpoint; press Ctrl-C again to quit without saving');
       try {
         for (const p of plans) {
           if (p.finished) {
@@ -160,10 +179,9 @@ export function registerTrainCommand(program: Command): void {
             continue;
           }
           if (interrupt.signal.aborted) break;
-          // --overwrite: an old checkpoint must not outlive the run that replaces it.
-          if (!p.options.resume) await rm(path.join(p.dir, 'checkpoint.safetensors'), { force: true });
           const r = await trainSac({ ...p.options, variant: p.variant, outDir: p.dir, signal: interrupt.signal, log });
-          results.push(r);
+          // A fresh run stopped before its first step left nothing (see trainSac): no row for it.
+          if (!(r.interrupted && r.step === 0 && !p.options.resume)) results.push(r);
           if (r.interrupted) {
             stopped = r;
             break;
@@ -173,6 +191,7 @@ export function registerTrainCommand(program: Command): void {
         interrupt.remove();
       }
       if (results.length === 0) {
+        console.error(`era: stopped before the first step; nothing was saved. Start again with:\n  ${resumeCommand(false)}`);
         process.exitCode = SIGINT_EXIT_CODE;
         return;
       }
@@ -185,8 +204,9 @@ export function registerTrainCommand(program: Command): void {
       console.log(table);
       if (curve) console.log(`curve: ${[curve.svg, curve.png].filter(Boolean).join(', ')}`);
       if (stopped || results.length < plans.length) {
-        const at = stopped ? `${stopped.label} stopped at step ${stopped.step} of ${base.steps}; its checkpoint and metrics are in ${stopped.outDir}`
-          : `stopped before ${plans[results.length].variant}`;
+        const at = !stopped ? `stopped before ${plans[results.length].variant}`
+          : stopped.step === 0 ? `${stopped.label} stopped before its first step (nothing of it saved)`
+            : `${stopped.label} stopped at step ${stopped.step} of ${base.steps}; its checkpoint and metrics are in ${stopped.outDir}`;
         console.error(`era: ${at}, the summary in ${outDir}. Continue with:\n  ${resumeCommand()}`);
         process.exitCode = SIGINT_EXIT_CODE;
       }

@@ -116,39 +116,60 @@ export async function writeSafetensors(
   await atomicWriteFile(path, encodeSafetensors(tensors, metadata));
 }
 
+type Bad = (problem: string) => RangeError;
+
+const badFile = (source: string): Bad => (problem) => new RangeError(`Expected a valid safetensors file for path but received ${source} (${problem})`);
+
+/** The header length N from a file's first bytes (`size` bytes in all), checked against MAX_HEADER and the size. */
+function headerLength(start: Uint8Array, size: number, bad: Bad): number {
+  if (start.byteLength < 8) throw bad(`${size} bytes: too short for the 8-byte header length`);
+  const n64 = new DataView(start.buffer, start.byteOffset, 8).getBigUint64(0, true);
+  if (n64 > BigInt(MAX_HEADER)) throw bad(`a header length of ${n64} bytes, above the ${MAX_HEADER}-byte limit`);
+  const n = Number(n64);
+  if (8 + n > size) throw bad(`a header of ${n} bytes in a file of ${size} bytes: truncated`);
+  return n;
+}
+
+/** The header's JSON object. */
+function parseHeader(json: Uint8Array, bad: Bad): Record<string, unknown> {
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
+  } catch (err) {
+    throw bad(`a header that is not UTF-8 JSON: ${(err as Error).message}`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('a header that is not a JSON object');
+  return header as Record<string, unknown>;
+}
+
+/** The header's __metadata__ (every value a string), empty where there is none. */
+function metadataOf(header: Record<string, unknown>, bad: Bad): Record<string, string> {
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>; // keeps a '__proto__' key
+  const value = header.__metadata__;
+  if (value === undefined) return metadata;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('__metadata__ that is not an object');
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof v !== 'string') throw bad(`__metadata__['${k}'] that is ${describe(v)}, not a string`);
+    metadata[k] = v;
+  }
+  return metadata;
+}
+
 /**
  * Parses a whole safetensors file held in memory. `source` names it in errors (the path).
  * Tensor data is copied out, so the result does not keep `bytes` alive.
  */
 export function decodeSafetensors(bytes: Uint8Array, source = 'the buffer'): SafetensorsFile {
   requireLittleEndian();
-  const bad = (problem: string) => new RangeError(`Expected a valid safetensors file for path but received ${source} (${problem})`);
-  if (bytes.byteLength < 8) throw bad(`${bytes.byteLength} bytes: too short for the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER)) throw bad(`a header length of ${n64} bytes, above the ${MAX_HEADER}-byte limit`);
-  const n = Number(n64);
-  if (8 + n > bytes.byteLength) throw bad(`a header of ${n} bytes in a file of ${bytes.byteLength} bytes: truncated`);
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
-  } catch (err) {
-    throw bad(`a header that is not UTF-8 JSON: ${(err as Error).message}`);
-  }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('a header that is not a JSON object');
+  const bad = badFile(source);
+  const n = headerLength(bytes, bytes.byteLength, bad);
+  const header = parseHeader(bytes.subarray(8, 8 + n), bad);
   const dataStart = 8 + n;
   const dataLength = bytes.byteLength - dataStart;
-  const metadata: Record<string, string> = Object.create(null) as Record<string, string>; // keeps a '__proto__' key
+  const metadata = metadataOf(header, bad);
   const infos: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('__metadata__ that is not an object');
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw bad(`__metadata__['${k}'] that is ${describe(v)}, not a string`);
-        metadata[k] = v;
-      }
-      continue;
-    }
+  for (const [name, value] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
     const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     if (info === null || typeof info !== 'object') throw bad(`an entry '${name}' that is not an object`);
     if (info.dtype !== 'F32' && info.dtype !== 'I32' && info.dtype !== 'BF16') {
@@ -189,6 +210,31 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'the buffer'): Saf
     tensors.set(t.name, { dtype: t.dtype, shape: t.shape.slice(), data });
   }
   return { tensors, metadata };
+}
+
+/**
+ * The header of a safetensors file without its tensor data (for bookkeeping kept in __metadata__
+ * of a file too large to read whole): the metadata and the header's entries, checked as
+ * readSafetensors checks them (the MAX_HEADER limit, UTF-8 JSON, string metadata); the tensor
+ * entries are returned as they are.
+ */
+export async function readSafetensorsHeader(path: string): Promise<{ metadata: Record<string, string>; header: Record<string, unknown> }> {
+  if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
+  requireLittleEndian();
+  const bad = badFile(`'${path}'`);
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const prefix = new Uint8Array(Math.min(size, 8));
+    await file.read(prefix, 0, prefix.byteLength, 0);
+    const n = headerLength(prefix, size, bad);
+    const json = new Uint8Array(n);
+    if ((await file.read(json, 0, n, 8)).bytesRead < n) throw bad(`a header of ${n} bytes that ends early (was the file changed while being read?)`);
+    const header = parseHeader(json, bad);
+    return { metadata: metadataOf(header, bad), header };
+  } finally {
+    await file.close();
+  }
 }
 
 /** Reads a safetensors file (in ≤ 1 GiB pieces: fs.readFile refuses files of 2 GiB and more). */

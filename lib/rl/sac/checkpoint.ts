@@ -6,10 +6,8 @@
  * repeat and episode length) for a resume to compare. Loading checks that the architecture matches
  * before writing anything; readSacCheckpointHeader reads the bookkeeping alone (not the tensors).
  */
-import { open } from 'node:fs/promises';
-
 import { integer } from '../../validate.js';
-import { readSafetensors, writeSafetensors, type SafetensorsData } from '../../nn/safetensors.js';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafetensorsData } from '../../nn/safetensors.js';
 import type { Adam } from '../../nn/optim.js';
 import type { Tensor } from '../../tensor.js';
 import type { ReplayBuffer } from '../replay.js';
@@ -156,27 +154,9 @@ function infoFromMetadata(meta: Record<string, string>): SacCheckpointInfo {
  * replay buffer makes a checkpoint gigabytes, and a resume checks these before building anything.
  */
 export async function readSacCheckpointHeader(path: string): Promise<SacCheckpointInfo> {
-  const bad = (problem: string) => new RangeError(`Expected an era-cuda SAC checkpoint for '${path}' but received ${problem}`);
-  const file = await open(path, 'r');
-  try {
-    const prefix = Buffer.alloc(8);
-    if ((await file.read(prefix, 0, 8, 0)).bytesRead < 8) throw bad('a file too short for a safetensors header');
-    const n = Number(prefix.readBigUInt64LE(0));
-    if (n > 100_000_000) throw bad(`a header length of ${n} bytes`);
-    const json = Buffer.alloc(n);
-    if ((await file.read(json, 0, n, 8)).bytesRead < n) throw bad('a truncated file');
-    let header: { __metadata__?: Record<string, string> };
-    try {
-      header = JSON.parse(json.toString('utf8')) as typeof header;
-    } catch {
-      throw bad('a header that is not JSON');
-    }
-    const meta = header.__metadata__;
-    if (meta?.format !== FORMAT) throw bad(`a file with format ${JSON.stringify(meta?.format)}`);
-    return infoFromMetadata(meta);
-  } finally {
-    await file.close();
-  }
+  const { metadata } = await readSafetensorsHeader(path);
+  if (metadata.format !== FORMAT) throw new RangeError(`Expected an era-cuda SAC checkpoint for '${path}' but received a file with format ${JSON.stringify(metadata.format)}`);
+  return infoFromMetadata(metadata);
 }
 
 /** The settings that differ between a checkpoint and this run, as [name, saved, now]; unknown (unsaved) ones are skipped. */

@@ -16,17 +16,23 @@
  * not bit-identical to an unbroken one. A resume is refused, before anything is created or
  * written, when there is no checkpoint, when it is of another task, when it is already at `steps`,
  * and (unless `force`) when it was trained with other settings (runSettings).
+ *
+ * A stop by `signal` takes effect at the next step boundary: with a signal the loop lets the event
+ * loop turn at least every YIELD_MS (and every YIELD_EVERY steps in any case), also between the
+ * steps of an evaluation, which a stop abandons (it is not recorded; a resume redoes it first),
+ * except the final one at `steps`. A fresh run stopped before its first step saves nothing.
  */
 import { mkdir } from 'node:fs/promises';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { defaultDevice } from '../../device.js';
 import { MetricsWriter, ProgressBar, writeLearningCurve, type ProgressStream, type WrittenCurve } from '../../report/index.js';
-import { integer, plainObject, rangeError, typeError } from '../../validate.js';
+import { integer, plainObject, typeError } from '../../validate.js';
 import { yieldToEventLoop } from '../../util/event-loop.js';
-import { listTasks, makeVecEnv, type VecEnv } from '../env/index.js';
+import { makeVecEnv, type VecEnv } from '../env/index.js';
+import { taskSpec } from '../env/registry.js';
 import { Rng } from '../env/rng.js';
 import { ReplayBuffer } from '../replay.js';
 import { SacAgent } from './agent.js';
@@ -52,9 +58,11 @@ export interface TrainSacOptions extends Partial<SacConfig> {
   force?: boolean;
   /**
    * Stops the run at the next step boundary once `aborted` is true (an AbortSignal, say): a
-   * checkpoint is saved at that step, the metrics and curve are written, and the result has
-   * `interrupted: true`. Checked every step; it can only change when the event loop turns, which
-   * the loop lets it do every YIELD_EVERY steps.
+   * checkpoint is saved at that step (none when no step was taken), the metrics and curve are
+   * written, and the result has `interrupted: true`. Checked every step and between the steps of
+   * an evaluation (an evaluation stopped so is dropped, and redone first on resume; the final one
+   * is finished). It can only change when the event loop turns, which the loop lets it do every
+   * YIELD_EVERY steps and, with a signal, at least every YIELD_MS.
    */
   signal?: { readonly aborted: boolean };
   /** Where the log lines (start, evaluations, a stop) go when there is no progress bar (default: nowhere). */
@@ -102,6 +110,13 @@ export interface TrainSacResult {
 /** Steps between turns of the event loop in trainSac (see yieldToEventLoop). */
 export const YIELD_EVERY = 100;
 
+/**
+ * With a `signal`, trainSac also lets the event loop turn once this many ms have passed since the
+ * last turn (a step or evaluation step boundary), so a stop is seen promptly however slow a step
+ * is. A turn costs microseconds and changes no result.
+ */
+export const YIELD_MS = 250;
+
 export const VARIANT_LABEL = { era: 'SAC+ERA', sac: 'SAC' } as const;
 
 /** Trains and evaluates; resolves when done, or stopped by `signal` (then with `interrupted: true`). */
@@ -109,7 +124,7 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
   const o = plainObject(options, 'options') as unknown as TrainSacOptions;
   if (typeof o.task !== 'string') throw typeError('a task name (see era.rl.listTasks())', 'options.task', o.task);
   // Checked here, not by the environment: nothing is created for a run that cannot start.
-  if (!listTasks().includes(o.task)) throw rangeError(`a known task (one of ${listTasks().join(', ')})`, 'options.task', o.task);
+  taskSpec(o.task);
   if (o.signal !== undefined && (o.signal === null || typeof o.signal !== 'object')) throw typeError('an AbortSignal', 'options.signal', o.signal);
   if (o.log !== undefined && typeof o.log !== 'function') throw typeError('a function', 'options.log', o.log);
   const steps = integer(o.steps, 'options.steps', 1);
@@ -198,13 +213,54 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
     let done = startStep;
     let checkpointed = resumed ? startStep : -1;
     let interrupted = false;
+    let lastYield = t0;
+    // Let signals, timers and pending reads have a turn (and, on a runtime that queues Node-API
+    // finalizers for the event loop, free the released tensor wrappers: see yieldToEventLoop).
+    const yieldNow = async (): Promise<number> => {
+      await yieldToEventLoop();
+      return (lastYield = performance.now());
+    };
     const checkpoint = async (step: number): Promise<void> => {
       await saveSacCheckpoint(checkpointPath, agent, o.saveReplay === false ? null : buffer, { step, evaluations, task: o.task, label, settings });
       checkpointed = step;
+      // Everything up to the checkpoint on disk: a crash or a hard exit leaves no gap before it.
+      metrics.flush();
+    };
+    /** Evaluates at step `at` and records it; false when `signal` stopped it (then nothing is recorded). */
+    const evaluateAt = async (at: number): Promise<boolean> => {
+      // The final evaluation is the run's result: finished even when a stop is asked for.
+      const signal = at < steps ? o.signal : undefined;
+      let returns: number[] | null = null;
+      if (!signal) {
+        returns = evaluate(agent, evalEnvs, evalEpisodes, at);
+      } else {
+        const episodeSteps = evaluationSteps(agent, evalEnvs, evalEpisodes, at);
+        while (!signal.aborted) {
+          const r = episodeSteps.next();
+          if (r.done) {
+            returns = r.value;
+            break;
+          }
+          if (performance.now() - lastYield >= YIELD_MS) await yieldNow();
+        }
+      }
+      if (!returns) {
+        log(`step ${at}: evaluation stopped before its end; not recorded (a resume redoes it)`);
+        return false;
+      }
+      evaluations.push({ step: at, returns });
+      lastEval = mean(returns);
+      metrics.write('eval', at, { return: lastEval, ...Object.fromEntries(returns.map((v, i) => [`return${i}`, v])) });
+      log(`step ${at}: evaluation return ${lastEval.toFixed(1)} (seeds: ${returns.map((v) => v.toFixed(1)).join(', ')})`);
+      return true;
     };
 
     try {
-      for (let step = startStep; step < steps; step++) {
+      // A checkpoint saved while its step's evaluation was stopped: that evaluation first.
+      if (resumed && startStep > 0 && startStep % evalEvery === 0 && evaluations[evaluations.length - 1]?.step !== startStep) {
+        if (!(await evaluateAt(startStep))) interrupted = true;
+      }
+      for (let step = interrupted ? steps : startStep; step < steps; step++) {
         if (o.signal?.aborted) {
           interrupted = true;
           break;
@@ -263,18 +319,13 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
           windowSteps = 0;
           windowUpdates = 0;
         }
-        if (done % evalEvery === 0 || done === steps) {
-          const returns = evaluate(agent, evalEnvs, evalEpisodes, done);
-          evaluations.push({ step: done, returns });
-          lastEval = mean(returns);
-          metrics.write('eval', done, { return: lastEval, ...Object.fromEntries(returns.map((v, i) => [`return${i}`, v])) });
-          log(`step ${done}: evaluation return ${lastEval.toFixed(1)} (seeds: ${returns.map((v) => v.toFixed(1)).join(', ')})`);
+        if ((done % evalEvery === 0 || done === steps) && !(await evaluateAt(done))) {
+          interrupted = true;
+          break;
         }
         if (done % checkpointEvery === 0 || done === steps) await checkpoint(done);
-        // Let signals, timers and pending reads have a turn (and, on a runtime that queues Node-API
-        // finalizers for the event loop, free the released tensor wrappers: see yieldToEventLoop).
-        if (done % YIELD_EVERY === 0) await yieldToEventLoop();
-        const now = performance.now();
+        let now = performance.now();
+        if (done % YIELD_EVERY === 0 || (o.signal && now - lastYield >= YIELD_MS)) now = await yieldNow();
         if (now - rateT >= 1000) {
           updateRate = (rateUpdates * 1000) / (now - rateT);
           rateT = now;
@@ -286,8 +337,14 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
         });
       }
       if (interrupted) {
-        log(`stopped at step ${done}: saving a checkpoint to ${checkpointPath}`);
-        if (checkpointed !== done) await checkpoint(done);
+        if (checkpointed === done) {
+          log(`stopped at step ${done}: its checkpoint is in ${checkpointPath}`);
+        } else if (done === startStep) {
+          log('stopped before the first step: nothing to save'); // (a fresh run: a resumed one has its checkpoint)
+        } else {
+          log(`stopped at step ${done}: saving a checkpoint to ${checkpointPath}`);
+          await checkpoint(done);
+        }
       }
     } finally {
       // The final line shows the averages over the whole run.
@@ -295,6 +352,8 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
       bar?.done({ 'upd/s': updateCalls > 0 ? updateCalls / elapsed : null });
       metrics.close();
     }
+    // A fresh run stopped before its first step leaves no run behind (its folder can be used as new).
+    if (interrupted && done === startStep && !resumed) rmSync(metricsPath, { force: true });
     const seconds = (performance.now() - t0) / 1000;
     const result: TrainSacResult = {
       outDir, label, config, evaluations, metricsPath, checkpointPath, curve: null,
@@ -336,6 +395,19 @@ export async function checkResume(
   if (saved.step >= run.steps) {
     throw new RangeError(`${name('resume')}: the checkpoint in ${run.outDir} is already at step ${saved.step}; raise ${name('steps')} above ${saved.step}`);
   }
+  checkSettings(run, saved, name);
+  return saved;
+}
+
+/**
+ * Throws (unless `force`) when the checkpoint `saved` of the run in `outDir` was trained with
+ * settings other than `settings`, naming each (as checkResume; also for a run already finished).
+ */
+export function checkSettings(
+  run: { outDir: string; settings: RunSettings; force?: boolean },
+  saved: Pick<SacCheckpointInfo, 'settings'>,
+  name: (option: string) => string = (option) => `options.${option}`,
+): void {
   const changed = settingsDifferences(saved.settings, run.settings);
   if (changed.length > 0 && run.force !== true) {
     // One entry per name (the CLI's --lr sets both learning rates).
@@ -343,7 +415,6 @@ export async function checkResume(
     throw new RangeError(`${name('resume')}: the checkpoint in ${run.outDir} was trained with other settings: ${lines.join(', ')}; `
       + `resume with the same settings, or add ${name('force')} to continue with the new ones`);
   }
-  return saved;
 }
 
 function allFinite(a: ArrayLike<number>): boolean {
@@ -375,6 +446,15 @@ function dropMetricsAfter(file: string, step: number): void {
  * `step`, the training step, is named in the error when the policy's actions are not finite.
  */
 export function evaluate(agent: SacAgent, envs: VecEnv, episodes: number, step?: number): number[] {
+  const steps = evaluationSteps(agent, envs, episodes, step);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** evaluate, one environment step per next() (so a caller can pause or stop between them); returns the returns. */
+function* evaluationSteps(agent: SacAgent, envs: VecEnv, episodes: number, step?: number): Generator<void, number[], void> {
   const S = envs.numEnvs;
   const total = new Float64Array(S);
   const actions = new Float32Array(S * envs.actionSpec.shape[0]);
@@ -387,6 +467,7 @@ export function evaluate(agent: SacAgent, envs: VecEnv, episodes: number, step?:
       for (let i = 0; i < S; i++) total[i] += r.rewards[i];
       obs = r.observations;
       if (r.truncated[0]) break;
+      yield;
     }
   }
   return Array.from(total, (v) => v / episodes);
