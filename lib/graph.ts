@@ -19,7 +19,8 @@
  *   (era.uniform, era.normal, rl.randomIndices, rl.*Sample) is refused while recording); host numbers such
  *   as an optimizer's `lr` replay with the value they had when recorded;
  * - host transfers (`toArray`, `write`, `tensor(...)` of host data on CUDA) and `synchronize()` are
- *   refused while recording, with an error naming the op.
+ *   refused while recording, with an error naming the op; so is CUDA work from other threads
+ *   (workers), which the recording would otherwise take in.
  * Memory the function allocates while recording stays reserved for the graph until it is disposed,
  * whether it is freed during the recording (temporaries) or later (a tensor the function kept), so
  * replays never write into memory that was handed out again; a block several graphs recorded

@@ -39,3 +39,34 @@ export function workerOutcome(device: 'cpu' | 'cuda'): WorkerOutcome {
   }
   return { sum, error };
 }
+
+/** The cells of the SharedArrayBuffer that recordingRace coordinates through (Int32Array indices). */
+export const RACE = { recording: 0, tried: 1, outcome: 2 } as const;
+/** RACE.outcome values. */
+export const RACE_OUTCOME = { refused: 1, ran: 2, otherError: 3 } as const;
+
+/**
+ * A worker's side of the recording race: with a CUDA tensor made beforehand, waits until the main
+ * thread records a graph, tries an op, notes whether the addon refused it as another thread's
+ * recording (RangeError naming the op), and wakes the main thread. Then, the recording over, runs
+ * the op again and returns its values.
+ */
+export function recordingRace(cells: Int32Array, ready: () => void): number[] {
+  const t = era.ones([8], { device: 'cuda' });
+  ready();
+  Atomics.wait(cells, RACE.recording, 0, 60_000);
+  let outcome: number = RACE_OUTCOME.ran;
+  try {
+    era.scale(t, 2).dispose();
+  } catch (e) {
+    const refused = e instanceof RangeError && /another thread is recording a CUDA graph/.test((e as Error).message);
+    outcome = refused ? RACE_OUTCOME.refused : RACE_OUTCOME.otherError;
+  }
+  Atomics.store(cells, RACE.outcome, outcome);
+  Atomics.store(cells, RACE.tried, 1);
+  Atomics.notify(cells, RACE.tried);
+  Atomics.wait(cells, RACE.recording, 1, 60_000); // until the main thread's recording has ended
+  const values = Array.from(era.scale(t, 2).toArray());
+  t.dispose();
+  return values;
+}

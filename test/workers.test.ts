@@ -8,8 +8,9 @@ import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
+import era from '../lib/index.js';
 import { describeCuda, runningFromSource } from './helpers.js';
-import { seededSum, workerOutcome, type WorkerOutcome } from './worker-ops.js';
+import { RACE, RACE_OUTCOME, seededSum, workerOutcome, type WorkerOutcome } from './worker-ops.js';
 
 const workerModule = fileURLToPath(new URL(`./worker-ops.${runningFromSource ? 'ts' : 'js'}`, import.meta.url));
 
@@ -21,16 +22,25 @@ const { parentPort, workerData } = require('node:worker_threads');
   const mod = workerData.fromSource
     ? await (await import('tsx/esm/api')).tsImport(workerData.module, workerData.parent)
     : await import(workerData.module);
-  parentPort.postMessage(mod.workerOutcome(workerData.device));
+  if (workerData.cells) {
+    const values = mod.recordingRace(new Int32Array(workerData.cells), () => parentPort.postMessage('ready'));
+    parentPort.postMessage({ values });
+  } else {
+    parentPort.postMessage(mod.workerOutcome(workerData.device));
+  }
 })().catch((e) => parentPort.postMessage({ failed: String((e && e.stack) || e) }));
 `;
 
+function startWorker(device: 'cpu' | 'cuda', cells?: SharedArrayBuffer): Worker {
+  return new Worker(WORKER_BODY, {
+    eval: true,
+    workerData: { module: workerModule, parent: import.meta.url, fromSource: runningFromSource, device, cells },
+  });
+}
+
 function runWorker(device: 'cpu' | 'cuda'): Promise<WorkerOutcome & { failed?: string }> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_BODY, {
-      eval: true,
-      workerData: { module: workerModule, parent: import.meta.url, fromSource: runningFromSource, device },
-    });
+    const worker = startWorker(device);
     worker.once('message', (m: WorkerOutcome & { failed?: string }) => {
       void worker.terminate();
       resolve(m);
@@ -65,5 +75,40 @@ describeCuda('worker threads on CUDA', function () {
 
   it('two workers on CUDA at once: the same results as this thread, each with its own EraError', async () => {
     await twoWorkersAtOnce('cuda');
+  });
+
+  it("a worker's op while this thread records a graph is refused (it would land in the graph), and runs after", async () => {
+    const cells = new Int32Array(new SharedArrayBuffer(16));
+    const worker = startWorker('cuda', cells.buffer as SharedArrayBuffer);
+    try {
+      const messages: unknown[] = [];
+      let wake: () => void = () => {};
+      worker.on('message', (m) => {
+        messages.push(m);
+        wake();
+      });
+      worker.once('error', (e) => messages.push({ failed: String(e) }));
+      const next = async () => {
+        while (messages.length === 0) await new Promise<void>((r) => (wake = r));
+        return messages.shift();
+      };
+      expect(await next(), 'the worker is ready').to.equal('ready');
+      const x = era.zeros([4], { device: 'cuda' });
+      const graph = era.captureGraph(() => {
+        era.scale(x, 3, { out: x });
+        Atomics.store(cells, RACE.recording, 1);
+        Atomics.notify(cells, RACE.recording);
+        expect(Atomics.wait(cells, RACE.tried, 0, 60_000), 'the worker tried its op').to.not.equal('timed-out');
+      }, { device: 'cuda', warmup: 0 });
+      Atomics.store(cells, RACE.recording, 2);
+      Atomics.notify(cells, RACE.recording);
+      expect(Atomics.load(cells, RACE.outcome), 'refused as another thread\'s recording').to.equal(RACE_OUTCOME.refused);
+      expect(await next(), 'the op ran once the recording ended').to.deep.equal({ values: [2, 2, 2, 2, 2, 2, 2, 2] });
+      expect(graph.nodes, "only this thread's op was recorded").to.equal(1);
+      graph.dispose();
+      x.dispose();
+    } finally {
+      await worker.terminate();
+    }
   });
 });

@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -181,6 +182,19 @@ void ensure_staging(Staging& s, const char* op) {
 
 // Host transfers and synchronisation cannot be recorded into a graph (the staging buffers would
 // be baked in, and a sync ends the capture): refuse them with a clear error instead.
+// A graph records all work queued on the library stream, from any thread: work another thread
+// (a worker) queued while one thread records would land in that graph and not run now. The
+// recording thread is marked, and the other threads' ops are refused until the recording ends
+// (checked as each op starts: an op already past the check when the recording begins is not).
+std::atomic<bool> g_recording{false};
+thread_local bool t_recording = false;
+
+void refuse_other_threads_while_recording(const char* op) {
+  if (g_recording.load(std::memory_order_acquire) && !t_recording)
+    throw Error(ErrorKind::Range, std::string(op) + ": another thread is recording a CUDA graph, which would take this work " +
+                                      "instead of running it; run it before or after that recording");
+}
+
 void refuse_while_capturing(const char* op, const char* what) {
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
@@ -242,7 +256,10 @@ DeviceInfo device_info() {
 
 void* stream() { return ctx().stream; }
 
-void require(const char* op) { ready(op); }
+void require(const char* op) {
+  ready(op);
+  refuse_other_threads_while_recording(op);
+}
 
 namespace {
 // Faults that leave the CUDA context unusable: every later call in the process fails with them.
@@ -313,6 +330,7 @@ void check_launch(const char* op) {
 
 void* device_alloc(size_t bytes, const char* op) {
   ready(op);
+  refuse_other_threads_while_recording(op);
   Allocator& a = allocator();
   size_t size = bucket_size(bytes);
   std::lock_guard<std::mutex> lock(a.mu);
@@ -494,6 +512,7 @@ void download(void* host_dst, const void* device_src, size_t bytes, const char* 
 
 void device_copy(void* dst, const void* src, size_t bytes, const char* op) {
   Context& c = ready(op);
+  refuse_other_threads_while_recording(op);
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, c.stream), op);
 }
 
@@ -587,6 +606,8 @@ void begin_capture(const char* op) {
     throw Error(ErrorKind::Range, std::string(op) + ": a CUDA graph is already being captured (captures do not nest)");
   check(cudaStreamBeginCapture(c.stream, cudaStreamCaptureModeRelaxed), op);
   a.capturing = true;
+  t_recording = true;
+  g_recording.store(true, std::memory_order_release);
 }
 
 namespace {
@@ -596,6 +617,8 @@ cudaError_t stop_capture(cudaGraph_t* graph, std::vector<void*>& uses) {
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
   a.capturing = false;
+  g_recording.store(false, std::memory_order_release);
+  t_recording = false;
   uses.swap(a.capture_uses);
   std::sort(uses.begin(), uses.end());
   uses.erase(std::unique(uses.begin(), uses.end()), uses.end());
