@@ -59,6 +59,16 @@ function refBackward(raw: ArrayLike<number>, g: ArrayLike<number>, rows: number,
   return out;
 }
 
+/** The nodes `fn` records in a CUDA graph (after one eager call, as captureGraph's warm-up); the graph is freed. */
+function graphNodesOf(fn: () => void): number {
+  const graph = era.captureGraph(fn, { warmup: 1 });
+  try {
+    return graph.nodes;
+  } finally {
+    graph.dispose();
+  }
+}
+
 function setup(ctx: BenchContext): BenchRun {
   const elems = B * D;
   // raw, gradLogStd (read), log σ, gradRaw (written): keep every set's working set out of reach of the cache.
@@ -80,6 +90,23 @@ function setup(ctx: BenchContext): BenchRun {
     for (const t of all()) t.dispose();
     throw err;
   }
+  // "One launch each" (issue 3), counted: on CUDA the forward and the backward are each recorded
+  // alone in a CUDA graph, whose node count is the launches they make. The warm-up call before each
+  // recording runs on set 0 (the same values the timed runs write there); the recordings run nothing.
+  // A failed recording costs the counts (the reason goes into the note), not the timing.
+  let graphNodes: Record<string, number> | undefined;
+  let graphNote = '';
+  if (ctx.device === 'cuda') {
+    try {
+      graphNodes = {
+        forward: graphNodesOf(() => void era.gaussian(raw[0], { out: logStd[0] })),
+        backward: graphNodesOf(() => void era.gaussianBackward(raw[0], grad[0], { out: gradRaw[0] })),
+      };
+      graphNote = ` CUDA graph nodes, each recorded alone: forward ${graphNodes.forward}, backward ${graphNodes.backward}.`;
+    } catch (err) {
+      graphNote = ` Recording a CUDA graph to count the launches failed: ${(err as Error).message.split('\n')[0]}.`;
+    }
+  }
   return {
     run(iteration) {
       const i = iteration % sets;
@@ -93,7 +120,8 @@ function setup(ctx: BenchContext): BenchRun {
       `${sets} input set(s) rotated${sets * 4 * elems * 4 < 2 * ctx.cacheBytes ? ' (together still cache-resident)' : ''}; ` +
       'outputs written into preallocated tensors (options.out); ' +
       `raw ~ U(−${RAW_RANGE}, ${RAW_RANGE}) so the lower clip fires on some rows; defaults (entropyPerDim 0.25, clip [−8, 0]). ` +
-      'Launch-bound: two launches per run on CUDA.',
+      `Launch-bound: two launches per run on CUDA.${graphNote}`,
+    graphNodes,
     check() {
       if (lastSet < 0) throw new Error('run() never ran');
       for (const i of new Set([0, lastSet])) {

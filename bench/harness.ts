@@ -40,6 +40,11 @@ export interface BenchRun {
    */
   extraBytes?: number;
   extraBytesOf?: number;
+  /**
+   * CUDA only: the nodes each part of the work records when captured alone in a CUDA graph (its
+   * kernel launches), by part, e.g. { forward: 1, backward: 1 } for "one launch each".
+   */
+  graphNodes?: Record<string, number>;
 }
 
 export interface BenchCase {
@@ -89,6 +94,8 @@ export interface CaseResult {
   /** BenchRun.extraBytes, and its share of BenchRun.extraBytesOf. */
   extraBytes?: number;
   extraFraction?: number;
+  /** BenchRun.graphNodes. */
+  graphNodes?: Record<string, number>;
   baseline?: { eagerMs: number | null; compileMs: number | null };
   /** Best PyTorch ms over era ms (> 1: era is faster). */
   speedup?: number;
@@ -177,6 +184,7 @@ export async function runCase(c: BenchCase, bench: string, ctx: BenchContext, ce
     work = await c.setup(ctx);
     result.note = work.note;
     if (work.synchronizes) result.synchronizes = true;
+    if (work.graphNodes) result.graphNodes = { ...work.graphNodes };
     if (work.extraBytes !== undefined) {
       result.extraBytes = work.extraBytes;
       if (work.extraBytesOf) result.extraFraction = round(work.extraBytes / work.extraBytesOf);

@@ -24,6 +24,8 @@ import { createContext, runCase, type BenchCase, type CaseResult } from './harne
 interface BaselineFile {
   device?: string;
   torch?: string;
+  /** run_all.py --quick. */
+  quick?: boolean;
   cases?: Record<string, { eager_ms?: number | null; compile_ms?: number | null; bytes?: number; note?: string }>;
 }
 
@@ -197,7 +199,7 @@ async function main(): Promise<number> {
       complete: partial === undefined,
       info, host: { cpu: os.cpus()[0]?.model ?? null, cpus: os.cpus().length, memoryBytes: os.totalmem() },
       ceiling: ceiling ?? null,
-      baselines: base ? { path: path.resolve(values.baselines!), device: base.device ?? null, torch: base.torch ?? null } : null,
+      baselines: base ? { path: path.resolve(values.baselines!), device: base.device ?? null, torch: base.torch ?? null, quick: base.quick ?? null } : null,
       cases: results,
     };
     mkdirSync(outDir, { recursive: true });

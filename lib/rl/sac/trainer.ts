@@ -188,6 +188,7 @@ export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult
       task: o.task, variant: config.variant, label, seeds: S, steps, device, resumed,
       hidden: config.hidden, batchSize: config.batchSize, updatesPerStep: config.updatesPerStep, entropyPerDim: config.entropyPerDim,
       warmupSteps: config.warmupSteps, logEvery, graph: config.graph && device === 'cuda', // graphs are CUDA's alone
+      actionRepeat: settings.actionRepeat, // effective (1 unless set); issue 5's targets need 1: an agent step is then one environment step
     });
     log(`${label} on ${o.task}: ${S} seed(s), ${steps.toLocaleString()} steps, ${device}${resumed ? `, resumed at step ${startStep}` : ''}; writing to ${outDir}`);
 
