@@ -27,7 +27,7 @@ export type { RandomOptions } from './random.js';
 export type { CaptureGraphOptions } from './graph.js';
 export type { EraMode, GaussianOptions } from './era/gaussian.js';
 export type { AdvantageTest, LogitsBackwardOptions, LogitsMode, LogitsOptions, LogitsResult } from './era/logits.js';
-export type { CrossEntropyOptions, CrossEntropyResult, VisionOptions } from './era/vision.js';
+export type { CrossEntropyOptions, CrossEntropyResult, DeviceLossResult, VisionOptions } from './era/vision.js';
 
 export {
   CudaGraph, EraError, Generator, Tensor, add, captureGraph, copy, cudaAvailable, defaultDevice, empty, emptyCache, entropyFloor, exp, full,

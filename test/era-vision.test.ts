@@ -7,6 +7,7 @@ import { expect } from 'chai';
 
 import { EraError } from '../lib/errors.js';
 import { entropyFloor, softmax, softmaxBackward, softmaxCrossEntropy, visionParams, type CrossEntropyOptions, type VisionOptions } from '../lib/era/vision.js';
+import { captureGraph } from '../lib/graph.js';
 import { native } from '../lib/native.js';
 import { empty, tensor, type Tensor } from '../lib/tensor.js';
 import { describeCuda, expectClose, expectOneLaunchEach, expectThrowsNaming, finiteDifferences, randomNormal64, rng, testSeed } from './helpers.js';
@@ -256,6 +257,17 @@ describe(`era.softmax (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
       expect(r.gradLogits).to.equal(out);
       expect(Array.from(out.data)).to.deep.equal(Array.from(softmaxCrossEntropy(x, y, { labelSmoothing: 0.1 }).gradLogits.data));
     });
+
+    it('softmaxCrossEntropy with options.lossOut returns the loss as that tensor', () => {
+      const x = cpu(logitsOf(5, 12, seed + 62), [5, 12]);
+      const y = cpu(labelsOf(5, 12, seed + 63), [5]);
+      const lossOut = empty([1], { device: 'cpu' });
+      const r = softmaxCrossEntropy(x, y, { lossOut, labelSmoothing: 0.1 });
+      const plain = softmaxCrossEntropy(x, y, { labelSmoothing: 0.1 });
+      expect(r.loss).to.equal(lossOut);
+      expect(lossOut.data[0]).to.equal(Math.fround(plain.loss));
+      expect(Array.from(r.gradLogits.data)).to.deep.equal(Array.from(plain.gradLogits.data));
+    });
   });
 
   describe('bad input', () => {
@@ -341,6 +353,17 @@ describe(`era.softmax (seed ${seed}; ERA_TEST_SEED=${seed} replays)`, () => {
       const out = cpu(buf, [2, 10]);
       const labels = cpu(new Int32Array(buf.buffer, 4, 2), [2]);
       throwsNaming(() => softmaxCrossEntropy(x(), labels, { out }), RangeError, 'options.out', /memory with labels /);
+    });
+
+    it('a bad options.lossOut: TypeError/RangeError naming it', () => {
+      throwsNaming(() => softmaxCrossEntropy(x(), y(), { lossOut: empty([2], { device: 'cpu' }) }), RangeError, 'options.lossOut');
+      throwsNaming(() => softmaxCrossEntropy(x(), y(), { lossOut: cpu(new Int32Array(1), [1]) }), TypeError, 'options.lossOut');
+      throwsNaming(() => softmaxCrossEntropy(x(), y(), { lossOut: 0.5 as unknown as Tensor }), TypeError, 'options.lossOut');
+      const out = empty([2, 10], { device: 'cpu' });
+      throwsNaming(() => softmaxCrossEntropy(x(), y(), { out, lossOut: out.view(3, [1]) }), RangeError, 'options.lossOut', /memory with options\.out /);
+      const n = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
+      throwsNaming(() => n.eraSoftmaxCrossEntropy(out.handle, x().handle, y().handle, 0.6, 4, 0, empty([3], { device: 'cpu' }).handle), RangeError, 'options.lossOut');
+      throwsNaming(() => n.eraSoftmaxCrossEntropy(out.handle, x().handle, y().handle, 0.6, 4, 0, 7), TypeError, 'options.lossOut');
     });
 
     it('the native op checks again when the TS layer is bypassed', () => {
@@ -465,6 +488,32 @@ describeCuda(`era.softmax CUDA vs CPU (seed ${seed})`, () => {
 
   it('an out that shares memory with an input: RangeError naming options.out', () => {
     expectAliasedOutputsRejected('cuda');
+  });
+
+  it('options.lossOut keeps the loss on the device: the CPU value, recordable in a graph, NaN for a bad label', () => {
+    const b = 300;
+    const n = 10;
+    const xs = logitsOf(b, n, seed + 93);
+    const ys = labelsOf(b, n, seed + 94);
+    const want = softmaxCrossEntropy(cpu(xs, [b, n]), cpu(ys, [b]), { labelSmoothing: 0.1 }).loss;
+    const x = cpu(xs, [b, n]).to('cuda');
+    const y = cpu(ys, [b]).to('cuda');
+    const lossOut = empty([1], { device: 'cuda' });
+    const out = empty([b, n], { device: 'cuda' });
+    const eager = softmaxCrossEntropy(x, y, { out, lossOut, labelSmoothing: 0.1 });
+    expect(eager.loss).to.equal(lossOut);
+    expect(lossOut.toArray()[0]).to.be.closeTo(want, 1e-5 * want);
+    // No read-back: the whole step can be recorded (the plain form's read is refused while recording).
+    const graph = captureGraph(() => void softmaxCrossEntropy(x, y, { out, lossOut, labelSmoothing: 0.1 }), { device: 'cuda' });
+    lossOut.fill(0);
+    graph.replay();
+    expect(lossOut.toArray()[0]).to.be.closeTo(want, 1e-5 * want);
+    graph.dispose();
+    const yBad = Int32Array.from(ys);
+    yBad[17] = n;
+    const bad = cpu(yBad, [b]).to('cuda');
+    expect(softmaxCrossEntropy(x, bad, { out, lossOut }).loss.toArray()[0]).to.be.NaN;
+    for (const t of [x, y, lossOut, out, bad]) t.dispose();
   });
 
   it('device mix and disposed cuda tensors are rejected, naming the argument', () => {

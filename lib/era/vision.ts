@@ -53,6 +53,12 @@ export interface VisionOptions {
 export interface CrossEntropyOptions extends VisionOptions {
   /** ε in [0, 1) (default 0): the target is (1 − ε)·onehot(y) + ε/C, as timm's label smoothing. */
   labelSmoothing?: number;
+  /**
+   * An f32 tensor of one element on the logits' device: the mean loss is written there and
+   * returned as `loss` (a tensor) instead of a number, so a CUDA step does not wait for the GPU
+   * (a bad label then gives a NaN loss instead of an error).
+   */
+  lossOut?: Tensor;
 }
 
 interface VisionNativeApi {
@@ -60,7 +66,7 @@ interface VisionNativeApi {
   eraSoftmaxBackward(gradLogits: NativeTensor, logits: NativeTensor, gradOut: NativeTensor, minEntropy: number, tau: number): void;
   eraSoftmaxCrossEntropy(
     gradLogits: NativeTensor, logits: NativeTensor, labels: NativeTensor,
-    minEntropy: number, tau: number, labelSmoothing: number,
+    minEntropy: number, tau: number, labelSmoothing: number, lossOut?: NativeTensor | null,
   ): number;
 }
 
@@ -140,15 +146,25 @@ export interface CrossEntropyResult {
   gradLogits: Tensor;
 }
 
+/** softmaxCrossEntropy's result with options.lossOut: the loss stays on the device. */
+export interface DeviceLossResult {
+  /** options.lossOut, holding the mean loss (NaN where a label was bad on CUDA). */
+  loss: Tensor;
+  gradLogits: Tensor;
+}
+
 /**
  * Cross entropy on the ERA output, forward and backward fused: { loss (mean over B), gradLogits }.
  * labels: i32 [B] on the device of logits, each in [0, C) (else RangeError naming labels).
  * On CUDA this is one fused launch plus a one-block deterministic reduction of the row losses (no
  * float atomics: the same inputs give the same loss bits), which also finds bad labels; reading
- * the loss back synchronises. When a label is bad on CUDA, the contents of options.out are
- * unspecified (on the CPU nothing is written).
+ * the loss back synchronises, unless options.lossOut keeps it on the device (like PyTorch's loss
+ * tensor: read it when needed, e.g. every 100 steps). When a label is bad on CUDA, the contents of
+ * options.out are unspecified (on the CPU nothing is written).
  */
-export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options?: CrossEntropyOptions): CrossEntropyResult {
+export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options: CrossEntropyOptions & { lossOut: Tensor }): DeviceLossResult;
+export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options?: CrossEntropyOptions): CrossEntropyResult;
+export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options?: CrossEntropyOptions): CrossEntropyResult | DeviceLossResult {
   tensorArg(logits, 'logits', ['f32']);
   tensorArg(labels, 'labels', ['i32']);
   const c = cols(logits);
@@ -164,6 +180,11 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options?: Cr
   const o = plainObject(options, 'options') as CrossEntropyOptions;
   const eps = o.labelSmoothing === undefined ? VISION_DEFAULTS.labelSmoothing : finiteNumber(o.labelSmoothing, 'options.labelSmoothing');
   if (!(eps >= 0 && eps < 1)) throw rangeError('a number in [0, 1)', 'options.labelSmoothing', eps);
+  const lossOut = o.lossOut === undefined ? undefined : tensorArg(o.lossOut, 'options.lossOut', ['f32']);
+  if (lossOut && lossOut.device !== logits.device) {
+    throw new TypeError(`Expected a ${logits.device} tensor (the device of logits) for options.lossOut but received a ${lossOut.device} tensor`);
+  }
+  if (lossOut && lossOut.size !== 1) throw new RangeError(`Expected one element (the loss) for options.lossOut but received shape [${lossOut.shape.join(', ')}]`);
   if (labels.device === 'cpu') {
     // Checked here too so the message can show the value (the op checks again).
     const y = labels.data as Int32Array;
@@ -172,8 +193,8 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options?: Cr
     }
   }
   const { out, result } = withOut(o.out, logits, 'logits', (g) =>
-    api().eraSoftmaxCrossEntropy(g.handle, logits.handle, labels.handle, p.minEntropy, p.tau, eps));
-  return { loss: result, gradLogits: out };
+    api().eraSoftmaxCrossEntropy(g.handle, logits.handle, labels.handle, p.minEntropy, p.tau, eps, lossOut?.handle ?? null));
+  return lossOut ? { loss: lossOut, gradLogits: out } : { loss: result, gradLogits: out };
 }
 
 /**

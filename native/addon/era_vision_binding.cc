@@ -3,6 +3,7 @@
 #include "../ops/era_vision.h"
 #include "args.h"
 #include "bindings.h"
+#include "dense_args.h"
 #include "errors.h"
 #include "tensor_handle.h"
 
@@ -37,12 +38,16 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   });
 }
 
-// eraSoftmaxCrossEntropy(gradLogits, logits, labels, minEntropy, tau, labelSmoothing) -> mean loss
+// eraSoftmaxCrossEntropy(gradLogits, logits, labels, minEntropy, tau, labelSmoothing, lossOut?)
+// -> mean loss (NaN when lossOut is given: the loss is written there)
 Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
+    TensorView loss_out;
+    const bool has_loss_out = dense::optional_tensor_arg(info, 6, "options.lossOut", loss_out);
     double loss = ops::era_vision_cross_entropy(
         tensor_arg(info, 0, "out"), tensor_arg(info, 1, "logits"), tensor_arg(info, 2, "labels"),
-        params_arg(info, 3), number_arg(info, 5, "options.labelSmoothing"));
+        params_arg(info, 3), number_arg(info, 5, "options.labelSmoothing"),
+        has_loss_out ? &loss_out : nullptr);
     return Napi::Number::New(info.Env(), loss);
   });
 }

@@ -175,7 +175,8 @@ constexpr int kReduceThreads = 1024;
 
 __global__ void __launch_bounds__(kReduceThreads)
 cross_entropy_reduce_kernel(const float* __restrict__ row_loss, const int32_t* __restrict__ labels,
-                            int64_t rows, int64_t n, CrossEntropyResult* __restrict__ result) {
+                            int64_t rows, int64_t n, CrossEntropyResult* __restrict__ result,
+                            float* __restrict__ loss_out) {
   __shared__ double sums[kReduceThreads];
   __shared__ long long bad[kReduceThreads];
   double acc = 0.0;
@@ -198,6 +199,7 @@ cross_entropy_reduce_kernel(const float* __restrict__ row_loss, const int32_t* _
   if (threadIdx.x == 0) {
     result->loss = sums[0] / static_cast<double>(rows);
     result->bad_row = bad[0] == LLONG_MAX ? -1 : bad[0];
+    if (loss_out) *loss_out = bad[0] == LLONG_MAX ? static_cast<float>(result->loss) : NAN;
   }
 }
 
@@ -247,7 +249,8 @@ void era_vision_backward_f32(float* grad_x, const float* x, const float* grad_ou
 
 void era_vision_cross_entropy_f32(float* grad_x, const float* x, const int32_t* labels,
                                   int64_t rows, int64_t n, float s, float b, float eps,
-                                  float* row_loss, CrossEntropyResult* result, void* stream) {
+                                  float* row_loss, CrossEntropyResult* result, float* loss_out,
+                                  void* stream) {
   if (rows == 0) return;
   cudaStream_t st = as_stream(stream);
   const bool vec4 = n % 4 == 0 && is_aligned16(grad_x) && is_aligned16(x);
@@ -256,7 +259,7 @@ void era_vision_cross_entropy_f32(float* grad_x, const float* x, const int32_t* 
         <<<row_blocks(rows), kWarp * kRowsPerBlock, 0, st>>>(grad_x, x, labels, rows, n, s, b, eps,
                                                             row_loss);
   });
-  cross_entropy_reduce_kernel<<<1, kReduceThreads, 0, st>>>(row_loss, labels, rows, n, result);
+  cross_entropy_reduce_kernel<<<1, kReduceThreads, 0, st>>>(row_loss, labels, rows, n, result, loss_out);
 }
 
 }  // namespace era::cuda

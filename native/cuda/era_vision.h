@@ -19,10 +19,12 @@ void era_vision_backward_f32(float* grad_x, const float* x, const float* grad_ou
 
 // Forward + backward of cross entropy on the ERA output in one launch (grad_x and the per-row
 // losses in row_loss, `rows` floats of scratch), then one single-block launch that reduces
-// row_loss deterministically and finds the first bad label into *result. Rows with a bad label
+// row_loss deterministically and finds the first bad label into *result (and, when loss_out is
+// not null, the mean as f32 into *loss_out: NaN where a label is bad). Rows with a bad label
 // read nothing out of bounds; their gradient row is unspecified (the op reports the error).
 void era_vision_cross_entropy_f32(float* grad_x, const float* x, const int32_t* labels,
                                   int64_t rows, int64_t n, float s, float b, float eps,
-                                  float* row_loss, CrossEntropyResult* result, void* stream);
+                                  float* row_loss, CrossEntropyResult* result, float* loss_out,
+                                  void* stream);
 
 }  // namespace era::cuda

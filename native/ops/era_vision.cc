@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 #include "../cpu/era_vision.h"
@@ -101,7 +102,7 @@ void era_vision_backward(const TensorView& grad_logits, const TensorView& logits
 
 double era_vision_cross_entropy(const TensorView& grad_logits, const TensorView& logits,
                                 const TensorView& labels, const VisionParams& p,
-                                double label_smoothing) {
+                                double label_smoothing, const TensorView* loss_out) {
   const int64_t n = check_logits(logits);
   const int64_t rows = logits.shape[0];
   // The mean over an empty batch is undefined.
@@ -114,6 +115,14 @@ double era_vision_cross_entropy(const TensorView& grad_logits, const TensorView&
   check_output(grad_logits, logits, "out");
   require_no_alias(grad_logits, "options.out", logits, "logits");
   require_no_alias(grad_logits, "options.out", labels, "labels");
+  if (loss_out) {
+    require_dtype(*loss_out, {DType::F32}, "options.lossOut");
+    require_same_device(*loss_out, logits, "options.lossOut", "logits");
+    if (loss_out->numel != 1) throw_range("a tensor of one element", "options.lossOut", loss_out->describe());
+    require_no_alias(*loss_out, "options.lossOut", grad_logits, "options.out");
+    require_no_alias(*loss_out, "options.lossOut", logits, "logits");
+    require_no_alias(*loss_out, "options.lossOut", labels, "labels");
+  }
   const VisionCoeffs c = era_vision_coeffs(p, n);
   require_finite(label_smoothing, "options.labelSmoothing");
   if (!(label_smoothing >= 0 && label_smoothing < 1))
@@ -132,6 +141,7 @@ double era_vision_cross_entropy(const TensorView& grad_logits, const TensorView&
       if (y[r] < 0 || y[r] >= n) bad_label(r, y[r]);
     loss = cpu::era_vision_cross_entropy_f32(grad_logits.ptr<float>(), logits.ptr<float>(), y,
                                              rows, n, c.s, c.b, label_smoothing);
+    if (loss_out) *loss_out->ptr<float>() = static_cast<float>(loss);
   } else {
 #ifdef ERA_WITH_CUDA
     cuda_rt::require("era.softmaxCrossEntropy");
@@ -148,8 +158,9 @@ double era_vision_cross_entropy(const TensorView& grad_logits, const TensorView&
                                        labels.ptr<int32_t>(), rows, n, static_cast<float>(c.s),
                                        static_cast<float>(c.b),
                                        static_cast<float>(label_smoothing), row_loss, result,
-                                       cuda_rt::stream());
+                                       loss_out ? loss_out->ptr<float>() : nullptr, cuda_rt::stream());
     cuda_rt::check_launch("era.softmaxCrossEntropy");
+    if (loss_out) return std::numeric_limits<double>::quiet_NaN();  // the loss stays on the device
     // The loss is a JS number, so this op synchronises; the labels are checked by the reduction
     // kernel and read back with the loss (no separate copy of the labels to the host).
     cuda::CrossEntropyResult host{};

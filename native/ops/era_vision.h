@@ -23,9 +23,11 @@ void era_vision_backward(const TensorView& grad_logits, const TensorView& logits
                          const TensorView& grad_out, const VisionParams& p);
 // Writes the gradient of the mean loss into grad_logits and returns the mean loss. A label outside
 // [0, C) raises RangeError naming labels (CPU: before anything is written; CUDA: found by the
-// reduction kernel, grad_logits then unspecified).
+// reduction kernel, grad_logits then unspecified). With loss_out (one f32 element on the logits'
+// device) the mean loss is written there instead: on CUDA nothing is read back (no
+// synchronisation), a bad label then makes the loss NaN, and the return value is NaN.
 double era_vision_cross_entropy(const TensorView& grad_logits, const TensorView& logits,
                                 const TensorView& labels, const VisionParams& p,
-                                double label_smoothing);
+                                double label_smoothing, const TensorView* loss_out = nullptr);
 
 }  // namespace era::ops
