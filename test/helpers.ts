@@ -31,9 +31,14 @@ export function exampleModule(name: string): string {
 /** The extension a generated child script needs: .mts (run through tsx) or .mjs. */
 export const scriptExtension = runningFromSource ? '.mts' : '.mjs';
 
-/** `node <args>` in a child process, through tsx when the tests run from source. */
+/**
+ * `node <args>` in a child process. From source it runs through tsx with the "source" export
+ * condition, so that `import ... from 'era-cuda'` (package.json's self-reference) loads lib/ rather
+ * than a possibly stale dist/; the compiled copy resolves it to dist/ as any user does.
+ */
 export function runNode(args: readonly string[], options: Partial<SpawnSyncOptionsWithStringEncoding> = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [...(runningFromSource ? ['--import', 'tsx'] : []), ...args], { ...options, encoding: 'utf8' });
+  const loader = runningFromSource ? ['--import', 'tsx', '--conditions=source'] : [];
+  return spawnSync(process.execPath, [...loader, ...args], { ...options, encoding: 'utf8' });
 }
 
 /**
