@@ -54,18 +54,22 @@ function matchBlocks(given: Tensor[], name: string, ref: Tensor[], refName: stri
  * would leave the blocks before a bad one stepped and the step count behind; this checks them all
  * first.
  */
-function requireUnaliased(grads: readonly Tensor[], written: readonly { name: string; blocks: readonly Tensor[] }[]): void {
-  grads.forEach((g, i) => {
+interface WrittenBlocks {
+  name: string;
+  blocks: readonly Tensor[];
+}
+
+function requireUnaliased(grads: readonly Tensor[], written: readonly WrittenBlocks[]): void {
+  for (let i = 0; i < grads.length; i++) {
     for (const w of written) {
-      w.blocks.forEach((t, j) => {
-        if (native().sharesMemory(g.handle, t.handle)) {
-          const gn = grads.length > 1 ? `grads[${i}]` : 'grads';
-          const tn = w.blocks.length > 1 ? `${w.name}[${j}]` : w.name;
-          throw rangeError(`a tensor that does not share memory with ${tn}`, gn, g);
-        }
-      });
+      for (let j = 0; j < w.blocks.length; j++) {
+        if (!native().sharesMemory(grads[i].handle, w.blocks[j].handle)) continue;
+        const gn = grads.length > 1 ? `grads[${i}]` : 'grads';
+        const tn = w.blocks.length > 1 ? `${w.name}[${j}]` : w.name;
+        throw rangeError(`a tensor that does not share memory with ${tn}`, gn, grads[i]);
+      }
     }
-  });
+  }
 }
 
 /** Parameter blocks must not overlap each other: a shared element would be stepped twice. */
@@ -155,6 +159,8 @@ export class Adam implements Disposable {
   readonly stepCounter: Tensor | null;
   #step = 0;
   #disposed = false;
+  /** What a step writes, for requireUnaliased (made once: a step allocates nothing for it). */
+  readonly #written: readonly WrittenBlocks[];
 
   constructor(params: Tensor | readonly Tensor[], options?: AdamOptions) {
     this.params = Object.freeze(blocks(params, 'params'));
@@ -183,6 +189,7 @@ export class Adam implements Disposable {
     }
     this.m = Object.freeze(m);
     this.v = Object.freeze(v);
+    this.#written = [{ name: 'params', blocks: this.params }, { name: 'm', blocks: this.m }, { name: 'v', blocks: this.v }];
   }
 
   protected defaultWeightDecay(): number {
@@ -199,7 +206,7 @@ export class Adam implements Disposable {
     if (this.#disposed) throw typeError('a live optimizer', 'this', 'a disposed optimizer');
     const g = blocks(grads, 'grads');
     matchBlocks(g, 'grads', this.params as Tensor[], 'params');
-    requireUnaliased(g, [{ name: 'params', blocks: this.params }, { name: 'm', blocks: this.m }, { name: 'v', blocks: this.v }]);
+    requireUnaliased(g, this.#written);
     const lr = nonNegative(this.lr, 'lr', 0);
     const t = this.#step + 1;
     const counter = this.stepCounter?.handle ?? null;
@@ -293,6 +300,7 @@ export class SGD implements Disposable {
   readonly nesterov: boolean;
   readonly weightDecay: number;
   #disposed = false;
+  readonly #written: readonly WrittenBlocks[];
 
   constructor(params: Tensor | readonly Tensor[], options?: SgdOptions) {
     this.params = Object.freeze(blocks(params, 'params'));
@@ -310,13 +318,14 @@ export class SGD implements Disposable {
       throw err;
     }
     this.buffers = Object.freeze(bufs);
+    this.#written = [{ name: 'params', blocks: this.params }, { name: 'buffers', blocks: this.buffers }];
   }
 
   step(grads: Tensor | readonly Tensor[]): void {
     if (this.#disposed) throw typeError('a live optimizer', 'this', 'a disposed optimizer');
     const g = blocks(grads, 'grads');
     matchBlocks(g, 'grads', this.params as Tensor[], 'params');
-    requireUnaliased(g, [{ name: 'params', blocks: this.params }, { name: 'buffers', blocks: this.buffers }]);
+    requireUnaliased(g, this.#written);
     const lr = nonNegative(this.lr, 'lr', 0);
     this.params.forEach((p, i) => {
       api().sgdStep(p.handle, g[i].handle, this.momentum > 0 ? this.buffers[i].handle : null, lr, this.momentum, this.nesterov, this.weightDecay);
