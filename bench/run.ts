@@ -41,14 +41,19 @@ function slugify(s: string): string {
 
 /** Bench entries beside this file, copy first (it sets the ceiling), then by name. */
 async function loadEntries(): Promise<{ bench: string; cases: BenchCase[] }[]> {
-  const dir = path.dirname(fileURLToPath(import.meta.url));
-  const files = readdirSync(dir).filter((f) => f.endsWith('.bench.js'));
-  files.sort((a, b) => Number(b === 'copy.bench.js') - Number(a === 'copy.bench.js') || a.localeCompare(b));
+  const self = fileURLToPath(import.meta.url);
+  const dir = path.dirname(self);
+  // Compiled (dist/bench/*.js) or run from source through tsx (bench/*.ts): the benches sit beside this file.
+  const suffix = `.bench${path.extname(self)}`;
+  const files = readdirSync(dir).filter((f) => f.endsWith(suffix));
+  if (files.length === 0) throw new Error(`no *${suffix} files beside ${self}; build with \`npx tsc -p .\` and run dist/bench/run.js`);
+  const copy = `copy${suffix}`;
+  files.sort((a, b) => Number(b === copy) - Number(a === copy) || a.localeCompare(b));
   const entries = [];
   for (const f of files) {
     const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { benches?: BenchCase[] };
     if (!Array.isArray(mod.benches)) throw new Error(`${f} does not export benches: BenchCase[]`);
-    entries.push({ bench: f.replace(/\.bench\.js$/, ''), cases: mod.benches });
+    entries.push({ bench: f.slice(0, -suffix.length), cases: mod.benches });
   }
   return entries;
 }
