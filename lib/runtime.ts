@@ -10,6 +10,11 @@ export interface EraInfo {
   version: string;
   /** The device new tensors go to by default. */
   backend: 'cpu' | 'cuda';
+  /**
+   * Set when ERA_DEVICE names a device that cannot be used: calls that need the default device
+   * throw this message, and `backend` shows what would be used without ERA_DEVICE.
+   */
+  backendError?: string;
   addon: { path: string; build: 'cuda' | 'cpu'; skipped: { path: string; reason: string }[] };
   build: { cuda: boolean; cudaArchitectures: string; napiVersion: number;
     /** 'gc': Node frees tensor wrappers during garbage collection; 'event-loop': only when the loop turns. */
@@ -67,7 +72,19 @@ export function info(): EraInfo {
         runtimeVersion: cudaVersion(c.runtimeVersion),
       }
     : { available: false, reason: c.reason, driverVersion: cudaVersion(c.driverVersion), runtimeVersion: cudaVersion(c.runtimeVersion) };
-  return { version: version(), backend: defaultDevice(), addon: loadReport(), build: n.build, cuda, cpu: cpuInfo(), node: process.version };
+  // info() is the diagnosis of a bad setup, so a bad ERA_DEVICE is reported here, not thrown.
+  let backend: EraInfo['backend'];
+  let backendError: string | undefined;
+  try {
+    backend = defaultDevice();
+  } catch (err) {
+    backend = c.available ? 'cuda' : 'cpu';
+    backendError = (err as Error).message;
+  }
+  return {
+    version: version(), backend, ...(backendError === undefined ? {} : { backendError }),
+    addon: loadReport(), build: n.build, cuda, cpu: cpuInfo(), node: process.version,
+  };
 }
 
 export type MemoryReport = NativeMemory;

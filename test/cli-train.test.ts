@@ -14,11 +14,11 @@ import { expect } from 'chai';
 
 import { int } from '../lib/cli/flags.js';
 import { REPEAT_MS, SIGINT_EXIT_CODE, onInterrupt } from '../lib/cli/interrupt.js';
-import { planVariants } from '../lib/cli/train.js';
+import { eraInvocation, planVariants } from '../lib/cli/train.js';
 import { sacOptionsFromFlags, type SacFlags } from '../lib/cli/train-flags.js';
 import { MetricsWriter } from '../lib/report/metrics.js';
 import { YIELD_MS, trainSac, type TrainSacOptions } from '../lib/rl/sac/trainer.js';
-import { libModule, runNode, runningFromSource } from './helpers.js';
+import { envWithoutCuda, libModule, runNode, runningFromSource } from './helpers.js';
 
 const TINY = ['--task', 'cartpole-balance', '--seeds', '1', '--hidden', '8', '--batch-size', '4', '--warmup', '5', '--eval-episodes', '1',
   '--action-repeat', '8', '--device', 'cpu', '--no-progress'];
@@ -104,6 +104,15 @@ describe('`era train sac` flags', () => {
     expect([r.options.entropyPerDim, r.options.graph, r.options.modelPath]).to.deep.equal([undefined, undefined, undefined]);
   });
 
+  it('the resume hint starts the command the way this one was started', () => {
+    const env = {};
+    expect(eraInvocation(['node', '/usr/local/bin/era'], env, '/home/u')).to.equal('era');
+    expect(eraInvocation(['node', '/home/u/p/node_modules/.bin/era'], env, '/home/u/p')).to.equal('npx era');
+    expect(eraInvocation(['node', '/home/u/era-cuda/dist/lib/cli/era.js'], { npm_lifecycle_event: 'era' }, '/home/u/era-cuda')).to.equal('npm run era --');
+    expect(eraInvocation(['node', '/home/u/era-cuda/dist/lib/cli/era.js'], env, '/home/u/era-cuda')).to.equal('node dist/lib/cli/era.js');
+    expect(eraInvocation(['node', '/opt/era-cuda/dist/lib/cli/era.js'], env, '/home/u')).to.equal('node /opt/era-cuda/dist/lib/cli/era.js');
+  });
+
   it('integers take 4k and 4_000, and errors quote what was typed (era tour --size shares the parser)', () => {
     expect(int('4k', '--size', 1)).to.equal(4000);
     expect(int('4_000', '--size', 1)).to.equal(4000);
@@ -133,6 +142,18 @@ describe('`era train sac`: Ctrl-C, --resume and the output folder', function () 
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('--device cuda where no CUDA device is usable fails naming --device and the reason, and writes nothing (train sac, demo)', () => {
+    const out = path.join(dir, 'nocuda');
+    const noCuda = { env: envWithoutCuda() };
+    const tiny = TINY.map((a) => (a === 'cpu' ? 'cuda' : a));
+    for (const args of [['train', 'sac', ...tiny, '--steps', '20', '--out', out], ['demo', '--steps', '20', '--device', 'cuda', '--out', out]]) {
+      const r = runNode([libModule('cli/era'), ...args], noCuda);
+      expect(r.status, r.stderr).to.equal(1);
+      expect(r.stderr).to.match(/Expected a usable device for --device but received 'cuda': \S/);
+      expect(existsSync(out)).to.equal(false);
+    }
+  });
+
   it('--resume with no checkpoint fails naming the flag, and writes nothing', () => {
     const out = path.join(dir, 'none');
     const r = cli(['train', 'sac', ...TINY, '--steps', '20', '--resume', '--out', out]);
@@ -152,7 +173,8 @@ describe('`era train sac`: Ctrl-C, --resume and the output folder', function () 
     const stoppedAt = Number(m![1]);
     expect(stoppedAt).to.be.greaterThan(0);
     expect(existsSync(path.join(out, 'era', 'checkpoint.safetensors'))).to.equal(true);
-    expect(r.stderr).to.include('Continue with:').and.include('--resume');
+    // Started as `node <path>/era.js` here, so the hint says so (`era` would not be on PATH).
+    expect(r.stderr).to.match(/Continue with:\n {2}node \S*cli\/era\.[jt]s train sac .*--resume\n/);
     expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).to.include(`Stopped at step ${stoppedAt} of 100000`);
     // The buffered metric lines were written, up to the last logged step.
     const steps = metricLines(path.join(out, 'era')).map((l) => l.step);

@@ -6,7 +6,7 @@
 import path from 'node:path';
 
 import { trainSac, type TrainSacOptions } from '../rl/sac/trainer.js';
-import { choice, int } from './flags.js';
+import { deviceFlag, int } from './flags.js';
 
 /** The demo's settings: the SAC-ERA recipe scaled down (smaller networks, batch and warm-up). */
 export const DEMO_SETTINGS: Readonly<TrainSacOptions> = Object.freeze({
@@ -31,7 +31,7 @@ export const DEMO_SETTINGS: Readonly<TrainSacOptions> = Object.freeze({
 
 export async function runDemo(opts: { out?: string; steps?: string; device?: string }): Promise<void> {
   const steps = int(opts.steps, '--steps', 1) ?? DEMO_SETTINGS.steps;
-  const device = choice(opts.device, ['cpu', 'cuda'] as const, '--device');
+  const device = deviceFlag(opts.device);
   const outDir = path.resolve(opts.out ?? 'runs/demo');
   console.log(`era demo: SAC+ERA on ${DEMO_SETTINGS.task}, ${steps} steps × ${DEMO_SETTINGS.seeds} seeds, hidden ${DEMO_SETTINGS.hidden}`);
   const result = await trainSac({ ...DEMO_SETTINGS, steps, device, outDir, variant: 'era' });

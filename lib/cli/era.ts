@@ -19,6 +19,11 @@ program
   .action((opts: { json?: boolean }) => {
     const i = info();
     console.log(opts.json ? JSON.stringify(i, null, 2) : formatInfo(i));
+    // The diagnostics first, then the setup error that would stop every other command.
+    if (i.backendError !== undefined) {
+      console.error(`era: ${i.backendError}`);
+      process.exitCode = 1;
+    }
   });
 
 program

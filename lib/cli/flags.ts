@@ -3,6 +3,9 @@
  * (`Expected a positive integer for --steps but received 0`), for every `era` command.
  */
 
+import { DEVICES, cudaAvailable, cudaUnavailableReason, type Device } from '../device.js';
+import { EraError } from '../errors.js';
+
 /** Commander hands over the text; '' would be 0 to Number(), so it is refused, as is '  '. */
 function text(value: string, flag: string, what: string): string {
   const t = value.trim();
@@ -42,4 +45,13 @@ export function choice<T extends string>(value: string | undefined, allowed: rea
     throw new RangeError(`Expected ${what} for ${flag} but received '${value}'`);
   }
   return value as T;
+}
+
+/** --device: 'cpu' or 'cuda', and 'cuda' only where a CUDA device is usable (the error says why not). */
+export function deviceFlag(value: string | undefined, flag = '--device'): Device | undefined {
+  const device = choice(value, DEVICES, flag);
+  if (device === 'cuda' && !cudaAvailable()) {
+    throw new EraError(`Expected a usable device for ${flag} but received 'cuda': ${cudaUnavailableReason()}`, 'ERA_NO_DEVICE');
+  }
+  return device;
 }

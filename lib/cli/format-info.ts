@@ -8,7 +8,7 @@ function gib(bytes: number | undefined): string {
 export function formatInfo(i: EraInfo): string {
   const lines = [
     `era-cuda ${i.version} (Node ${i.node})`,
-    `backend:        ${i.backend}`,
+    `backend:        ${i.backend}${i.backendError === undefined ? '' : ' (without ERA_DEVICE; see the error below)'}`,
     `addon:          ${i.addon.path} (${i.addon.build} build)`,
   ];
   for (const s of i.addon.skipped) lines.push(`  fell back from ${s.path}: ${s.reason}`);

@@ -7,7 +7,7 @@
 import { listTasks } from '../rl/env/index.js';
 import { ENTROPY_PER_DIM_RANGE } from '../rl/sac/config.js';
 import type { TrainSacOptions } from '../rl/sac/trainer.js';
-import { choice, int, num, positive } from './flags.js';
+import { choice, deviceFlag, int, num, positive } from './flags.js';
 
 export interface SacFlags {
   task: string;
@@ -68,7 +68,7 @@ export function sacOptionsFromFlags(f: SacFlags, defaultDevice: () => 'cpu' | 'c
   if (f.resume && f.overwrite) throw new RangeError('--resume continues the run in the output folder and --overwrite starts it over: give one of them');
   const variants: ('era' | 'sac')[] = f.baselineOnly ? ['sac'] : f.baseline ? ['era', 'sac'] : ['era'];
   const warnings: string[] = [];
-  const device = choice(f.device, ['cpu', 'cuda'] as const, '--device');
+  const device = deviceFlag(f.device);
   const lr = num(f.lr, '--lr', positive);
   const [lo, hi] = ENTROPY_PER_DIM_RANGE;
   let entropyPerDim = num(f.entropyPerDim, '--entropy-per-dim',

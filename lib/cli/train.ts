@@ -93,11 +93,24 @@ export async function removeRuns(outDir: string, plans: readonly Pick<VariantPla
   for (const f of files) await rm(f, { force: true });
 }
 
+/**
+ * How this process was started, as the user would type it again: `era` (the package's bin on PATH),
+ * `npx era` (a project's node_modules/.bin), `npm run era --` (the package script, from a clone)
+ * or `node <path to era.js>`.
+ */
+export function eraInvocation(argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  if (env.npm_lifecycle_event === 'era') return 'npm run era --';
+  const script = argv[1] ?? '';
+  if (path.basename(script) === 'era') return script.split(path.sep).includes('.bin') ? 'npx era' : 'era';
+  const rel = path.relative(cwd, script);
+  return `node ${rel.startsWith('..') || path.isAbsolute(rel) ? script : rel}`;
+}
+
 /** The command line to continue a stopped run (this one, with --resume and without --overwrite), or with `resume` false to run it again. */
 function resumeCommand(resume = true): string {
   const args = resume ? process.argv.slice(4).filter((a) => a !== '--overwrite') : process.argv.slice(4);
   const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  return `era train sac ${[...args, ...(!resume || args.includes('--resume') ? [] : ['--resume'])].map(quote).join(' ')}`;
+  return `${eraInvocation()} train sac ${[...args, ...(!resume || args.includes('--resume') ? [] : ['--resume'])].map(quote).join(' ')}`;
 }
 
 /** Final evaluation per variant: mean ± std over seeds and the best seed, as Markdown. */
