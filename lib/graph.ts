@@ -35,7 +35,7 @@
 import { defaultDevice, type Device } from './device.js';
 import { native } from './native.js';
 import { synchronize } from './runtime.js';
-import { integer, oneOf, plainObject, typeError } from './validate.js';
+import { integer, oneOf, optionNames, plainObject, typeError } from './validate.js';
 
 interface GraphNativeApi {
   graphBegin(): void;
@@ -55,6 +55,8 @@ export interface CaptureGraphOptions {
   /** Eager calls before recording (default 1). */
   warmup?: number;
 }
+
+const CAPTURE_OPTIONS = optionNames('device', 'warmup');
 
 export class CudaGraph implements Disposable {
   readonly device: Device;
@@ -105,7 +107,7 @@ export function isCapturing(): boolean {
 /** Runs `fn` `warmup` times, then records it into a CUDA graph (see the module comment). */
 export function captureGraph(fn: () => void, options?: CaptureGraphOptions): CudaGraph {
   if (typeof fn !== 'function') throw typeError('a function', 'fn', fn);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', CAPTURE_OPTIONS);
   const device = o.device === undefined ? defaultDevice() : oneOf(o.device, ['cpu', 'cuda'] as const, 'options.device');
   const warmup = integer(o.warmup ?? 1, 'options.warmup', 0);
   const call = (): void => {

@@ -4,7 +4,7 @@
  */
 import { native } from './native.js';
 import { empty, tensorArg, type Tensor } from './tensor.js';
-import { finiteNumber, plainObject, typeError } from './validate.js';
+import { finiteNumber, optionNames, plainObject, typeError } from './validate.js';
 
 // options.out of an element-wise op: a tensor like the input (dtype, device, shape), or a new one.
 /** Runs the native op; a tensor outArg made for it is disposed if the op throws. */
@@ -47,6 +47,9 @@ export function copy(dst: Tensor, src: Tensor): Tensor {
   return dst;
 }
 
+const ADD_OPTIONS = optionNames('alpha', 'out');
+const OUT_OPTIONS = optionNames('out');
+
 /** a + alpha * b, element-wise (same shape, dtype and device). */
 export function add(a: Tensor, b: Tensor, options?: { alpha?: number; out?: Tensor }): Tensor {
   tensorArg(a, 'a', ['f32', 'i32']);
@@ -55,7 +58,7 @@ export function add(a: Tensor, b: Tensor, options?: { alpha?: number; out?: Tens
   if (b.shape.join() !== a.shape.join()) {
     throw new RangeError(`Expected shape [${a.shape.join(', ')}] (the shape of a) for b but received shape [${b.shape.join(', ')}]`);
   }
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', ADD_OPTIONS);
   const alpha = o.alpha === undefined ? 1 : finiteNumber(o.alpha, 'options.alpha');
   const out = outArg(o.out, a, 'a');
   return into(out, o.out === undefined, () => native().add(out.handle, a.handle, b.handle, alpha));
@@ -66,7 +69,7 @@ export function scale(x: Tensor, alpha: number, options?: { out?: Tensor }): Ten
   tensorArg(x, 'x', ['f32']);
   if (typeof alpha !== 'number') throw typeError('a finite number', 'alpha', alpha);
   finiteNumber(alpha, 'alpha');
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', OUT_OPTIONS);
   const out = outArg(o.out, x, 'x');
   return into(out, o.out === undefined, () => native().scale(out.handle, x.handle, alpha));
 }
@@ -74,7 +77,7 @@ export function scale(x: Tensor, alpha: number, options?: { out?: Tensor }): Ten
 /** exp(x), element-wise (f32; out may be x): within 2 ulp of the exact value on CPU and CUDA. */
 export function exp(x: Tensor, options?: { out?: Tensor }): Tensor {
   tensorArg(x, 'x', ['f32']);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', OUT_OPTIONS);
   const out = outArg(o.out, x, 'x');
   return into(out, o.out === undefined, () => native().exp(out.handle, x.handle));
 }

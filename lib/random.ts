@@ -10,7 +10,7 @@ import type { Device } from './device.js';
 import { isCapturing } from './graph.js';
 import { native } from './native.js';
 import { empty, tensorArg, type Tensor } from './tensor.js';
-import { finiteNumber, integer, plainObject, rangeError, typeError } from './validate.js';
+import { finiteNumber, integer, optionNames, plainObject, rangeError, typeError } from './validate.js';
 
 /** A Philox stream: a seed plus a counter offset that advances with every draw. */
 export class Generator {
@@ -58,6 +58,9 @@ export interface RandomOptions {
   out?: Tensor;
 }
 
+const UNIFORM_OPTIONS = optionNames('device', 'seed', 'generator', 'out', 'low', 'high');
+const NORMAL_OPTIONS = optionNames('device', 'seed', 'generator', 'out', 'mean', 'std');
+
 function generatorFor(o: Record<string, unknown>): Generator {
   if (o.seed !== undefined && o.generator !== undefined) throw rangeError('either seed or generator, not both', 'options', o);
   if (o.seed !== undefined) return new Generator(integer(o.seed, 'options.seed', 0));
@@ -73,7 +76,7 @@ function generatorFor(o: Record<string, unknown>): Generator {
  * low + (high − low)·u is rounded to f32, which can land on low or high themselves.
  */
 export function uniform(shape: readonly number[], options?: RandomOptions & { low?: number; high?: number }): Tensor {
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', UNIFORM_OPTIONS);
   const low = o.low === undefined ? 0 : finiteNumber(o.low, 'options.low');
   const high = o.high === undefined ? 1 : finiteNumber(o.high, 'options.high');
   if (!(high > low)) throw rangeError(`a number greater than options.low (${low})`, 'options.high', high);
@@ -91,7 +94,7 @@ export function uniform(shape: readonly number[], options?: RandomOptions & { lo
 
 /** Normal numbers with the given mean and standard deviation, f32. */
 export function normal(shape: readonly number[], options?: RandomOptions & { mean?: number; std?: number }): Tensor {
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', NORMAL_OPTIONS);
   const mean = o.mean === undefined ? 0 : finiteNumber(o.mean, 'options.mean');
   const std = o.std === undefined ? 1 : finiteNumber(o.std, 'options.std');
   if (std < 0) throw rangeError('a non-negative number', 'options.std', std);

@@ -13,7 +13,7 @@ import { EraError } from './errors.js';
 import { DEVICE_CODE, DTYPE_CODE, native, type HostArray, type NativeTensor } from './native.js';
 import { toBf16Bits } from './nn/bf16.js';
 import { adopt, release, viewDisposed } from './scope.js';
-import { describe, integer, numel, oneOf, plainObject, rangeError, shape as checkShape, typeError } from './validate.js';
+import { describe, integer, numel, oneOf, optionNames, plainObject, rangeError, shape as checkShape, typeError } from './validate.js';
 
 export type DType = 'f32' | 'i32' | 'bf16';
 export const DTYPES: readonly DType[] = ['f32', 'i32', 'bf16'];
@@ -246,8 +246,10 @@ function hostArrayFrom(data: readonly number[], dtype: DType, name: string): Hos
   return out;
 }
 
+const TENSOR_OPTIONS = optionNames('device', 'dtype');
+
 function parseOptions(opts: unknown): { device: Device; dtype?: DType } {
-  const o = plainObject(opts, 'options');
+  const o = plainObject(opts, 'options', TENSOR_OPTIONS);
   const dtype = o.dtype === undefined ? undefined : oneOf(o.dtype, DTYPES, 'options.dtype');
   return { device: resolveDevice(o.device, 'options.device'), dtype };
 }

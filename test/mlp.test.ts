@@ -618,7 +618,7 @@ describe('nn.MLP bad inputs', () => {
     ["precision 'fp16'", { precision: 'fp16' }, RangeError, 'options.precision'],
     ["device 'tpu'", { device: 'tpu' }, RangeError, 'options.device'],
     ['a negative seed', { seed: -1 }, RangeError, 'options.seed'],
-    ['an unknown option', { hidden: [4] }, RangeError, 'options'],
+    ['an unknown option', { hidden: [4] }, TypeError, 'options'],
   ];
   for (const [title, patch, cls, name] of OPTION_CASES) {
     it(`constructor: ${title} names ${name}`, () => {

@@ -102,7 +102,7 @@ describe('rl env: registry', () => {
       [{ maxEpisodeSteps: -3 }, RangeError, 'maxEpisodeSteps'],
       [{ seed: -1 }, RangeError, 'seed'],
       [{ modelPath: 3 }, TypeError, 'modelPath'],
-      [{ actionrepeat: 2 }, RangeError, 'options'],
+      [{ actionrepeat: 2 }, TypeError, 'options'], // a misspelt key (did you mean 'actionRepeat'?)
     ] as const) {
       const err = await rejects(makeEnv('pendulum-swingup', opts as never));
       expect(err, JSON.stringify(opts)).to.be.instanceOf(cls);

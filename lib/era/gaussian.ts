@@ -32,7 +32,7 @@
  */
 import { native, type NativeTensor } from '../native.js';
 import { tensorArg, type Tensor } from '../tensor.js';
-import { finiteNumber, oneOf, plainObject, rangeError } from '../validate.js';
+import { finiteNumber, oneOf, optionNames, plainObject, rangeError } from '../validate.js';
 import { checkLike, matrixCols, withOut } from './util.js';
 
 export type EraMode = 'paper' | 'reference';
@@ -79,9 +79,12 @@ export interface GaussianParams {
 
 export const HALF_LOG_2PI_E = 0.5 * Math.log(2 * Math.PI * Math.E);
 
+/** The option names of gaussian, gaussianBackward and gaussianParams (others are a TypeError). */
+const GAUSSIAN_OPTIONS = optionNames('entropyPerDim', 'targetEntropy', 'logStdMin', 'logStdMax', 'delta', 'mode', 'out');
+
 /** Resolves and validates the options for D action dims (exported for tests and trainers). */
 export function gaussianParams(d: number, options?: GaussianOptions): GaussianParams {
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', GAUSSIAN_OPTIONS);
   const mode = o.mode === undefined ? GAUSSIAN_DEFAULTS.mode : oneOf(o.mode, ['paper', 'reference'] as const, 'options.mode');
   if (o.entropyPerDim !== undefined && o.targetEntropy !== undefined) {
     throw rangeError('either entropyPerDim or targetEntropy, not both', 'options', o);

@@ -56,7 +56,7 @@
  */
 import { native, type NativeTensor } from '../native.js';
 import { empty, tensorArg, type Tensor } from '../tensor.js';
-import { finiteNumber, oneOf, plainObject, rangeError, typeError } from '../validate.js';
+import { finiteNumber, oneOf, optionNames, plainObject, rangeError, typeError } from '../validate.js';
 
 export type LogitsMode = 'paper' | 'reference';
 export type AdvantageTest = 'positive' | 'reference';
@@ -163,9 +163,17 @@ function numberOpt(value: unknown, name: string, fallback: number): number {
   return value === undefined ? fallback : finiteNumber(value, name);
 }
 
+// The option names of logits / resolveLogitsOptions and of logitsBackward (others are a TypeError).
+const LOGITS_OPTION_NAMES = ['omegaLow', 'omegaHigh', 'k', 'topFraction', 'temperature', 'topK', 'advantageTest', 'rescaleAdvantages', 'mode', 'validateIndices'];
+const LOGITS_OPTIONS = optionNames(...LOGITS_OPTION_NAMES);
+const LOGITS_BACKWARD_OPTIONS = optionNames(...LOGITS_OPTION_NAMES, 'inPlace', 'forward');
+
 /** Validates the options and fills in the defaults of the chosen mode. */
 export function resolveLogitsOptions(options: unknown): ResolvedLogitsOptions {
-  const o = plainObject(options, 'options');
+  return resolveFrom(plainObject(options, 'options', LOGITS_OPTIONS));
+}
+
+function resolveFrom(o: Record<string, unknown>): ResolvedLogitsOptions {
   const mode = o.mode === undefined ? LOGITS_DEFAULTS.mode : oneOf(o.mode, ['paper', 'reference'] as const, 'options.mode');
   const base = mode === 'reference' ? { ...LOGITS_DEFAULTS, ...LOGITS_REFERENCE } : LOGITS_DEFAULTS;
   const omegaLow = numberOpt(o.omegaLow, 'options.omegaLow', base.omegaLow);
@@ -292,8 +300,8 @@ export function logitsBackward(
 ): Tensor {
   const c = checkInputs(logits, tokens, offsets, advantages);
   const g = vectorArg(gradLogProbs, 'gradLogProbs', 'f32', c.logits, c.n, 'one per row of logits');
-  const o = plainObject(options, 'options');
-  const opts = resolveLogitsOptions(options);
+  const o = plainObject(options, 'options', LOGITS_BACKWARD_OPTIONS);
+  const opts = resolveFrom(o);
   const inPlace = booleanOpt(o.inPlace, 'options.inPlace', false);
   let saved: Pick<LogitsResult, 'scale' | 'logProbs'> | undefined;
   if (o.forward !== undefined) {

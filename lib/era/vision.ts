@@ -32,7 +32,7 @@
  */
 import { native, type NativeTensor } from '../native.js';
 import { tensorArg, type Tensor } from '../tensor.js';
-import { finiteNumber, integer, oneOf, plainObject, rangeError } from '../validate.js';
+import { finiteNumber, integer, oneOf, optionNames, plainObject, rangeError } from '../validate.js';
 import type { EraMode } from './gaussian.js';
 import { checkLike, matrixCols, withOut } from './util.js';
 
@@ -86,9 +86,17 @@ export interface VisionParams {
   b: number;
 }
 
+// The option names each function reads (others are a TypeError).
+const SOFTMAX_OPTIONS = optionNames('minEntropy', 'tau', 'mode', 'out');
+const CROSS_ENTROPY_OPTIONS = optionNames('minEntropy', 'tau', 'mode', 'out', 'labelSmoothing', 'lossOut');
+const FLOOR_OPTIONS = optionNames('minEntropy', 'tau', 'mode');
+
 /** Resolves and validates the options for C classes (exported for tests and trainers). */
 export function visionParams(classes: number, options?: VisionOptions): VisionParams {
-  const o = plainObject(options, 'options');
+  return resolveVision(classes, plainObject(options, 'options', SOFTMAX_OPTIONS));
+}
+
+function resolveVision(classes: number, o: Record<string, unknown>): VisionParams {
   const mode = o.mode === undefined ? VISION_DEFAULTS.mode : oneOf(o.mode, ['paper', 'reference'] as const, 'options.mode');
   const tau = o.tau === undefined ? VISION_DEFAULTS.tau : finiteNumber(o.tau, 'options.tau');
   if (!(tau > 1 && tau <= TAU_MAX)) throw rangeError(`a number in (1, ${TAU_MAX}] (beyond it ln tau / tau is too small for f32 kernels)`, 'options.tau', tau);
@@ -176,8 +184,8 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options?: Cr
   if (labels.shape.length !== 1 || labels.shape[0] !== b) {
     throw new RangeError(`Expected shape [${b}] (one label per row of logits) for labels but received shape [${labels.shape.join(', ')}]`);
   }
-  const p = visionParams(c, options);
-  const o = plainObject(options, 'options') as CrossEntropyOptions;
+  const o = plainObject(options, 'options', CROSS_ENTROPY_OPTIONS) as CrossEntropyOptions;
+  const p = resolveVision(c, o as Record<string, unknown>);
   const eps = o.labelSmoothing === undefined ? VISION_DEFAULTS.labelSmoothing : finiteNumber(o.labelSmoothing, 'options.labelSmoothing');
   if (!(eps >= 0 && eps < 1)) throw rangeError('a number in [0, 1)', 'options.labelSmoothing', eps);
   const lossOut = o.lossOut === undefined ? undefined : tensorArg(o.lossOut, 'options.lossOut', ['f32']);
@@ -203,7 +211,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options?: Cr
  */
 export function entropyFloor(classes: number, options?: Omit<VisionOptions, 'out'>): number {
   integer(classes, 'classes', 2);
-  const { s, b } = visionParams(classes, options);
+  const { s, b } = resolveVision(classes, plainObject(options, 'options', FLOOR_OPTIONS));
   const z = (h: number): number => {
     const u = Math.max(0, -1 - Math.log(h)); // as the kernels: at τ = e, s + b may round past 1/e
     return -1 - Math.sqrt(2 * u) - 0.75 * u;

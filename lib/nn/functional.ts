@@ -18,7 +18,7 @@
  */
 import { native, type NativeTensor } from '../native.js';
 import { empty, tensorArg, type Tensor } from '../tensor.js';
-import { finiteNumber, oneOf, plainObject, rangeError, typeError } from '../validate.js';
+import { finiteNumber, knownOptions, oneOf, optionNames, plainObject, rangeError, typeError } from '../validate.js';
 
 export type Activation = 'none' | 'relu' | 'elu' | 'tanh';
 export type Precision = 'f32' | 'tf32' | 'bf16';
@@ -29,6 +29,17 @@ export const PRECISIONS: readonly Precision[] = ['f32', 'tf32', 'bf16'];
 export const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, elu: 2, tanh: 3 };
 export const PRECISION_CODE: Record<Precision, number> = { f32: 0, tf32: 1, bf16: 2 };
 const DIM_CODE = { all: 0, last: 1, first: 2 } as const;
+
+// The option names each function reads (unknown keys are a TypeError: validate.knownOptions).
+const MATMUL_OPTIONS = optionNames('transA', 'transB', 'bias', 'activation', 'out', 'accumulate', 'precision');
+const MATMUL_KERNEL_OPTIONS = optionNames('transA', 'transB', 'dtype', 'precision', 'device');
+const LINEAR_OPTIONS = optionNames('activation', 'out', 'precision');
+const LINEAR_BACKWARD_OPTIONS = optionNames('dx', 'dWeight', 'dBias', 'inputGrad', 'biasGrad', 'accumulate', 'precision');
+const OUT_OPTIONS = optionNames('out');
+const LAYER_NORM_OPTIONS = optionNames('eps', 'out', 'mean', 'rstd');
+const LAYER_NORM_BACKWARD_OPTIONS = optionNames('dx', 'dWeight', 'dBias', 'inputGrad', 'accumulate');
+const MSE_BACKWARD_OPTIONS = optionNames('scale', 'out');
+const REDUCE_OPTIONS = optionNames('dim', 'out', 'accumulate');
 
 interface DenseNativeApi {
   matmul(out: NativeTensor, a: NativeTensor, b: NativeTensor, bias: NativeTensor | null, transA: boolean, transB: boolean,
@@ -166,7 +177,7 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   tensorArg(a, 'a', ['f32', 'bf16']);
   tensorArg(b, 'b', [a.dtype]);
   sameDevice(b, 'b', a, 'a');
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', MATMUL_OPTIONS);
   const transA = boolOpt(o.transA, 'options.transA', false);
   const transB = boolOpt(o.transB, 'options.transB', false);
   const accumulate = boolOpt(o.accumulate, 'options.accumulate', false);
@@ -195,6 +206,7 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
 /** The kernel matmul would run for a problem (e.g. "tc-bf16 128x256 NN vec"), for benches and tests. */
 export function matmulKernel(shape: { m: number; n: number; k: number; batch?: number }, options?: { transA?: boolean; transB?: boolean; dtype?: 'f32' | 'bf16'; precision?: Precision; device?: 'cpu' | 'cuda' }): string {
   const o = options ?? {};
+  knownOptions(o, MATMUL_KERNEL_OPTIONS);
   const bf16 = o.dtype === 'bf16';
   const precision = o.precision ?? (bf16 ? 'bf16' : 'f32');
   return denseApi().matmulKernel(shape.m, shape.n, shape.k, shape.batch ?? 1, o.transA ?? false, o.transB ?? false, bf16, PRECISION_CODE[precision], o.device === 'cuda');
@@ -234,7 +246,7 @@ export interface LinearOptions {
 
 /** y = act(x · W + b): x [rows, in] (or [batch, rows, in]), weight [in, out], bias [out] or null. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: LinearOptions): Tensor {
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', LINEAR_OPTIONS);
   tensorArg(x, 'x', ['f32', 'bf16']);
   tensorArg(weight, 'weight', [x.dtype]);
   return matmul(x, weight, { bias: bias ?? undefined, activation: o.activation as Activation | undefined, out: o.out as Tensor | undefined, precision: o.precision as Precision | undefined });
@@ -280,7 +292,7 @@ export function linearBackward(dy: Tensor, x: Tensor, weight: Tensor, options?: 
   const nIn = weight.shape[0];
   if (weight.shape[1] !== nOut) throw new RangeError(`Expected shape [${nIn}, ${nOut}] (out = the last dim of dy) for weight but received shape ${shapeStr(weight.shape)}`);
   if (x.shape[0] !== rows || x.shape[1] !== nIn) throw new RangeError(`Expected shape [${rows}, ${nIn}] (rows of dy, in of weight) for x but received shape ${shapeStr(x.shape)}`);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', LINEAR_BACKWARD_OPTIONS);
   const inputGrad = boolOpt(o.inputGrad, 'options.inputGrad', true);
   const biasGrad = boolOpt(o.biasGrad, 'options.biasGrad', true);
   const accumulate = boolOpt(o.accumulate, 'options.accumulate', false);
@@ -311,7 +323,7 @@ export function linearBackward(dy: Tensor, x: Tensor, weight: Tensor, options?: 
 export function activation(x: Tensor, kind: Activation, options?: { out?: Tensor }): Tensor {
   tensorArg(x, 'x', ['f32']);
   const act = oneOf(kind, ACTIVATIONS, 'activation');
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', OUT_OPTIONS);
   const out = outputArg(o.out, 'options.out', x.shape, x.device, 'the shape of x');
   return guardFresh([out], () => {
     denseApi().activation(out.t.handle, x.handle, ACTIVATION_CODE[act]);
@@ -326,7 +338,7 @@ export function activationBackward(dy: Tensor, y: Tensor, kind: Activation, opti
   sameDevice(y, 'y', dy, 'dy');
   sameShape(y, 'y', dy, 'dy');
   const act = oneOf(kind, ACTIVATIONS, 'activation');
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', OUT_OPTIONS);
   const out = outputArg(o.out, 'options.out', dy.shape, dy.device, 'the shape of dy');
   return guardFresh([out], () => {
     denseApi().activationBackward(out.t.handle, dy.handle, y.handle, ACTIVATION_CODE[act]);
@@ -390,7 +402,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, options?: Lay
     normParamShape(t, name, x, d);
   }
   if (weight.shape.join() !== bias.shape.join()) throw new RangeError(`Expected the shape of weight ${shapeStr(weight.shape)} for bias but received shape ${shapeStr(bias.shape)}`);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', LAYER_NORM_OPTIONS);
   const eps = o.eps === undefined ? 1e-5 : finiteNumber(o.eps, 'options.eps');
   if (!(eps > 0)) throw rangeError('a positive number', 'options.eps', eps);
   const rowShape = x.shape.slice(0, -1);
@@ -436,7 +448,7 @@ export function layerNormBackward(dy: Tensor, x: Tensor, weight: Tensor, mean: T
     sameDevice(t, name, x, 'x');
     if (t.size !== rows) throw new RangeError(`Expected ${rows} elements (one per row of x) for ${name} but received shape ${shapeStr(t.shape)}`);
   }
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', LAYER_NORM_BACKWARD_OPTIONS);
   const inputGrad = boolOpt(o.inputGrad, 'options.inputGrad', true);
   const accumulate = boolOpt(o.accumulate, 'options.accumulate', false);
   if (accumulate && (o.dWeight === undefined || o.dBias === undefined)) {
@@ -475,7 +487,7 @@ export function concat(inputs: readonly Tensor[], options?: { out?: Tensor }): T
     }
     total += p.shape[p.shape.length - 1];
   });
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', OUT_OPTIONS);
   const out = outputArg(o.out, 'options.out', [...lead, total], first.device, 'the concatenated shape');
   return guardFresh([out], () => {
     denseApi().concat(out.t.handle, parts.map((p) => p.handle));
@@ -495,7 +507,7 @@ export function split(x: Tensor, sizes: readonly number[], options?: { out?: rea
   const sum = sizes.reduce((a, b) => a + b, 0);
   if (sum !== d) throw rangeError(`sizes that add up to ${d} (the last dim of x)`, 'sizes', sizes);
   const lead = x.shape.slice(0, -1);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', OUT_OPTIONS);
   let given: unknown[] | undefined;
   if (o.out !== undefined) {
     if (!Array.isArray(o.out) || o.out.length !== sizes.length) throw typeError(`an array of ${sizes.length} Tensors`, 'options.out', o.out);
@@ -519,7 +531,7 @@ export function mseLoss(pred: Tensor, target: Tensor, options?: { out?: Tensor }
   sameDevice(target, 'target', pred, 'pred');
   sameShape(target, 'target', pred, 'pred');
   if (pred.size === 0) throw rangeError('a non-empty tensor', 'pred', pred);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', OUT_OPTIONS);
   let out: { t: Tensor; fresh: boolean };
   if (o.out === undefined) out = { t: empty([], { device: pred.device }), fresh: true };
   else {
@@ -541,7 +553,7 @@ export function mseLossBackward(pred: Tensor, target: Tensor, options?: { scale?
   sameDevice(target, 'target', pred, 'pred');
   sameShape(target, 'target', pred, 'pred');
   if (pred.size === 0) throw rangeError('a non-empty tensor', 'pred', pred);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', MSE_BACKWARD_OPTIONS);
   const scale = o.scale === undefined ? 1 : finiteNumber(o.scale, 'options.scale');
   const out = outputArg(o.out, 'options.out', pred.shape, pred.device, 'the shape of pred');
   return guardFresh([out], () => {
@@ -577,7 +589,7 @@ function reducedShape(shape: readonly number[], dim: 'all' | 'last' | 'first'): 
 
 function reduce(x: Tensor, options: ReduceOptions | undefined, mean: boolean): Tensor {
   tensorArg(x, 'x', ['f32']);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', REDUCE_OPTIONS);
   const dim = reduceDim(x, o.dim, 'options.dim');
   const accumulate = boolOpt(o.accumulate, 'options.accumulate', false);
   if (accumulate && o.out === undefined) throw rangeError('false when options.out is not given', 'options.accumulate', accumulate);
@@ -608,7 +620,7 @@ function reduceBackward(dy: Tensor, inputShape: readonly number[], options: Redu
   if (!Array.isArray(inputShape) || inputShape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
     throw typeError('an array of non-negative integers (the shape of the reduced input)', 'inputShape', inputShape);
   }
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', REDUCE_OPTIONS);
   const dim = reduceDim({ shape: inputShape }, o.dim, 'options.dim');
   const accumulate = boolOpt(o.accumulate, 'options.accumulate', false);
   if (accumulate && o.out === undefined) throw rangeError('false when options.out is not given', 'options.accumulate', accumulate);

@@ -39,7 +39,7 @@ import { native, type NativeTensor } from '../native.js';
 import { copy } from '../ops.js';
 import { keep } from '../scope.js';
 import { empty, lendView, tensorArg, zeros, type Tensor } from '../tensor.js';
-import { finiteNumber, integer, oneOf, plainObject, rangeError, typeError } from '../validate.js';
+import { finiteNumber, integer, knownOptions, oneOf, optionNames, plainObject, rangeError, typeError } from '../validate.js';
 import { ACTIVATION_CODE, PRECISION_CODE, PRECISIONS, type Activation, type Precision } from './functional.js';
 import { InitRandom, orthogonal, uniformFill } from './init.js';
 import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
@@ -134,7 +134,10 @@ interface NativeMlp {
 
 const nativeMlp = (): new (config: object) => NativeMlp => (native() as unknown as { NativeMlp: new (config: object) => NativeMlp }).NativeMlp;
 
-const OPTION_KEYS = new Set(['inputSize', 'hiddenSizes', 'outputSize', 'activation', 'layerNorm', 'outputActivation', 'ensemble', 'init', 'gain', 'heads', 'precision', 'device', 'seed']);
+const OPTION_KEYS = optionNames('inputSize', 'hiddenSizes', 'outputSize', 'activation', 'layerNorm', 'outputActivation', 'ensemble', 'init', 'gain', 'heads', 'precision', 'device', 'seed');
+const HEAD_KEYS = optionNames('size', 'gain');
+const BACKWARD_KEYS = optionNames('inputGrad', 'paramGrads', 'accumulate');
+const LOAD_KEYS = optionNames('device');
 const HIDDEN_ACTIVATIONS: readonly HiddenActivation[] = ['relu', 'elu', 'tanh'];
 const OUTPUT_ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'elu', 'tanh'];
 /** The options that fix the parameter layout (checkpoints must match on these). */
@@ -143,9 +146,7 @@ const ARCHITECTURE_KEYS = ['inputSize', 'hiddenSizes', 'outputSize', 'layerNorm'
 function resolveOptions(options: unknown): ResolvedMLPOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw typeError('an options object', 'options', options);
   const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!OPTION_KEYS.has(k)) throw rangeError(`one of the MLP options (${[...OPTION_KEYS].join(', ')})`, 'options', k);
-  }
+  knownOptions(o, OPTION_KEYS, 'options');
   const inputSize = integer(o.inputSize, 'options.inputSize', 1, 1 << 24);
   const outputSize = integer(o.outputSize, 'options.outputSize', 1, 1 << 24);
   if (!Array.isArray(o.hiddenSizes)) throw typeError('an array of positive integers', 'options.hiddenSizes', o.hiddenSizes);
@@ -163,7 +164,7 @@ function resolveOptions(options: unknown): ResolvedMLPOptions {
     if (init !== 'orthogonal') throw rangeError("no heads unless options.init is 'orthogonal' (heads set orthogonal gains)", 'options.heads', o.heads);
     if (!Array.isArray(o.heads) || o.heads.length === 0) throw typeError('a non-empty array of { size, gain }', 'options.heads', o.heads);
     heads = Object.freeze((o.heads as unknown[]).map((h, i) => {
-      const ho = plainObject(h, `options.heads[${i}]`);
+      const ho = plainObject(h, `options.heads[${i}]`, HEAD_KEYS);
       const size = integer(ho.size, `options.heads[${i}].size`, 1);
       const g = finiteNumber(ho.gain, `options.heads[${i}].gain`);
       if (!(g > 0)) throw rangeError('a positive number', `options.heads[${i}].gain`, g);
@@ -371,7 +372,7 @@ export class MLP implements Disposable {
     const model = this.#live();
     tensorArg(dy, 'dy', ['f32']);
     if (dy.device !== this.options.device) throw new TypeError(`Expected a ${this.options.device} tensor (the model's device) for dy but received a ${dy.device} tensor`);
-    const o = plainObject(options, 'options');
+    const o = plainObject(options, 'options', BACKWARD_KEYS);
     if (o.inputGrad !== undefined && typeof o.inputGrad !== 'boolean') throw typeError('a boolean', 'options.inputGrad', o.inputGrad);
     if (o.paramGrads !== undefined && typeof o.paramGrads !== 'boolean') throw typeError('a boolean', 'options.paramGrads', o.paramGrads);
     if (o.accumulate !== undefined && typeof o.accumulate !== 'boolean') throw typeError('a boolean', 'options.accumulate', o.accumulate);
@@ -437,7 +438,7 @@ export class MLP implements Disposable {
   /** A model with the architecture and parameters of a file written by save(). */
   static async load(path: string, options?: { device?: Device }): Promise<MLP> {
     if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
-    const o = plainObject(options, 'options');
+    const o = plainObject(options, 'options', LOAD_KEYS);
     const device = resolveDevice(o.device, 'options.device');
     const file = await readSafetensors(path);
     const arch = architectureOf(file, path);

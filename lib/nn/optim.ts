@@ -21,7 +21,7 @@
 import { isCapturing } from '../graph.js';
 import { native, type NativeTensor } from '../native.js';
 import { empty, tensorArg, zeros, type Tensor } from '../tensor.js';
-import { finiteNumber, integer, plainObject, rangeError, typeError } from '../validate.js';
+import { finiteNumber, integer, optionNames, plainObject, rangeError, typeError } from '../validate.js';
 
 interface OptimNativeApi {
   adamStep(p: NativeTensor, g: NativeTensor, m: NativeTensor, v: NativeTensor, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, stepCounter?: NativeTensor | null): void;
@@ -120,8 +120,11 @@ interface AdamHyper {
   weightDecay: number;
 }
 
-function adamHyper(options: unknown, defaultWd: number): AdamHyper {
-  const o = plainObject(options, 'options');
+const ADAM_OPTIONS = optionNames('lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'capturable');
+const ADAM_STEP_OPTIONS = optionNames('lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'step');
+
+function adamHyper(options: unknown, defaultWd: number, allowed: ReadonlySet<string>): AdamHyper {
+  const o = plainObject(options, 'options', allowed);
   return {
     lr: nonNegative(o.lr, 'options.lr', 1e-3),
     beta1: unitInterval(o.beta1, 'options.beta1', 0.9, true),
@@ -140,7 +143,7 @@ export function adamStep(params: Tensor, grads: Tensor, m: Tensor, v: Tensor, op
   matchBlocks(blocks(grads, 'grads'), 'grads', [p], 'params');
   matchBlocks(blocks(m, 'm'), 'm', [p], 'params');
   matchBlocks(blocks(v, 'v'), 'v', [p], 'params');
-  const h = adamHyper(options, 0);
+  const h = adamHyper(options, 0, ADAM_STEP_OPTIONS);
   const step = integer((options as { step?: unknown } | undefined)?.step, 'options.step', 1);
   api().adamStep(p.handle, grads.handle, m.handle, v.handle, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, step);
 }
@@ -165,7 +168,7 @@ export class Adam implements Disposable {
   constructor(params: Tensor | readonly Tensor[], options?: AdamOptions) {
     this.params = Object.freeze(blocks(params, 'params'));
     requireDisjointBlocks(this.params);
-    const h = adamHyper(options, this.defaultWeightDecay());
+    const h = adamHyper(options, this.defaultWeightDecay(), ADAM_OPTIONS);
     const capturable = (options as { capturable?: unknown } | undefined)?.capturable ?? false;
     if (typeof capturable !== 'boolean') throw typeError('a boolean', 'options.capturable', capturable);
     // The counter advances once per adamStep call, so it can serve one block only.
@@ -270,8 +273,11 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
+const SGD_OPTIONS = optionNames('lr', 'momentum', 'nesterov', 'weightDecay');
+const OUT_OPTIONS = optionNames('out');
+
 function sgdHyper(options: unknown): { lr: number; momentum: number; nesterov: boolean; weightDecay: number } {
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', SGD_OPTIONS);
   const momentum = nonNegative(o.momentum, 'options.momentum', 0);
   if (o.nesterov !== undefined && typeof o.nesterov !== 'boolean') throw typeError('a boolean', 'options.nesterov', o.nesterov);
   const nesterov = o.nesterov === true;
@@ -357,7 +363,7 @@ export function clipGradNorm(grads: Tensor | readonly Tensor[], maxNorm: number,
   if (typeof maxNorm !== 'number') throw typeError('a positive number', 'maxNorm', maxNorm);
   finiteNumber(maxNorm, 'maxNorm');
   if (!(maxNorm > 0)) throw rangeError('a positive number', 'maxNorm', maxNorm);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', OUT_OPTIONS);
   let out: Tensor;
   let fresh = false;
   if (o.out === undefined) {

@@ -18,7 +18,7 @@ import { open } from 'node:fs/promises';
 import os from 'node:os';
 
 import { atomicWriteFile } from '../util/atomic-write.js';
-import { describe, plainObject, rangeError, typeError } from '../validate.js';
+import { describe, optionNames, plainObject, rangeError, typeError } from '../validate.js';
 
 export type SafetensorsDType = 'F32' | 'I32' | 'BF16';
 export type SafetensorsData = Float32Array | Int32Array | Uint16Array;
@@ -49,9 +49,12 @@ function requireLittleEndian(): void {
   if (os.endianness() !== 'LE') throw new Error('safetensors: only little-endian hosts are supported');
 }
 
+/** The keys of a tensor entry passed to encodeSafetensors / writeSafetensors. */
+const TENSOR_ENTRY_KEYS = optionNames('data', 'shape', 'dtype');
+
 function checkTensorArg(name: string, t: unknown): SafetensorsTensor {
   const label = `tensors['${name}']`;
-  const o = plainObject(t, label);
+  const o = plainObject(t, label, TENSOR_ENTRY_KEYS);
   const dtype = dtypeOf(o.data);
   if (!dtype) throw typeError('a Float32Array, Int32Array or Uint16Array (bf16 bits)', `${label}.data`, o.data);
   if (o.dtype !== undefined && o.dtype !== dtype) {

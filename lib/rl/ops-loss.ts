@@ -13,8 +13,13 @@
  * temperature loss, `targetEntropy`).
  */
 import { tensorArg, type Tensor } from '../tensor.js';
-import { finiteNumber, plainObject, rangeError } from '../validate.js';
+import { finiteNumber, optionNames, plainObject, rangeError } from '../validate.js';
 import { guardFresh, outputArg, outputs, rlApi, sameDevice, shapeStr, type Output } from './ops-args.js';
+
+// The option names each op reads (others are a TypeError).
+const SAC_TARGET_OPTIONS = optionNames('logProb', 'alpha', 'out');
+const SAC_CRITIC_LOSS_OPTIONS = optionNames('loss', 'gradQ');
+const SAC_ACTOR_LOSS_OPTIONS = optionNames('logProb', 'alpha', 'targetEntropy', 'loss', 'gradQ', 'gradLogProb', 'alphaLoss', 'gradLogAlpha');
 
 interface TwinDims {
   s: number;
@@ -88,7 +93,7 @@ export function sacTarget(q: Tensor, reward: Tensor, mask: Tensor, gamma: number
   const m = seedRowsArg(mask, 'mask', qt, d, false);
   finiteNumber(gamma, 'gamma');
   if (gamma < 0 || gamma > 1) throw rangeError('a number in [0, 1]', 'gamma', gamma);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', SAC_TARGET_OPTIONS);
   const ent = entropyTerm(o, qt, d, false);
   const y = outputArg(o.out, 'options.out', [d.s, d.b], qt.device, 'f32', 'one target per seed and batch row');
   return guardFresh([y], () => {
@@ -112,7 +117,7 @@ export interface SacLoss {
 export function sacCriticLoss(q: Tensor, y: Tensor, options?: { loss?: Tensor; gradQ?: Tensor }): SacLoss {
   const { q: qt, d } = qArg(q);
   const yt = seedRowsArg(y, 'y', qt, d, false);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', SAC_CRITIC_LOSS_OPTIONS);
   const outs = outputs([
     () => outputArg(o.loss, 'options.loss', [d.s], qt.device, 'f32', 'one loss per seed'),
     () => outputArg(o.gradQ, 'options.gradQ', qt.shape, qt.device, 'f32', 'the shape of q'),
@@ -162,7 +167,7 @@ export interface SacActorLoss extends SacLoss {
  */
 export function sacActorLoss(q: Tensor, options?: SacActorLossOptions): SacActorLoss {
   const { q: qt, d } = qArg(q);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', SAC_ACTOR_LOSS_OPTIONS);
   const ent = entropyTerm(o, qt, d, true);
   const tuneAlpha = o.targetEntropy !== undefined;
   const targetEntropy = tuneAlpha ? finiteNumber(o.targetEntropy, 'options.targetEntropy') : 0;

@@ -15,8 +15,16 @@
  */
 import { reserveDraw } from '../random.js';
 import { tensorArg, type Tensor } from '../tensor.js';
-import { finiteNumber, plainObject, rangeError, typeError } from '../validate.js';
+import { finiteNumber, optionNames, plainObject, rangeError, typeError } from '../validate.js';
 import { generatorArg, guardFresh, likeArg, outputArg, outputs, rlApi, sameDevice, shapeStr, type DrawOptions, type Output } from './ops-args.js';
+
+// The option names each op reads (others are a TypeError).
+const TN_SAMPLE_OPTIONS = optionNames('temperature', 'generator', 'seed', 'out', 'noise');
+const TN_OPTIONS = optionNames('temperature', 'out');
+const TN_BACKWARD_OPTIONS = optionNames('temperature', 'gradMu', 'gradLogStd');
+const TG_SAMPLE_OPTIONS = optionNames('generator', 'seed', 'out', 'noise', 'logProb');
+const TG_TRANSFORM_OPTIONS = optionNames('out', 'logProb');
+const TG_BACKWARD_OPTIONS = optionNames('gradMu', 'gradLogStd');
 
 export interface TruncatedNormalOptions {
   /** Sampling temperature T ≥ 0 (default 1): s = max(exp(ℓ)·T, ε). T = 0 (evaluation) gives s = ε. */
@@ -70,7 +78,7 @@ export interface TruncatedNormalSample {
  */
 export function truncatedNormalSample(mu: Tensor, logStd: Tensor, options?: TruncatedNormalSampleOptions): TruncatedNormalSample {
   const a = policyArgs(mu, logStd);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', TN_SAMPLE_OPTIONS);
   const temperature = temperatureArg(o);
   const g = generatorArg(o);
   const [action, noise] = outputs([out(o.out, 'options.out', a.mu), out(o.noise, 'options.noise', a.mu)]) as Output[];
@@ -88,7 +96,7 @@ export function truncatedNormalSample(mu: Tensor, logStd: Tensor, options?: Trun
 export function truncatedNormalTransform(mu: Tensor, logStd: Tensor, noise: Tensor, options?: TruncatedNormalOptions & { out?: Tensor }): Tensor {
   const a = policyArgs(mu, logStd);
   const u = likeArg(noise, 'noise', a.mu, 'mu');
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', TN_OPTIONS);
   const temperature = temperatureArg(o);
   const [action] = outputs([out(o.out, 'options.out', a.mu)]) as Output[];
   return guardFresh([action], () => {
@@ -127,7 +135,7 @@ export function truncatedNormalBackward(mu: Tensor, logStd: Tensor, noise: Tenso
   const a = policyArgs(mu, logStd);
   const n = likeArg(noise, 'noise', a.mu, 'mu');
   const g = likeArg(gradAction, 'gradAction', a.mu, 'mu');
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', TN_BACKWARD_OPTIONS);
   const temperature = temperatureArg(o);
   const [gm, gl] = outputs([out(o.gradMu, 'options.gradMu', a.mu), out(o.gradLogStd, 'options.gradLogStd', a.mu)]) as Output[];
   return guardFresh([gm, gl], () => {
@@ -144,7 +152,7 @@ export function truncatedNormalBackward(mu: Tensor, logStd: Tensor, noise: Tenso
 export function truncatedNormalLogProb(action: Tensor, mu: Tensor, logStd: Tensor, options?: TruncatedNormalOptions & { out?: Tensor }): Tensor {
   const a = policyArgs(mu, logStd);
   const x = likeArg(action, 'action', a.mu, 'mu');
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', TN_OPTIONS);
   const temperature = temperatureArg(o);
   const lp = outputArg(o.out, 'options.out', a.rowShape, a.mu.device, 'f32', 'the leading dims of mu, one value per row');
   return guardFresh([lp], () => {
@@ -179,7 +187,7 @@ export interface TanhGaussianSample {
  */
 export function tanhGaussianSample(mu: Tensor, logStd: Tensor, options?: TanhGaussianSampleOptions): TanhGaussianSample {
   const a = policyArgs(mu, logStd);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', TG_SAMPLE_OPTIONS);
   const g = generatorArg(o);
   const outs = outputs([
     out(o.out, 'options.out', a.mu),
@@ -201,7 +209,7 @@ export function tanhGaussianSample(mu: Tensor, logStd: Tensor, options?: TanhGau
 export function tanhGaussianTransform(mu: Tensor, logStd: Tensor, noise: Tensor, options?: { out?: Tensor; logProb?: Tensor }): { action: Tensor; logProb: Tensor } {
   const a = policyArgs(mu, logStd);
   const e = likeArg(noise, 'noise', a.mu, 'mu');
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', TG_TRANSFORM_OPTIONS);
   const outs = outputs([
     out(o.out, 'options.out', a.mu),
     () => outputArg(o.logProb, 'options.logProb', a.rowShape, a.mu.device, 'f32', 'the leading dims of mu, one value per row'),
@@ -236,7 +244,7 @@ export function tanhGaussianBackward(
       throw new RangeError(`Expected shape ${shapeStr(a.rowShape)} (the leading dims of mu, one value per row) for gradLogProb but received shape ${shapeStr(glp.shape)}`);
     }
   }
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', TG_BACKWARD_OPTIONS);
   const [gm, gl] = outputs([out(o.gradMu, 'options.gradMu', a.mu), out(o.gradLogStd, 'options.gradLogStd', a.mu)]) as Output[];
   return guardFresh([gm, gl], () => {
     rlApi().rlTanhGaussianBackward(gm.t.handle, gl.t.handle, a.mu.handle, a.logStd.handle, n.handle, g.handle, glp?.handle ?? null);

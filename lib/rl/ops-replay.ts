@@ -7,8 +7,11 @@
 import { defaultDevice, resolveDevice, type Device } from '../device.js';
 import { reserveDraw } from '../random.js';
 import { tensorArg, type Tensor } from '../tensor.js';
-import { integer, plainObject, rangeError, typeError } from '../validate.js';
+import { integer, optionNames, plainObject, rangeError, typeError } from '../validate.js';
 import { generatorArg, guardFresh, outputArg, rlApi, sameDevice, shapeStr, type DrawOptions } from './ops-args.js';
+
+const RANDOM_INDICES_OPTIONS = optionNames('generator', 'seed', 'device', 'out');
+const GATHER_ROWS_OPTIONS = optionNames('out', 'checkIndices');
 
 export interface RandomIndicesOptions extends DrawOptions {
   /** Device of a fresh output (default: the default device; with `out`, its device). */
@@ -28,7 +31,7 @@ export interface RandomIndicesOptions extends DrawOptions {
 export function randomIndices(count: number, high: number, options?: RandomIndicesOptions): Tensor {
   integer(count, 'count', 0);
   integer(high, 'high', 1, 2 ** 31);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', RANDOM_INDICES_OPTIONS);
   const g = generatorArg(o);
   let device = o.device === undefined ? undefined : resolveDevice(o.device, 'options.device');
   if (o.out !== undefined && o.out !== null) {
@@ -75,7 +78,7 @@ export function gatherRows(src: Tensor, indices: Tensor, options?: GatherRowsOpt
   const idx = tensorArg(indices, 'indices', ['i32']);
   sameDevice(idx, 'indices', s, 'src');
   if (idx.shape.length !== 1) throw new RangeError(`Expected a 1-D tensor [B] for indices but received shape ${shapeStr(idx.shape)}`);
-  const o = plainObject(options, 'options');
+  const o = plainObject(options, 'options', GATHER_ROWS_OPTIONS);
   if (o.checkIndices !== undefined && typeof o.checkIndices !== 'boolean') throw typeError('a boolean', 'options.checkIndices', o.checkIndices);
   const check = o.checkIndices ?? true;
   const b = idx.shape[0];

@@ -15,7 +15,7 @@ import type { Device } from '../device.js';
 import { defaultDevice } from '../device.js';
 import { Generator } from '../random.js';
 import { empty, type Tensor } from '../tensor.js';
-import { integer, plainObject, rangeError, typeError } from '../validate.js';
+import { integer, optionNames, plainObject, rangeError, typeError } from '../validate.js';
 import { split } from '../nn/functional.js';
 import { gatherRows, randomIndices, scatterRows } from './ops.js';
 
@@ -30,6 +30,8 @@ export interface ReplayBufferOptions {
   /** Transitions staged on the host before a transfer (default 1000). */
   stagingRows?: number;
 }
+
+const REPLAY_BUFFER_OPTIONS = optionNames('seeds', 'capacity', 'observationSize', 'actionSize', 'device', 'stagingRows');
 
 export interface ReplayBatch {
   observations: Tensor; // [S, B, obs]
@@ -65,7 +67,7 @@ export class ReplayBuffer implements Disposable {
   #disposed = false;
 
   constructor(options: ReplayBufferOptions) {
-    const o = plainObject(options, 'options');
+    const o = plainObject(options, 'options', REPLAY_BUFFER_OPTIONS);
     this.seeds = integer(o.seeds ?? 1, 'options.seeds', 1);
     this.capacity = integer(o.capacity, 'options.capacity', 1);
     this.observationSize = integer(o.observationSize, 'options.observationSize', 1);

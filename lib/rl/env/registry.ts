@@ -1,7 +1,7 @@
 /**
  * The task registry: makeEnv(name, options) builds a MujocoEnv for a task, listTasks() names them.
  */
-import { integer, plainObject, rangeError, typeError } from '../../validate.js';
+import { integer, optionNames, plainObject, rangeError, typeError } from '../../validate.js';
 import { MujocoEnv } from './env.js';
 import { loadMujoco } from './mujoco.js';
 import { Physics } from './physics.js';
@@ -19,7 +19,9 @@ const TASKS: readonly TaskSpec[] = [
   pendulumSwingup, cartpoleSwingup, cartpoleBalance, reacherEasy, cheetahRun, walkerWalk, hopperStand, humanoidStand, humanoidWalk, humanoidRun,
 ];
 
-const OPTION_KEYS = ['actionRepeat', 'maxEpisodeSteps', 'modelPath', 'seed'];
+/** makeEnv's option names (others are a TypeError). */
+export const ENV_OPTION_NAMES: readonly string[] = ['actionRepeat', 'maxEpisodeSteps', 'modelPath', 'seed'];
+const ENV_OPTIONS = optionNames(...ENV_OPTION_NAMES);
 
 /** The task names makeEnv accepts, e.g. 'cheetah-run'. */
 export function listTasks(): string[] {
@@ -36,10 +38,7 @@ export function taskSpec(task: unknown): TaskSpec {
 
 /** Options checked and completed with their defaults. */
 export function resolveOptions(spec: TaskSpec, options: unknown): Required<Omit<EnvOptions, 'modelPath'>> & { modelPath?: string } {
-  const o = plainObject(options, 'options');
-  for (const key of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(key)) throw rangeError(`one of the options ${OPTION_KEYS.join(', ')}`, 'options', key);
-  }
+  const o = plainObject(options, 'options', ENV_OPTIONS);
   const actionRepeat = o.actionRepeat === undefined ? 1 : integer(o.actionRepeat, 'actionRepeat', 1);
   const maxEpisodeSteps = o.maxEpisodeSteps === undefined
     ? Math.ceil(spec.timeLimit / actionRepeat)

@@ -11,14 +11,16 @@
  * episode to observations row i; truncated[i] = 1 tells the caller the row was replaced. Without
  * auto-reset an ended environment must be reset (reset() resets all) before it is stepped again.
  */
-import { describe, integer, plainObject, rangeError, typeError } from '../../validate.js';
+import { describe, integer, optionNames, plainObject, rangeError, typeError } from '../../validate.js';
 import type { MujocoEnv } from './env.js';
-import { makeEnv, resolveOptions, taskSpec } from './registry.js';
+import { ENV_OPTION_NAMES, makeEnv, resolveOptions, taskSpec } from './registry.js';
 import type { EnvOptions, Space } from './types.js';
 
 export interface VecEnvOptions extends EnvOptions {
   autoReset?: boolean;
 }
+
+const VEC_ENV_OPTIONS = optionNames(...ENV_OPTION_NAMES, 'autoReset');
 
 export interface VecStepResult {
   observations: Float32Array;
@@ -64,7 +66,7 @@ export class VecEnv implements Disposable {
   /** Builds n environments of `task` (see makeEnv for the options). */
   static async create(task: string, n: number, options?: VecEnvOptions): Promise<VecEnv> {
     integer(n, 'n', 1);
-    const o = { ...plainObject(options, 'options') } as VecEnvOptions;
+    const o = { ...plainObject(options, 'options', VEC_ENV_OPTIONS) } as VecEnvOptions;
     const autoReset = o.autoReset ?? true;
     if (typeof autoReset !== 'boolean') throw typeError('a boolean', 'autoReset', autoReset);
     delete o.autoReset;

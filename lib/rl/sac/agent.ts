@@ -27,13 +27,13 @@ import { CudaGraph, captureGraph } from '../../graph.js';
 import { Generator, normal, uniform } from '../../random.js';
 import { scope } from '../../scope.js';
 import { empty, full, tensor, zeros, type Tensor } from '../../tensor.js';
-import { integer, rangeError } from '../../validate.js';
+import { integer, knownOptions, optionNames, plainObject, rangeError } from '../../validate.js';
 import {
   sacActorLoss, sacCriticLoss, sacTarget, tanhGaussianBackward, tanhGaussianTransform,
   truncatedNormalBackward, truncatedNormalLogProb, truncatedNormalTransform,
 } from '../ops.js';
 import type { ReplayBatch } from '../replay.js';
-import { resolveSacConfig, type SacConfig } from './config.js';
+import { SAC_CONFIG_KEYS, resolveSacConfig, type SacConfig } from './config.js';
 
 export interface SacAgentOptions extends Partial<SacConfig> {
   observationSize: number;
@@ -41,6 +41,10 @@ export interface SacAgentOptions extends Partial<SacConfig> {
   /** Seed of the parameter initialisation and of the agent's own random stream. */
   seed?: number;
 }
+
+/** SacAgent's option names: the config fields plus the shape and seed (others are a TypeError). */
+const SAC_AGENT_OPTIONS = optionNames(...SAC_CONFIG_KEYS, 'observationSize', 'actionSize', 'seed');
+const ACT_OPTIONS = optionNames('deterministic', 'out');
 
 /** Per-seed figures of the latest update (read from the device only when asked for). */
 export interface SacUpdateMetrics {
@@ -92,6 +96,7 @@ export class SacAgent implements Disposable {
   #disposed = false;
 
   constructor(options: SacAgentOptions) {
+    knownOptions(options, SAC_AGENT_OPTIONS, 'options');
     const cfg = resolveSacConfig(stripShape(options));
     if (cfg.graph && cfg.autoDelta) {
       throw rangeError('no autoDelta (its δ is tuned on the host after every update)', 'config.graph', 'graph with autoDelta');
@@ -342,6 +347,7 @@ export class SacAgent implements Disposable {
    */
   act(observations: Float32Array, options: { deterministic?: boolean; out?: Float32Array } = {}): Float32Array {
     this.#live();
+    plainObject(options, 'options', ACT_OPTIONS);
     const s = this.config.seeds;
     if (observations.length !== s * this.observationSize) {
       throw rangeError(`a Float32Array of ${s * this.observationSize} numbers (seeds × observation size)`, 'observations', observations);

@@ -6,7 +6,7 @@
 import type { Device } from '../../device.js';
 import { GAUSSIAN_DEFAULTS, HALF_LOG_2PI_E } from '../../era/gaussian.js';
 import type { Precision } from '../../nn/functional.js';
-import { finiteNumber, integer, oneOf, plainObject, rangeError, typeError } from '../../validate.js';
+import { finiteNumber, integer, oneOf, optionNames, plainObject, rangeError, typeError } from '../../validate.js';
 
 /** 'era': SAC-ERA (truncated normal, ERA std, no α); 'sac': classic SAC (tanh Gaussian, learned α). */
 export type SacVariant = 'era' | 'sac';
@@ -79,6 +79,10 @@ export const SAC_DEFAULTS: Readonly<Omit<SacConfig, 'device'>> = Object.freeze({
   graph: false,
 });
 
+/** The fields of a SacConfig: resolveSacConfig's option names (others are a TypeError). */
+export const SAC_CONFIG_KEYS: readonly (keyof SacConfig)[] = Object.freeze([...Object.keys(SAC_DEFAULTS) as (keyof SacConfig)[], 'device']);
+const SAC_CONFIG_OPTIONS = optionNames(...SAC_CONFIG_KEYS);
+
 function booleanArg(v: unknown, name: string): boolean {
   if (typeof v !== 'boolean') throw typeError('a boolean', name, v);
   return v;
@@ -95,7 +99,7 @@ export const ENTROPY_PER_DIM_RANGE: readonly [number, number] = Object.freeze([
 
 /** Fills in the defaults and validates every field (errors name `config.<field>`). */
 export function resolveSacConfig(options?: Partial<SacConfig>): SacConfig {
-  const o = plainObject(options, 'config');
+  const o = plainObject(options, 'config', SAC_CONFIG_OPTIONS);
   const d = SAC_DEFAULTS;
   const num = (k: keyof typeof d): number => finiteNumber(o[k] ?? d[k], `config.${k}`);
   const int = (k: keyof typeof d, min: number): number => integer(o[k] ?? d[k], `config.${k}`, min);

@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 
 import { defaultDevice } from '../../device.js';
 import { MetricsWriter, ProgressBar, writeLearningCurve, type ProgressStream, type WrittenCurve } from '../../report/index.js';
-import { integer, plainObject, typeError } from '../../validate.js';
+import { integer, optionNames, plainObject, typeError } from '../../validate.js';
 import { yieldToEventLoop } from '../../util/event-loop.js';
 import { makeVecEnv, type VecEnv } from '../env/index.js';
 import { taskSpec } from '../env/registry.js';
@@ -39,7 +39,7 @@ import { SacAgent } from './agent.js';
 import {
   loadSacCheckpoint, readSacCheckpointHeader, saveSacCheckpoint, settingsDifferences, type RunSettings, type SacCheckpointInfo,
 } from './checkpoint.js';
-import { resolveSacConfig, type SacConfig } from './config.js';
+import { SAC_CONFIG_KEYS, resolveSacConfig, type SacConfig } from './config.js';
 
 export interface TrainSacOptions extends Partial<SacConfig> {
   task: string;
@@ -83,6 +83,12 @@ export interface TrainSacOptions extends Partial<SacConfig> {
   curve?: boolean;
 }
 
+/** trainSac's option names: its own and the SacConfig fields (others are a TypeError). */
+const TRAIN_SAC_OPTIONS = optionNames(
+  ...SAC_CONFIG_KEYS, 'task', 'steps', 'seed', 'evalEvery', 'evalEpisodes', 'outDir', 'checkpointEvery', 'resume', 'force', 'signal', 'log',
+  'saveReplay', 'logEvery', 'modelPath', 'actionRepeat', 'maxEpisodeSteps', 'progress', 'label', 'curve',
+);
+
 export interface Evaluation {
   step: number;
   /** Mean evaluation return per seed. */
@@ -121,7 +127,7 @@ export const VARIANT_LABEL = { era: 'SAC+ERA', sac: 'SAC' } as const;
 
 /** Trains and evaluates; resolves when done, or stopped by `signal` (then with `interrupted: true`). */
 export async function trainSac(options: TrainSacOptions): Promise<TrainSacResult> {
-  const o = plainObject(options, 'options') as unknown as TrainSacOptions;
+  const o = plainObject(options, 'options', TRAIN_SAC_OPTIONS) as unknown as TrainSacOptions;
   if (typeof o.task !== 'string') throw typeError('a task name (see era.rl.listTasks())', 'options.task', o.task);
   // Checked here, not by the environment: nothing is created for a run that cannot start.
   taskSpec(o.task);
@@ -493,12 +499,7 @@ function mean(a: readonly number[]): number {
 }
 
 function pickConfig(o: TrainSacOptions): Partial<SacConfig> {
-  const keys: (keyof SacConfig)[] = [
-    'variant', 'seeds', 'hidden', 'batchSize', 'updatesPerStep', 'warmupSteps', 'gamma', 'tau', 'actorLr', 'criticLr',
-    'criticWeightDecay', 'entropyPerDim', 'autoDelta', 'deltaLr', 'initAlpha', 'alphaLr', 'logStdMin', 'logStdMax',
-    'replayCapacity', 'precision', 'graph', 'device',
-  ];
   const out: Partial<SacConfig> = {};
-  for (const k of keys) if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
+  for (const k of SAC_CONFIG_KEYS) if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
   return out;
 }
