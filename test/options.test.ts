@@ -271,6 +271,11 @@ describe('options: era.rl', () => {
     await expectUnknownAsync(() => era.rl.makeVecEnv('pendulum-swingup', 2, { auto_reset: false } as never), 'auto_reset', 'autoReset');
     using env = await era.rl.makeVecEnv('pendulum-swingup', 2, { seed: 3, autoReset: false, actionRepeat: 2 });
     expect(env.numEnvs).to.equal(2);
+    // VecEnv.step's output arrays.
+    env.reset();
+    const rewards = new Float32Array(2);
+    expectUnknown(() => env.step(new Float32Array(2), { reward: rewards } as never), 'reward', 'rewards', 'out');
+    expect(env.step(new Float32Array(2), { rewards }).rewards).to.equal(rewards);
   });
 
   it('ReplayBuffer', () => {

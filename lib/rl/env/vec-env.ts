@@ -21,6 +21,7 @@ export interface VecEnvOptions extends EnvOptions {
 }
 
 const VEC_ENV_OPTIONS = optionNames(...ENV_OPTION_NAMES, 'autoReset');
+const VEC_BUFFERS = optionNames('observations', 'rewards', 'terminated', 'truncated');
 
 export interface VecStepResult {
   observations: Float32Array;
@@ -151,6 +152,7 @@ export class VecEnv implements Disposable {
     r.terminated = this.terminated;
     r.truncated = this.truncated;
     if (out !== undefined) {
+      plainObject(out, 'out', VEC_BUFFERS);
       checkArray(out.observations, Float32Array, n * obsDim, 'observations');
       checkArray(out.rewards, Float32Array, n, 'rewards');
       checkArray(out.terminated, Uint8Array, n, 'terminated');
