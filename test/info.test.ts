@@ -19,6 +19,25 @@ describe('era.info() and the era command', () => {
     if (!hasCuda) expect(i.cuda.reason).to.be.a('string').and.not.empty;
   });
 
+  // The CUDA runtime reports a missing driver (no libcuda.so.1) as cudaErrorInsufficientDriver,
+  // "CUDA driver version is insufficient for CUDA runtime version": advice to upgrade a driver the
+  // machine does not have. The reason says which case it is, keeping the error's name.
+  it('a CUDA build without a usable driver says whether a driver was found at all', function () {
+    const i = era.info();
+    if (!i.build.cuda || i.build.cudaArchitectures === 'sim' || i.cuda.available) this.skip();
+    const reason = i.cuda.reason ?? '';
+    expect(reason).to.be.a('string').and.not.empty;
+    if (!reason.includes('cudaErrorInsufficientDriver')) return;
+    if (i.cuda.driverVersion === 'none') {
+      // cudaDriverGetVersion found no driver: none is installed.
+      expect(reason).to.match(/^no NVIDIA driver found: libcuda\.so\.1 is not installed or cannot be loaded \(cudaErrorInsufficientDriver\)$/);
+    } else {
+      expect(reason).to.include('CUDA driver version is insufficient');
+      expect(reason).to.include(`the driver supports CUDA ${i.cuda.driverVersion}`);
+      expect(reason).to.include(`this build's runtime is CUDA ${i.cuda.runtimeVersion}`);
+    }
+  });
+
   it('loads the CUDA build when the machine has nvcc (ERA_EXPECT_CUDA_BUILD=1)', function () {
     if (process.env.ERA_EXPECT_CUDA_BUILD !== '1') this.skip();
     const i = era.info();

@@ -15,6 +15,10 @@
 #include "cuda_runtime.h"
 #include "error.h"
 
+#if defined(__linux__)
+#include <dlfcn.h>
+#endif
+
 #ifndef ERA_CUDA_ARCHITECTURES
 #define ERA_CUDA_ARCHITECTURES ""
 #endif
@@ -40,13 +44,48 @@ std::string describe(cudaError_t e) {
   return std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
 }
 
+// "12.2" for 12020.
+std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
+
+// Whether the NVIDIA driver's library is there: already loaded (by the CUDA runtime), or loadable.
+// Where it is not, the runtime reports cudaErrorInsufficientDriver, whose text ("CUDA driver
+// version is insufficient for CUDA runtime version") sends someone without a driver to upgrade it.
+bool driver_library_present() {
+#if defined(__linux__)
+  for (int flags : {RTLD_LAZY | RTLD_NOLOAD, RTLD_LAZY}) {
+    if (void* h = dlopen("libcuda.so.1", flags)) {
+      dlclose(h);
+      return true;
+    }
+  }
+  return false;
+#else
+  return true;  // not looked for elsewhere: the runtime's own message stands
+#endif
+}
+
+// Why cudaGetDeviceCount failed, in words for the user.
+std::string no_device_reason(cudaError_t e) {
+  if (e == cudaErrorInsufficientDriver) {
+    if (!driver_library_present())
+      return std::string("no NVIDIA driver found: libcuda.so.1 is not installed or cannot be loaded (") +
+             cudaGetErrorName(e) + ")";
+    int driver = 0;
+    if (cudaDriverGetVersion(&driver) != cudaSuccess) cudaGetLastError();
+    const std::string found = driver > 0 ? "; the driver supports CUDA " + version_text(driver) + "," : ";";
+    return "no usable CUDA device (" + describe(e) + found + " this build's runtime is CUDA " +
+           version_text(CUDART_VERSION) + ")";
+  }
+  return "no usable CUDA device (" + describe(e) + ")";
+}
+
 void init_once() {
   Context& c = ctx();
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
     cudaGetLastError();
-    c.reason = "no usable CUDA device (" + describe(e) + ")";
+    c.reason = no_device_reason(e);
     return;
   }
   if (count == 0) {
@@ -269,6 +308,11 @@ bool sticky(cudaError_t e) {
     case cudaErrorAssert: case cudaErrorIllegalInstruction: case cudaErrorInvalidAddressSpace:
     case cudaErrorInvalidPc: case cudaErrorHardwareStackError: case cudaErrorLaunchTimeout:
     case cudaErrorECCUncorrectable:
+#if CUDART_VERSION >= 12080
+    // An error the GPU's containment caught (NVLink peer access, some hardware errors), and a
+    // kernel that exited still holding tensor memory (sm_100): both leave the process unusable.
+    case cudaErrorContained: case cudaErrorTensorMemoryLeak:
+#endif
       return true;
     default:
       return false;
@@ -314,6 +358,8 @@ bool poison_allocations() {
   return on;
 }
 }  // namespace
+
+bool loses_context(int status) { return sticky(static_cast<cudaError_t>(status)); }
 
 void check(int status, const char* op) {
   cudaError_t e = static_cast<cudaError_t>(status);

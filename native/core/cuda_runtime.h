@@ -45,6 +45,9 @@ void require(const char* op);
 void check(int status, const char* op);
 // After a kernel launch: picks up launch errors.
 void check_launch(const char* op);
+// Whether a cudaError_t (as int) is a fault that loses the CUDA context (every later call fails
+// with it; check() then says so). CUDA builds only: code that sees cudaError_t values.
+bool loses_context(int status);
 
 void* device_alloc(size_t bytes, const char* op);
 void device_free(void* ptr);
