@@ -21,7 +21,7 @@ import { bf16ToF32, f32ToBf16 } from '../lib/nn/bf16.js';
 import * as nnApi from '../lib/nn/index.js';
 import { matmul, matmulKernel, type Activation, type Precision } from '../lib/nn/functional.js';
 import {
-  describeCuda, envWithoutCuda, evalInChild, expectThrowsNaming, libModule, randomArray, relativeError, runNode, skipOnSimulator, testSeed,
+  cudaSimulated, describeCuda, envWithoutCuda, evalInChild, expectThrowsNaming, libModule, randomArray, relativeError, runNode, skipOnSimulator, testSeed,
 } from './helpers.js';
 
 const seed = testSeed();
@@ -534,17 +534,28 @@ describe('the CUDA GEMM kernel choice without a CUDA device', () => {
   });
 });
 
+/**
+ * Whether this build holds the sm_90a wgmma code: its CUDA architectures name 90, or "native",
+ * "all" or "all-major", for which CMakeLists.txt compiles gemm_wgmma.cu for sm_90a too.
+ */
+function hopperBuild(): boolean {
+  return era.info().build.cudaArchitectures.split(/[;,]/).some((a) => a.startsWith('90') || ['native', 'all', 'all-major'].includes(a));
+}
+
+/** Where the wgmma code must run and pass its probe: the simulator, or a 9.0 GPU with a build for sm_90a. */
+function wgmmaExpected(): boolean {
+  return cudaSimulated || (era.info().cuda.computeCapability === '9.0' && hopperBuild());
+}
+
 // The Hopper kernel (native/cuda/gemm_wgmma.cu), forced onto small and ragged problems so that every
 // layout, edge and epilogue goes through it; and the mma.sync kernel forced onto the shapes 'auto'
 // now sends to wgmma. It runs where cudaGemmKernels() offers 'wgmma': an H100 or H200 with the
-// sm_90a build, and the CUDA simulator. On a compute capability 9.0 GPU it must be offered.
+// sm_90a build, and the CUDA simulator, where it must be offered.
 describeCuda(`matmul's bf16 kernel choice on CUDA against float64 (seed ${seed})`, () => {
   let available = false;
   before(function () {
     available = nnApi.cudaGemmKernels().kernels.includes('wgmma');
-    const cc = era.info().cuda.computeCapability;
-    const hopperBuild = era.info().build.cudaArchitectures.split(/[;,]/).some((a) => a.startsWith('90'));
-    if (cc === '9.0' && hopperBuild) expect(available, 'wgmma offered on a 9.0 GPU by a build for sm_90').to.equal(true);
+    if (wgmmaExpected()) expect(available, 'wgmma offered on the simulator and on a 9.0 GPU by a build for sm_90a').to.equal(true);
     if (!available) this.skip();
   });
   afterEach(() => nnApi.setCudaGemmKernel('auto'));
@@ -617,3 +628,4 @@ describeCuda(`matmul's bf16 kernel choice on CUDA against float64 (seed ${seed})
     expect(nnApi.cudaGemmKernels().kernel).to.equal('auto');
   });
 });
+
