@@ -629,3 +629,83 @@ describeCuda(`matmul's bf16 kernel choice on CUDA against float64 (seed ${seed})
   });
 });
 
+// The wgmma probe (gemm_wgmma.cu, wgmma_available): before 'auto' or 'wgmma' may use the kernel,
+// one ragged batched product per layout through it must match a reference kernel. Each case runs
+// in a child process, as the probe runs once a process. The test hook ERA_CUDA_WGMMA_PROBE_CORRUPT
+// ("1": every layout, or one layout's name) spoils the kernel's probe output: the probe must then
+// refuse the kernel, say why on stderr, and leave bf16 products right through mma.sync.
+interface ProbeChild {
+  kernels: string[];
+  /** The kernel of a product that fills the GPU, which 'auto' sends to wgmma where it is used. */
+  fillingKernel: string;
+  wgmmaRefused: boolean;
+  /** Per layout (NN, NT, TN, TT): the largest |CUDA - CPU| of a 136 x 72 x 264 bf16 product. */
+  worst?: number[];
+}
+
+function probeInChild(corrupt: string | null, compute: boolean): { result: ProbeChild; stderr: string } {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.ERA_CUDA_GEMM;
+  delete env.ERA_CUDA_WGMMA_PROBE_CORRUPT;
+  if (corrupt !== null) env.ERA_CUDA_WGMMA_PROBE_CORRUPT = corrupt;
+  // Operands of multiples of 1/8 in [-1, 1]: exact in bf16, and every sum exact in f32, so the
+  // CUDA and CPU products agree to the bit whatever their summation order.
+  const body = `async (era, fn) => {
+    const nn = era.nn;
+    const kernels = nn.cudaGemmKernels().kernels;
+    const rows = 128 * Math.max(1, Math.ceil(era.info().cuda.smCount / 4));
+    const fillingKernel = fn.matmulKernel({ m: rows, k: 64, n: 1024 }, { dtype: 'bf16', device: 'cuda' });
+    let wgmmaRefused = false;
+    try { nn.setCudaGemmKernel('wgmma'); nn.setCudaGemmKernel('auto'); } catch (e) { wgmmaRefused = e instanceof RangeError; }
+    if (!${compute}) return { kernels, fillingKernel, wgmmaRefused };
+    const [m, k, n] = [136, 72, 264];
+    const values = (count, salt) => Float32Array.from({ length: count }, (_, i) => ((((i + salt) * 7919) % 17) - 8) / 8);
+    const a = nn.f32ToBf16(values(m * k, 1)), b = nn.f32ToBf16(values(k * n, 2));
+    const worst = [[false, false], [false, true], [true, false], [true, true]].map(([transA, transB]) => {
+      const product = (device) => era.scope(() => nn.matmul(
+        era.tensor(a, transA ? [k, m] : [m, k], { device, dtype: 'bf16' }),
+        era.tensor(b, transB ? [n, k] : [k, n], { device, dtype: 'bf16' }), { transA, transB }).toArray());
+      const gpu = product('cuda'), cpu = product('cpu');
+      let w = 0;
+      for (let i = 0; i < cpu.length; i++) w = Math.max(w, Number.isNaN(gpu[i]) ? Infinity : Math.abs(gpu[i] - cpu[i]));
+      return w;
+    });
+    return { kernels, fillingKernel, wgmmaRefused, worst };
+  }`;
+  const script = `Promise.all([import(${JSON.stringify(libModule('index'))}), import(${JSON.stringify(libModule('nn/functional'))})])` +
+    `.then(async ([m, fn]) => { const f = ${body}; console.log(JSON.stringify(await f(m.default, fn))); })`;
+  const r = runNode(['-e', script], { env });
+  if (r.status !== 0) throw new Error(`the child exited with ${r.status}: ${r.stderr}`);
+  return { result: JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as ProbeChild, stderr: r.stderr };
+}
+
+describeCuda('the wgmma probe checks the kernel\'s results before it is used', () => {
+  before(function () {
+    if (!wgmmaExpected()) this.skip();
+  });
+
+  it('passes without the test hook: wgmma is offered, \'auto\' takes it, and nothing is said', () => {
+    const { result, stderr } = probeInChild(null, false);
+    expect(result.kernels).to.include('wgmma');
+    expect(result.wgmmaRefused).to.equal(false);
+    expect(result.fillingKernel).to.match(/^wgmma-bf16 /);
+    expect(stderr).to.not.include('wgmma disabled');
+  });
+
+  it('ERA_CUDA_WGMMA_PROBE_CORRUPT=1: refused, naming the first layout and element; bf16 products stay right on mma.sync', () => {
+    const { result, stderr } = probeInChild('1', true);
+    expect(result.kernels).to.deep.equal(['auto', 'mma']);
+    expect(result.wgmmaRefused, "setCudaGemmKernel('wgmma') refused").to.equal(true);
+    expect(result.fillingKernel).to.match(/^tc-bf16 /);
+    expect(stderr).to.match(/era-cuda: wgmma disabled: result check failed for layout NN \(136 x 264 x 72, batch 2\): 1 wrong element\(s\), first out\[1\]\[135\]\[263\] = 3\.39\d*e\+38, expected /);
+    expect(stderr).to.include('bf16 matmuls use mma.sync');
+    expect(result.worst).to.have.lengthOf(4);
+    for (const [i, w] of (result.worst ?? []).entries()) expect(w, `layout ${['NN', 'NT', 'TN', 'TT'][i]}: |CUDA - CPU|`).to.equal(0);
+  });
+
+  it('checks every layout: ERA_CUDA_WGMMA_PROBE_CORRUPT=TT (the last one checked) alone refuses the kernel', () => {
+    const { result, stderr } = probeInChild('TT', false);
+    expect(result.kernels).to.not.include('wgmma');
+    expect(stderr).to.match(/wgmma disabled: result check failed for layout TT /);
+  });
+});

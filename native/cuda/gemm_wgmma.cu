@@ -18,10 +18,19 @@
 // The swizzle XORs a 16-byte chunk's index within its 128-byte row (address bits 4-6) with the
 // row's index within its 1024-byte group (bits 7-9), so the stages sit on 1024-byte boundaries.
 // The CUDA simulator emulates the instruction from the same descriptors (native/sim/warp_matrix.h).
+// Before the GEMM first uses the kernel, wgmma_available checks that the sm_90a code loaded and
+// that one small ragged product per layout matches a reference kernel (check_results).
 #include <cuda_bf16.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "../core/cuda_runtime.h"
 #include "gemm_common.cuh"
@@ -240,17 +249,254 @@ __global__ void __launch_bounds__(THREADS, 1) wgmma_gemm_kernel(Args args) {
 // Writes 1 when the code that loaded for this device is the sm_90a build with the wgmma kernel.
 __global__ void wgmma_probe_kernel(int* out) { *out = ERA_WGMMA_CODE; }
 
+// The probe's reference: out[b][i][j] = sum_p A[b](i, p) B[b](p, j) in f32, one thread an element,
+// with a [m, k] or [k, m] (ta) and b [k, n] or [n, k] (tb), packed; out's batch entries are
+// stride_out apart.
+__global__ void wgmma_reference_kernel(const bf16* a, const bf16* b, float* out, int m, int n, int k, int batch,
+                                       int ta, int tb, long long stride_out) {
+  const long long total = static_cast<long long>(batch) * m * n;
+  for (long long idx = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
+       idx += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int bi = static_cast<int>(idx / (static_cast<long long>(m) * n));
+    const int rem = static_cast<int>(idx - static_cast<long long>(bi) * m * n);
+    const int i = rem / n, j = rem % n;
+    const bf16* A = a + static_cast<long long>(bi) * m * k;
+    const bf16* B = b + static_cast<long long>(bi) * k * n;
+    float s = 0.f;
+    for (int p = 0; p < k; ++p) {
+      const float x = __bfloat162float(ta ? A[static_cast<long long>(p) * m + i] : A[static_cast<long long>(i) * k + p]);
+      const float y = __bfloat162float(tb ? B[static_cast<long long>(j) * k + p] : B[static_cast<long long>(p) * n + j]);
+      s = fmaf(x, y, s);
+    }
+    out[static_cast<long long>(bi) * stride_out + static_cast<long long>(i) * n + j] = s;
+  }
+}
+
 std::atomic<int> g_available{-1};  // -1: not probed yet
+std::mutex g_probe_mu;             // one probe at a time; guards g_reason
+std::string g_reason = "not probed yet";  // why the kernel is not used (empty when it is)
+
+// Sets the kernel's shared-memory opt-in once (the attribute is per function, for the process).
+template <bool TA, bool TB>
+cudaError_t configure() {
+  static std::atomic<bool> configured{false};
+  if (configured.load()) return cudaSuccess;
+  const cudaError_t e =
+      cudaFuncSetAttribute(wgmma_gemm_kernel<TA, TB>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES);
+  if (e == cudaSuccess) configured.store(true);
+  return e;
+}
 
 template <bool TA, bool TB>
 void run(const Args& args, const GemmParams& p, cudaStream_t stream) {
-  auto kernel = wgmma_gemm_kernel<TA, TB>;
-  static bool configured = false;
-  if (!configured) {
-    cuda_rt::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES), "matmul");
-    configured = true;
+  cuda_rt::check(configure<TA, TB>(), "matmul");
+  launch(wgmma_gemm_kernel<TA, TB>, tiles_for(p, BM, BN), THREADS, SMEM_BYTES, args, p, stream);
+}
+
+const char* layout_name(bool ta, bool tb) { return ta ? (tb ? "TT" : "TN") : (tb ? "NT" : "NN"); }
+
+std::string describe_error(cudaError_t e) { return std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e); }
+
+// One device allocation for the probe, freed on every way out.
+struct ProbeMemory {
+  void* ptr = nullptr;
+  ~ProbeMemory() {
+    if (ptr) cudaFree(ptr);
   }
-  launch(kernel, tiles_for(p, BM, BN), THREADS, SMEM_BYTES, args, p, stream);
+};
+
+// The flag, the operands and eight outputs of check_results, in one allocation.
+constexpr size_t kProbeBytes = 3u << 20;
+
+// The result check: one ragged, batched product per layout <TA, TB> through the wgmma kernel,
+// against the reference kernel on the same deterministic operands. m, n, k are 8 past the
+// 128 x 256 x 64 tile (a partial tile along every edge and a second k stage, in multiples of 8 as
+// the kernel's 16-byte copies need), two batch entries with operands of their own, and a gap of
+// poisoned floats after each output entry that must stay untouched. The operands are multiples of 1/8 in
+// [-1, 1] (exact in bf16): every product is a multiple of 1/64 and every partial sum is exact in
+// f32, so a correct kernel matches the reference exactly in any summation order; the tolerance
+// (2^-10 relative) only spares the comparison from depending on that, while a misplaced operand
+// element or output shifts results by multiples of 1/64. 2.4 MB of device memory, nine small
+// launches and one 2.3 MB read-back: a millisecond or two, once a process.
+//
+// ERA_CUDA_WGMMA_PROBE_CORRUPT (a test hook): "1" overwrites one element of every layout's wgmma
+// output after the kernel ran, or a layout's name ("NN", "NT", "TN", "TT": trans_a, trans_b) that
+// layout's alone, so the tests see the check refuse the kernel.
+//
+// Returns an empty string when every layout matched, else why not. Throws (cuda_rt::check) on a
+// fault that loses the context, as any op would.
+std::string check_results(cudaStream_t st, void* memory) {
+  constexpr int M = 136, N = 264, K = 72, BATCH = 2, GAP = 64;
+  constexpr long long STRIDE_OUT = static_cast<long long>(M) * N + GAP;
+  constexpr long long OUT_FLOATS = BATCH * STRIDE_OUT;
+  constexpr size_t A_ELEMS = static_cast<size_t>(BATCH) * M * K, B_ELEMS = static_cast<size_t>(BATCH) * K * N;
+  constexpr size_t A_OFF = 256, B_OFF = A_OFF + (A_ELEMS * 2 + 255) / 256 * 256;
+  constexpr size_t OUT_OFF = B_OFF + (B_ELEMS * 2 + 255) / 256 * 256;
+  constexpr size_t OUT_BYTES = OUT_FLOATS * sizeof(float);
+  static_assert(OUT_BYTES % 256 == 0 && OUT_OFF + 8 * OUT_BYTES <= kProbeBytes, "the probe's layout");
+
+  char* base = static_cast<char*>(memory);
+  const bf16* a = reinterpret_cast<const bf16*>(base + A_OFF);
+  const bf16* b = reinterpret_cast<const bf16*>(base + B_OFF);
+  // Outputs: wgmma then reference, per layout (index 2 ta + tb).
+  auto out = [&](int layout, int which) {
+    return reinterpret_cast<float*>(base + OUT_OFF + (2 * layout + which) * OUT_BYTES);
+  };
+
+  // Deterministic operands without structure a layout mix-up could hide behind: hashed indices
+  // mapped to {-8, ..., 8} / 8, as bf16 bits (the top half of the f32, exact for these values).
+  std::vector<uint16_t> host_a(A_ELEMS), host_b(B_ELEMS);
+  auto fill = [](std::vector<uint16_t>& v, uint32_t salt) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      uint32_t x = static_cast<uint32_t>(i) * 2654435761u + salt;
+      x ^= x >> 15;
+      x *= 2246822519u;
+      x ^= x >> 13;
+      const float f = static_cast<float>(static_cast<int>(x % 17) - 8) / 8.f;
+      uint32_t bits;
+      std::memcpy(&bits, &f, sizeof bits);
+      v[i] = static_cast<uint16_t>(bits >> 16);
+    }
+  };
+  fill(host_a, 0x9E3779B9u);
+  fill(host_b, 0x85EBCA6Bu);
+
+  const char* corrupt_env = std::getenv("ERA_CUDA_WGMMA_PROBE_CORRUPT");
+  const std::string corrupt = corrupt_env && std::strcmp(corrupt_env, "0") != 0 ? corrupt_env : "";
+
+  // Errors here that do not lose the context refuse the kernel; those that do throw.
+  auto failed = [&](cudaError_t e, const std::string& what) -> std::string {
+    cudaGetLastError();
+    if (cuda_rt::loses_context(e)) cuda_rt::check(e, "matmul");
+    return what + " (" + describe_error(e) + ")";
+  };
+
+  cudaError_t e = cudaSuccess;
+  for (int layout = 0; layout < 4 && e == cudaSuccess; ++layout) {
+    e = layout == 0 ? configure<false, false>() : layout == 1 ? configure<false, true>()
+      : layout == 2 ? configure<true, false>() : configure<true, true>();
+  }
+  if (e != cudaSuccess) return failed(e, "the kernel's shared-memory opt-in was refused");
+
+  e = cudaMemcpyAsync(const_cast<bf16*>(a), host_a.data(), A_ELEMS * 2, cudaMemcpyHostToDevice, st);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(const_cast<bf16*>(b), host_b.data(), B_ELEMS * 2, cudaMemcpyHostToDevice, st);
+  if (e == cudaSuccess) e = cudaMemsetAsync(out(0, 0), 0xFF, 8 * OUT_BYTES, st);  // NaN everywhere
+  if (e != cudaSuccess) return failed(e, "the probe's inputs could not be set up");
+
+  for (int layout = 0; layout < 4; ++layout) {
+    const bool ta = layout >= 2, tb = layout % 2 == 1;
+    GemmParams p;
+    p.m = M;
+    p.n = N;
+    p.k = K;
+    p.batch = BATCH;
+    p.a = a;
+    p.stride_a = static_cast<int64_t>(M) * K;
+    p.trans_a = ta;
+    p.b = b;
+    p.stride_b = static_cast<int64_t>(K) * N;
+    p.trans_b = tb;
+    p.out = out(layout, 0);
+    p.stride_out = STRIDE_OUT;
+    p.bf16_inputs = true;
+    p.precision = 2;
+    wgmma_gemm(p, st);
+    e = cudaGetLastError();
+    if (e != cudaSuccess) return failed(e, std::string("the kernel did not launch for layout ") + layout_name(ta, tb));
+    if (corrupt == "1" || corrupt == layout_name(ta, tb)) {
+      float* last = out(layout, 0) + (BATCH - 1) * STRIDE_OUT + static_cast<long long>(M) * N - 1;
+      e = cudaMemsetAsync(last, 0x7F, sizeof(float), st);  // 3.4e38 in the last tile's corner
+      if (e != cudaSuccess) return failed(e, "the test hook's write failed");
+    }
+    wgmma_reference_kernel<<<grid_for(static_cast<int64_t>(BATCH) * M * N), kBlock, 0, st>>>(
+        a, b, out(layout, 1), M, N, K, BATCH, ta ? 1 : 0, tb ? 1 : 0, STRIDE_OUT);
+    e = cudaGetLastError();
+    if (e != cudaSuccess) return failed(e, "the reference kernel did not launch");
+  }
+  std::vector<float> host(static_cast<size_t>(8 * OUT_FLOATS));
+  e = cudaMemcpyAsync(host.data(), out(0, 0), 8 * OUT_BYTES, cudaMemcpyDeviceToHost, st);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(st);
+  if (e != cudaSuccess) return failed(e, "the probe's products failed");
+
+  for (int layout = 0; layout < 4; ++layout) {
+    const bool ta = layout >= 2, tb = layout % 2 == 1;
+    const float* got = host.data() + 2 * layout * OUT_FLOATS;
+    const float* want = got + OUT_FLOATS;
+    long long wrong = 0, first = -1;
+    for (long long bi = 0; bi < BATCH; ++bi) {
+      for (long long i = 0; i < STRIDE_OUT; ++i) {
+        const long long at = bi * STRIDE_OUT + i;
+        bool ok;
+        if (i < static_cast<long long>(M) * N) {
+          ok = std::fabs(got[at] - want[at]) <= 0x1p-10f * (1.f + std::fabs(want[at]));  // false for NaN
+        } else {
+          uint32_t bits;
+          std::memcpy(&bits, got + at, sizeof bits);
+          ok = bits == 0xFFFFFFFFu;  // the gap after the entry: never written
+        }
+        if (!ok && wrong++ == 0) first = at;
+      }
+    }
+    if (wrong == 0) continue;
+    const long long bi = first / STRIDE_OUT, i = first % STRIDE_OUT;
+    char where[160];
+    if (i < static_cast<long long>(M) * N)
+      std::snprintf(where, sizeof where, "out[%lld][%lld][%lld] = %g, expected %g", bi, i / N, i % N,
+                    static_cast<double>(got[first]), static_cast<double>(want[first]));
+    else
+      std::snprintf(where, sizeof where, "the kernel wrote past batch entry %lld's output (%lld floats after it)", bi,
+                    i - static_cast<long long>(M) * N);
+    return std::string("result check failed for layout ") + layout_name(ta, tb) + " (" + std::to_string(M) + " x " +
+           std::to_string(N) + " x " + std::to_string(K) + ", batch " + std::to_string(BATCH) + "): " +
+           std::to_string(wrong) + " wrong element(s), first " + where;
+  }
+  return "";
+}
+
+// The probe proper (under g_probe_mu, not while `st` records): 1 or 0, and g_reason.
+int probe(cudaStream_t st) {
+  ProbeMemory memory;
+  if (cudaMalloc(&memory.ptr, kProbeBytes) != cudaSuccess) {  // the device is full: mma.sync now, ask again later
+    cudaGetLastError();
+    memory.ptr = nullptr;
+    g_reason = "not probed yet (the device's memory was full at the last try)";
+    return -1;
+  }
+  int* flag = static_cast<int*>(memory.ptr);
+  int host = 0;
+  wgmma_probe_kernel<<<1, 1, 0, st>>>(flag);
+  cudaError_t status = cudaGetLastError();
+  // No image for this device (the file holds sm_90a code only): not an error, just not Hopper.
+  const bool no_image = status == cudaErrorNoKernelImageForDevice || status == cudaErrorInvalidDeviceFunction;
+  if (status == cudaSuccess) status = cudaMemcpyAsync(&host, flag, sizeof(int), cudaMemcpyDeviceToHost, st);
+  if (status == cudaSuccess) status = cudaStreamSynchronize(st);
+  if (no_image) {
+    cudaGetLastError();
+    const int major = current_device_attribute(cudaDevAttrComputeCapabilityMajor, 0);
+    const int minor = current_device_attribute(cudaDevAttrComputeCapabilityMinor, 0);
+    g_reason = "this device (compute capability " + std::to_string(major) + "." + std::to_string(minor) +
+               ") cannot run the sm_90a code (compute capability 9.0 only)";
+    return 0;
+  }
+  cuda_rt::check(status, "matmul");
+  if (host != 1) {
+    g_reason = "this build has no sm_90a code (its CUDA architectures name no 90)";
+    return 0;
+  }
+  if (smem_optin() < SMEM_BYTES) {
+    g_reason = "the device offers " + std::to_string(smem_optin()) + " bytes of shared memory a block, the kernel needs " +
+               std::to_string(SMEM_BYTES);
+    return 0;
+  }
+  const std::string mismatch = check_results(st, memory.ptr);
+  if (!mismatch.empty()) {
+    g_reason = mismatch;
+    // Code that loaded and should work failed: a bug or a faulty device. Said once, on stderr.
+    std::fprintf(stderr, "era-cuda: wgmma disabled: %s; bf16 matmuls use mma.sync\n", g_reason.c_str());
+    return 0;
+  }
+  g_reason.clear();
+  return 1;
 }
 
 }  // namespace
@@ -262,22 +508,17 @@ bool wgmma_available(void* stream) {
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   cuda_rt::check(cudaStreamIsCapturing(st, &capture), "matmul");
   if (capture != cudaStreamCaptureStatusNone) return false;  // probed after the recording
-  int* flag = nullptr;
-  int host = 0;
-  if (cudaMalloc(&flag, sizeof(int)) != cudaSuccess) {  // the device is full: mma.sync now, ask again later
-    cudaGetLastError();
-    return false;
+  std::lock_guard<std::mutex> lock(g_probe_mu);
+  if (g_available.load() < 0) {
+    const int result = probe(st);
+    if (result >= 0) g_available.store(result);
   }
-  wgmma_probe_kernel<<<1, 1, 0, st>>>(flag);
-  cudaError_t status = cudaGetLastError();
-  // No image for this device (the file holds sm_90a code only): not an error, just not Hopper.
-  const bool no_image = status == cudaErrorNoKernelImageForDevice || status == cudaErrorInvalidDeviceFunction;
-  if (status == cudaSuccess) status = cudaMemcpyAsync(&host, flag, sizeof(int), cudaMemcpyDeviceToHost, st);
-  if (status == cudaSuccess) status = cudaStreamSynchronize(st);
-  cudaFree(flag);
-  if (!no_image) cuda_rt::check(status, "matmul");
-  g_available.store(no_image ? 0 : host == 1 ? 1 : 0);
   return g_available.load() == 1;
+}
+
+std::string wgmma_unavailable_reason() {
+  std::lock_guard<std::mutex> lock(g_probe_mu);
+  return g_reason;
 }
 
 bool wgmma_supports(const GemmParams& p) {
