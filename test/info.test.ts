@@ -30,7 +30,7 @@ describe('era.info() and the era command', () => {
     if (!reason.includes('cudaErrorInsufficientDriver')) return;
     if (i.cuda.driverVersion === 'none') {
       // cudaDriverGetVersion found no driver: none is installed.
-      expect(reason).to.match(/^no NVIDIA driver found: libcuda\.so\.1 is not installed or cannot be loaded \(cudaErrorInsufficientDriver\)$/);
+      expect(reason).to.match(/^no usable CUDA device: no NVIDIA driver found \(libcuda\.so\.1 is not installed or cannot be loaded; cudaErrorInsufficientDriver\)$/);
     } else {
       expect(reason).to.include('CUDA driver version is insufficient');
       expect(reason).to.include(`the driver supports CUDA ${i.cuda.driverVersion}`);

@@ -68,7 +68,7 @@ bool driver_library_present() {
 std::string no_device_reason(cudaError_t e) {
   if (e == cudaErrorInsufficientDriver) {
     if (!driver_library_present())
-      return std::string("no NVIDIA driver found: libcuda.so.1 is not installed or cannot be loaded (") +
+      return std::string("no usable CUDA device: no NVIDIA driver found (libcuda.so.1 is not installed or cannot be loaded; ") +
              cudaGetErrorName(e) + ")";
     int driver = 0;
     if (cudaDriverGetVersion(&driver) != cudaSuccess) cudaGetLastError();
