@@ -77,7 +77,7 @@ export interface NativeApi {
   setCpuThreads(threads: number): void;
   setCpuGemmKernel(name: string): void;
   /** The CUDA GEMM's bf16 kernel choice (lib/nn/functional.ts cudaGemmKernels); needs CUDA. */
-  cudaGemmKernels(): { kernel: string; kernels: string[] };
+  cudaGemmKernels(): { kernel: string; kernels: string[]; wgmmaUnavailable?: string };
   setCudaGemmKernel(name: string): void;
   /** Whether the two tensors' bytes overlap. */
   sharesMemory(a: NativeTensor, b: NativeTensor): boolean;

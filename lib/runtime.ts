@@ -31,7 +31,7 @@ export interface EraInfo {
     freeMemory?: number;
     l2CacheBytes?: number;
     /** The bf16 GEMM's kernel choice and the choices offered ('wgmma' on an H100/H200 with the sm_90a build): era.nn.cudaGemmKernels(). */
-    gemm?: { kernel: CudaGemmKernel; kernels: CudaGemmKernel[] };
+    gemm?: { kernel: CudaGemmKernel; kernels: CudaGemmKernel[]; wgmmaUnavailable?: string };
     driverVersion: string;
     runtimeVersion: string;
   };

@@ -639,6 +639,8 @@ interface ProbeChild {
   /** The kernel of a product that fills the GPU, which 'auto' sends to wgmma where it is used. */
   fillingKernel: string;
   wgmmaRefused: boolean;
+  /** era.info().cuda.gemm.wgmmaUnavailable: why 'wgmma' is not offered. */
+  unavailable?: string;
   /** Per layout (NN, NT, TN, TT): the largest |CUDA - CPU| of a 136 x 72 x 264 bf16 product. */
   worst?: number[];
 }
@@ -657,7 +659,8 @@ function probeInChild(corrupt: string | null, compute: boolean): { result: Probe
     const fillingKernel = fn.matmulKernel({ m: rows, k: 64, n: 1024 }, { dtype: 'bf16', device: 'cuda' });
     let wgmmaRefused = false;
     try { nn.setCudaGemmKernel('wgmma'); nn.setCudaGemmKernel('auto'); } catch (e) { wgmmaRefused = e instanceof RangeError; }
-    if (!${compute}) return { kernels, fillingKernel, wgmmaRefused };
+    const unavailable = era.info().cuda.gemm.wgmmaUnavailable;
+    if (!${compute}) return { kernels, fillingKernel, wgmmaRefused, unavailable };
     const [m, k, n] = [136, 72, 264];
     const values = (count, salt) => Float32Array.from({ length: count }, (_, i) => ((((i + salt) * 7919) % 17) - 8) / 8);
     const a = nn.f32ToBf16(values(m * k, 1)), b = nn.f32ToBf16(values(k * n, 2));
@@ -670,7 +673,7 @@ function probeInChild(corrupt: string | null, compute: boolean): { result: Probe
       for (let i = 0; i < cpu.length; i++) w = Math.max(w, Number.isNaN(gpu[i]) ? Infinity : Math.abs(gpu[i] - cpu[i]));
       return w;
     });
-    return { kernels, fillingKernel, wgmmaRefused, worst };
+    return { kernels, fillingKernel, wgmmaRefused, unavailable, worst };
   }`;
   const script = `Promise.all([import(${JSON.stringify(libModule('index'))}), import(${JSON.stringify(libModule('nn/functional'))})])` +
     `.then(async ([m, fn]) => { const f = ${body}; console.log(JSON.stringify(await f(m.default, fn))); })`;
@@ -689,6 +692,7 @@ describeCuda('the wgmma probe checks the kernel\'s results before it is used', (
     expect(result.kernels).to.include('wgmma');
     expect(result.wgmmaRefused).to.equal(false);
     expect(result.fillingKernel).to.match(/^wgmma-bf16 /);
+    expect(result.unavailable).to.equal(undefined);
     expect(stderr).to.not.include('wgmma disabled');
   });
 
@@ -699,6 +703,7 @@ describeCuda('the wgmma probe checks the kernel\'s results before it is used', (
     expect(result.fillingKernel).to.match(/^tc-bf16 /);
     expect(stderr).to.match(/era-cuda: wgmma disabled: result check failed for layout NN \(136 x 264 x 72, batch 2\): 1 wrong element\(s\), first out\[1\]\[135\]\[263\] = 3\.39\d*e\+38, expected /);
     expect(stderr).to.include('bf16 matmuls use mma.sync');
+    expect(result.unavailable).to.match(/^result check failed for layout NN \(136 x 264 x 72, batch 2\)/);
     expect(result.worst).to.have.lengthOf(4);
     for (const [i, w] of (result.worst ?? []).entries()) expect(w, `layout ${['NN', 'NT', 'TN', 'TT'][i]}: |CUDA - CPU|`).to.equal(0);
   });
@@ -707,5 +712,6 @@ describeCuda('the wgmma probe checks the kernel\'s results before it is used', (
     const { result, stderr } = probeInChild('TT', false);
     expect(result.kernels).to.not.include('wgmma');
     expect(stderr).to.match(/wgmma disabled: result check failed for layout TT /);
+    expect(result.unavailable).to.match(/^result check failed for layout TT /);
   });
 });

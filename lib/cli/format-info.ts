@@ -18,7 +18,10 @@ export function formatInfo(i: EraInfo): string {
       `compute cap.:   ${i.cuda.computeCapability}, ${i.cuda.smCount} SMs, L2 ${((i.cuda.l2CacheBytes ?? 0) / 2 ** 20).toFixed(0)} MiB`,
       `memory:         ${gib(i.cuda.freeMemory)} free of ${gib(i.cuda.totalMemory)}`,
     );
-    if (i.cuda.gemm) lines.push(`bf16 GEMM:      ${i.cuda.gemm.kernel} (offered: ${i.cuda.gemm.kernels.join(', ')})`);
+    if (i.cuda.gemm) {
+      const g = i.cuda.gemm;
+      lines.push(`bf16 GEMM:      ${g.kernel} (offered: ${g.kernels.join(', ')}${g.wgmmaUnavailable ? `; no wgmma: ${g.wgmmaUnavailable}` : ''})`);
+    }
   } else {
     lines.push(`cuda:           unavailable (${i.cuda.reason})`);
   }

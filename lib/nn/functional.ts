@@ -222,11 +222,15 @@ const CUDA_GEMM_KERNELS: readonly CudaGemmKernel[] = ['auto', 'mma', 'wgmma'];
  * tiles, where it runs, mma.sync otherwise), 'mma' (always mma.sync) and, on a compute capability
  * 9.0 GPU (H100, H200) with the sm_90a build, 'wgmma' (wherever it applies: bf16 operands whose
  * leading dimensions are multiples of 8). f32 and tf32 products are not affected. Needs CUDA.
- * `ERA_CUDA_GEMM=mma` (or another choice) sets it for a whole process.
+ * `ERA_CUDA_GEMM=mma` (or another choice) sets it for a whole process. `wgmmaUnavailable` says why
+ * 'wgmma' is not offered (another GPU, no sm_90a code, or its first-use result check failed).
  */
-export function cudaGemmKernels(): { kernel: CudaGemmKernel; kernels: CudaGemmKernel[] } {
+export function cudaGemmKernels(): { kernel: CudaGemmKernel; kernels: CudaGemmKernel[]; wgmmaUnavailable?: string } {
   const r = native().cudaGemmKernels();
-  return { kernel: r.kernel as CudaGemmKernel, kernels: r.kernels as CudaGemmKernel[] };
+  return {
+    kernel: r.kernel as CudaGemmKernel, kernels: r.kernels as CudaGemmKernel[],
+    ...(r.wgmmaUnavailable === undefined ? {} : { wgmmaUnavailable: r.wgmmaUnavailable }),
+  };
 }
 
 /** Selects the CUDA kernel of bf16 matmuls for the process (one of cudaGemmKernels().kernels); for tests and benches that compare them. */

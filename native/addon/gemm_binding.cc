@@ -50,13 +50,16 @@ Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
   });
 }
 
-// cudaGemmKernels() -> { kernel, kernels }: the CUDA GEMM's kernel choice and those available.
+// cudaGemmKernels() -> { kernel, kernels, wgmmaUnavailable? }: the CUDA GEMM's kernel choice,
+// those available, and why 'wgmma' is not among them.
 Napi::Value CudaGemmKernels(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
     out.Set("kernel", ops::cuda_gemm_kernel());
     out.Set("kernels", string_array(env, ops::cuda_gemm_kernels()));
+    const std::string why = ops::cuda_gemm_wgmma_unavailable();
+    if (!why.empty()) out.Set("wgmmaUnavailable", why);
     return out;
   });
 }

@@ -10,6 +10,7 @@
 #include "dispatch.h"
 #ifdef ERA_WITH_CUDA
 #include "../cuda/gemm.h"
+#include "../cuda/gemm_wgmma.h"
 #endif
 
 namespace era::ops {
@@ -172,6 +173,16 @@ std::vector<std::string> cuda_gemm_kernels() {
   return cuda::gemm_kernel_choices();
 #else
   return {};
+#endif
+}
+
+std::string cuda_gemm_wgmma_unavailable() {
+  cuda_rt::require("cudaGemmKernels");
+#ifdef ERA_WITH_CUDA
+  if (cuda::wgmma_available(cuda_rt::stream())) return "";
+  return cuda::wgmma_unavailable_reason();
+#else
+  return "";
 #endif
 }
 

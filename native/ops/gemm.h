@@ -40,6 +40,9 @@ std::string matmul_kernel_name(const GemmShape& shape, Device device);
 // use, and the setter (false for a name not in the list). Each requires CUDA (throws NoDevice).
 std::vector<std::string> cuda_gemm_kernels();
 std::string cuda_gemm_kernel();
+// Why this device offers no "wgmma" (no sm_90a code, another GPU, the probe's failed result check,
+// or "not probed yet" while a graph records); empty where it is offered. Requires CUDA.
+std::string cuda_gemm_wgmma_unavailable();
 bool set_cuda_gemm_kernel(const std::string& name);
 
 // The largest m, n or k the CUDA GEMM takes: its tile counts and offsets are 32-bit, and a tile
