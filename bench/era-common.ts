@@ -4,7 +4,7 @@
  * same ragged responses), a tolerance check against float64 references, and a measurement of the
  * device memory an operation needs beyond its inputs.
  *
- * Not a bench entry itself (run.ts loads only *.bench.js).
+ * Not a bench entry itself (run.ts loads only *.bench.js, or *.bench.ts under tsx).
  */
 import era, { type Tensor } from '../lib/index.js';
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs every bench/*.bench.js beside this file on the active backend
+ * `npm run bench`: runs every *.bench.js (*.bench.ts under tsx) beside this file on the active backend
  * (era.defaultDevice(), so ERA_DEVICE applies) and writes <out>/<device-slug>.json and .md.
  *
  *   node dist/bench/run.js [--filter <substr>[|<substr>...]] [--out <dir>] [--baselines <json>] [--quick]

@@ -109,8 +109,10 @@ describe('`era train sac` flags', () => {
     expect(eraInvocation(['node', '/usr/local/bin/era'], env, '/home/u')).to.equal('era');
     expect(eraInvocation(['node', '/home/u/p/node_modules/.bin/era'], env, '/home/u/p')).to.equal('npx era');
     expect(eraInvocation(['node', '/home/u/era-cuda/dist/lib/cli/era.js'], { npm_lifecycle_event: 'era' }, '/home/u/era-cuda')).to.equal('npm run era --');
-    expect(eraInvocation(['node', '/home/u/era-cuda/dist/lib/cli/era.js'], env, '/home/u/era-cuda')).to.equal('node dist/lib/cli/era.js');
-    expect(eraInvocation(['node', '/opt/era-cuda/dist/lib/cli/era.js'], env, '/home/u')).to.equal('node /opt/era-cuda/dist/lib/cli/era.js');
+    expect(eraInvocation(['node', '/home/u/era-cuda/dist/lib/cli/era.js'], env, '/home/u/era-cuda', [])).to.equal('node dist/lib/cli/era.js');
+    expect(eraInvocation(['node', '/opt/era-cuda/dist/lib/cli/era.js'], env, '/home/u', [])).to.equal('node /opt/era-cuda/dist/lib/cli/era.js');
+    expect(eraInvocation(['node', '/home/u/era-cuda/lib/cli/era.ts'], env, '/home/u/era-cuda', ['--import', 'tsx', '--max-old-space-size=8192']))
+      .to.equal('node --import tsx --max-old-space-size=8192 lib/cli/era.ts');
   });
 
   it('integers take 4k and 4_000, and errors quote what was typed (era tour --size shares the parser)', () => {
@@ -174,7 +176,8 @@ describe('`era train sac`: Ctrl-C, --resume and the output folder', function () 
     expect(stoppedAt).to.be.greaterThan(0);
     expect(existsSync(path.join(out, 'era', 'checkpoint.safetensors'))).to.equal(true);
     // Started as `node <path>/era.js` here, so the hint says so (`era` would not be on PATH).
-    expect(r.stderr).to.match(/Continue with:\n {2}node \S*cli\/era\.[jt]s train sac .*--resume\n/);
+    expect(r.stderr).to.match(runningFromSource ? /Continue with:\n {2}node --import tsx (\S+ )*\S*cli\/era\.ts train sac .*--resume\n/
+      : /Continue with:\n {2}node \S*cli\/era\.js train sac .*--resume\n/);
     expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).to.include(`Stopped at step ${stoppedAt} of 100000`);
     // The buffered metric lines were written, up to the last logged step.
     const steps = metricLines(path.join(out, 'era')).map((l) => l.step);

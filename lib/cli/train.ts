@@ -93,24 +93,28 @@ export async function removeRuns(outDir: string, plans: readonly Pick<VariantPla
   for (const f of files) await rm(f, { force: true });
 }
 
+/** `a` as one shell word. */
+const shellQuote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
 /**
  * How this process was started, as the user would type it again: `era` (the package's bin on PATH),
  * `npx era` (a project's node_modules/.bin), `npm run era --` (the package script, from a clone)
  * or `node <path to era.js>`.
  */
-export function eraInvocation(argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+export function eraInvocation(argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(),
+  execArgv: readonly string[] = process.execArgv): string {
   if (env.npm_lifecycle_event === 'era') return 'npm run era --';
   const script = argv[1] ?? '';
   if (path.basename(script) === 'era') return script.split(path.sep).includes('.bin') ? 'npx era' : 'era';
   const rel = path.relative(cwd, script);
-  return `node ${rel.startsWith('..') || path.isAbsolute(rel) ? script : rel}`;
+  // Node's own flags too (`--import tsx` from the sources), quoted for the shell.
+  return ['node', ...execArgv.map(shellQuote), shellQuote(rel.startsWith('..') || path.isAbsolute(rel) ? script : rel)].join(' ');
 }
 
 /** The command line to continue a stopped run (this one, with --resume and without --overwrite), or with `resume` false to run it again. */
 function resumeCommand(resume = true): string {
   const args = resume ? process.argv.slice(4).filter((a) => a !== '--overwrite') : process.argv.slice(4);
-  const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  return `${eraInvocation()} train sac ${[...args, ...(!resume || args.includes('--resume') ? [] : ['--resume'])].map(quote).join(' ')}`;
+  return `${eraInvocation()} train sac ${[...args, ...(!resume || args.includes('--resume') ? [] : ['--resume'])].map(shellQuote).join(' ')}`;
 }
 
 /** Final evaluation per variant: mean ± std over seeds and the best seed, as Markdown. */

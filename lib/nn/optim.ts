@@ -138,7 +138,7 @@ function adamHyper(options: unknown, defaultWd: number, allowed: ReadonlySet<str
  * One Adam/AdamW step on one block with explicit state (the functional form; `step` is the
  * 1-based count used in the bias corrections).
  */
-export function adamStep(params: Tensor, grads: Tensor, m: Tensor, v: Tensor, options: AdamOptions & { step: number }): void {
+export function adamStep(params: Tensor, grads: Tensor, m: Tensor, v: Tensor, options: Omit<AdamOptions, 'capturable'> & { step: number }): void {
   const [p] = blocks(params, 'params');
   matchBlocks(blocks(grads, 'grads'), 'grads', [p], 'params');
   matchBlocks(blocks(m, 'm'), 'm', [p], 'params');
